@@ -1,0 +1,34 @@
+// The `xenode` command. Each subcommand lives in its own file under src/cli/
+// and exports `main(argv: string[]): Promise<number>` (the exit code).
+// Usage: xenode <command> [options]   (xenode help lists them)
+import { styleText } from 'node:util';
+
+const commands: Record<string, { file: string; help: string }> = {
+  demo: { file: './demo.ts', help: 'the main demo (what `npm start` runs)' },
+  run: { file: './run.ts', help: 'build and boot a kernel: xenode run kernels/hello.ts [--seed N] [--trace out.json]' },
+  'debug-keys': { file: './debug_keys.ts', help: "boot and print a debug-key dump: xenode debug-keys e KERNEL" },
+  xenstored: { file: './xenstored.ts', help: 'run the xenstore daemon on a unix socket: xenode xenstored --socket PATH' },
+  scenario: { file: './scenario.ts', help: 'play a scenario: xenode scenario NAME [--seed N] [--trace F]' },
+  xl: { file: './xl.ts', help: 'the toolstack, in an emulated host: xenode xl <create|destroy|list|...>' },
+  ps: { file: './ps.ts', help: "dom0's kernel threads after a scenario" },
+  stack: { file: './stack.ts', help: '/proc/PID/stack of a dom0 thread after a scenario' },
+  sweep: { file: './sweep.ts', help: 'run a scenario over many seeds with a progress bar' },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    console.log(styleText('bold', 'xenode') + ' — a Xen host and PVHv2 unikernel runtime in TypeScript\n');
+    for (const [n, c] of Object.entries(commands)) console.log(`  ${n.padEnd(12)} ${c.help}`);
+    return 0;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    console.error(`xenode: unknown command '${name}' (try: xenode help)`);
+    return 2;
+  }
+  const mod = (await import(cmd.file)) as { main(argv: string[]): Promise<number> };
+  return mod.main(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));
