@@ -1,0 +1,5 @@
+export { Sim, type Task, type Hang, type Oracle, type RunOptions, type RunResult, type SimOptions } from './sim.ts';
+export { Clock, NS, type Timer } from './clock.ts';
+export { Choices } from './choice.ts';
+export { Trace, type TraceArgs } from './trace.ts';
+export { SimThread, WaitQueue, Mutex, current, call, schedule, sleep, waitEvent, yieldNow, type Co, type Op, type ThreadState } from './thread.ts';
