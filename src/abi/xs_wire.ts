@@ -1,0 +1,332 @@
+// Xenstore wire protocol (xen/include/public/io/xs_wire.h, Xen 4.17).
+//
+// One strict codec shared by every transport (unix socket, in-process, guest
+// ring) and by both sides (the daemon in src/dom0/xenstored and the guest's Xs
+// client). A message is a 16-byte little-endian header
+//   type u32 @0, req_id u32 @4, tx_id u32 @8, len u32 @12
+// followed by `len` payload bytes. `len > XENSTORE_PAYLOAD_MAX` is a protocol
+// violation: cxenstored drops the connection (socket) or marks the ring broken.
+//
+// Pure: no Node built-ins, so the guest bundle can import it.
+
+export const XS_CONTROL = 0;
+export const XS_DEBUG = 0; // old name of XS_CONTROL
+export const XS_DIRECTORY = 1;
+export const XS_READ = 2;
+export const XS_GET_PERMS = 3;
+export const XS_WATCH = 4;
+export const XS_UNWATCH = 5;
+export const XS_TRANSACTION_START = 6;
+export const XS_TRANSACTION_END = 7;
+export const XS_INTRODUCE = 8;
+export const XS_RELEASE = 9;
+export const XS_GET_DOMAIN_PATH = 10;
+export const XS_WRITE = 11;
+export const XS_MKDIR = 12;
+export const XS_RM = 13;
+export const XS_SET_PERMS = 14;
+export const XS_WATCH_EVENT = 15;
+export const XS_ERROR = 16;
+export const XS_IS_DOMAIN_INTRODUCED = 17;
+export const XS_RESUME = 18;
+export const XS_SET_TARGET = 19;
+export const XS_RESTRICT = 20; // removed from Xen; the daemon answers ENOSYS
+export const XS_RESET_WATCHES = 21;
+export const XS_DIRECTORY_PART = 22;
+/** Number of message types in Xen 4.17 (later releases add 23..26). */
+export const XS_TYPE_COUNT = 23;
+export const XS_INVALID = 0xffff;
+
+export const XS_TYPE_NAMES: readonly string[] = [
+  'CONTROL', 'DIRECTORY', 'READ', 'GET_PERMS', 'WATCH', 'UNWATCH', 'TRANSACTION_START', 'TRANSACTION_END',
+  'INTRODUCE', 'RELEASE', 'GET_DOMAIN_PATH', 'WRITE', 'MKDIR', 'RM', 'SET_PERMS', 'WATCH_EVENT', 'ERROR',
+  'IS_DOMAIN_INTRODUCED', 'RESUME', 'SET_TARGET', 'RESTRICT', 'RESET_WATCHES', 'DIRECTORY_PART',
+];
+
+/**
+ * `xsd_errors[]` in its order: the daemon sends the *name*; clients map it back
+ * to an errno. Unknown names mean EINVAL to libxenstore.
+ */
+export const XSD_ERRORS = [
+  'EINVAL', 'EACCES', 'EEXIST', 'EISDIR', 'ENOENT', 'ENOMEM', 'ENOSPC', 'EIO', 'ENOTEMPTY', 'ENOSYS', 'EROFS',
+  'EBUSY', 'EAGAIN', 'EISCONN', 'E2BIG', 'EPERM',
+] as const;
+export type XsdError = (typeof XSD_ERRORS)[number];
+
+/** Linux errno values of the names above, for clients that surface errnos. */
+export const XSD_ERRNO: Readonly<Record<XsdError, number>> = {
+  EINVAL: 22, EACCES: 13, EEXIST: 17, EISDIR: 21, ENOENT: 2, ENOMEM: 12, ENOSPC: 28, EIO: 5, ENOTEMPTY: 39,
+  ENOSYS: 38, EROFS: 30, EBUSY: 16, EAGAIN: 11, EISCONN: 106, E2BIG: 7, EPERM: 1,
+};
+
+export const XS_HEADER_SIZE = 16;
+export const XENSTORE_PAYLOAD_MAX = 4096;
+export const XENSTORE_ABS_PATH_MAX = 3072;
+export const XENSTORE_REL_PATH_MAX = 2048;
+export const XS_WATCH_PATH = 0;
+export const XS_WATCH_TOKEN = 1;
+
+// struct xenstore_domain_interface (io/xs_wire.h), one 4 KiB page.
+export const XENSTORE_RING_SIZE = 1024;
+export const XS_RING_REQ = 0;
+export const XS_RING_RSP = 1024;
+export const XS_RING_REQ_CONS = 2048;
+export const XS_RING_REQ_PROD = 2052;
+export const XS_RING_RSP_CONS = 2056;
+export const XS_RING_RSP_PROD = 2060;
+export const XS_RING_SERVER_FEATURES = 2064;
+export const XS_RING_CONNECTION = 2068;
+export const XS_RING_ERROR = 2072;
+export const XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
+export const XENSTORE_SERVER_FEATURE_ERROR = 2;
+export const XENSTORE_CONNECTED = 0;
+export const XENSTORE_RECONNECT = 1;
+export const XENSTORE_ERROR_NONE = 0;
+export const XENSTORE_ERROR_COMM = 1;
+export const XENSTORE_ERROR_RINGIDX = 2;
+export const XENSTORE_ERROR_PROTO = 3;
+export const MASK_XENSTORE_IDX = (idx: number): number => idx & (XENSTORE_RING_SIZE - 1);
+
+export interface XsHeader {
+  type: number;
+  reqId: number;
+  txId: number;
+  len: number;
+}
+
+export interface XsMessage {
+  type: number;
+  reqId: number;
+  txId: number;
+  payload: Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+/** Bytes of a string (paths are ASCII; values may be anything). */
+export function bytes(s: string): Uint8Array {
+  return utf8.encode(s);
+}
+
+export function text(b: Uint8Array): string {
+  return utf8d.decode(b);
+}
+
+/** Reads a header at `off`; the caller guarantees 16 bytes are there. */
+export function decodeHeader(buf: Uint8Array, off = 0): XsHeader {
+  const dv = new DataView(buf.buffer, buf.byteOffset + off, XS_HEADER_SIZE);
+  return { type: dv.getUint32(0, true), reqId: dv.getUint32(4, true), txId: dv.getUint32(8, true), len: dv.getUint32(12, true) };
+}
+
+/** Writes a header into `out` at `off`. */
+export function writeHeader(out: Uint8Array, off: number, type: number, reqId: number, txId: number, len: number): void {
+  // Plain byte stores: faster than a DataView per message on the hot path.
+  out[off] = type; out[off + 1] = type >>> 8; out[off + 2] = type >>> 16; out[off + 3] = type >>> 24;
+  out[off + 4] = reqId; out[off + 5] = reqId >>> 8; out[off + 6] = reqId >>> 16; out[off + 7] = reqId >>> 24;
+  out[off + 8] = txId; out[off + 9] = txId >>> 8; out[off + 10] = txId >>> 16; out[off + 11] = txId >>> 24;
+  out[off + 12] = len; out[off + 13] = len >>> 8; out[off + 14] = len >>> 16; out[off + 15] = len >>> 24;
+}
+
+export class XsProtocolError extends Error {}
+
+/** Encodes one frame. Throws XsProtocolError if the payload is over 4096 bytes. */
+export function encodeMessage(type: number, reqId: number, txId: number, payload: Uint8Array | string): Uint8Array {
+  const p = typeof payload === 'string' ? utf8.encode(payload) : payload;
+  if (p.length > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore payload of ${p.length} bytes > ${XENSTORE_PAYLOAD_MAX}`);
+  const out = new Uint8Array(XS_HEADER_SIZE + p.length);
+  writeHeader(out, 0, type >>> 0, reqId >>> 0, txId >>> 0, p.length);
+  out.set(p, XS_HEADER_SIZE);
+  return out;
+}
+
+/** Decodes exactly one whole frame (no trailing bytes allowed). */
+export function decodeMessage(frame: Uint8Array): XsMessage {
+  if (frame.length < XS_HEADER_SIZE) throw new XsProtocolError('short xenstore frame');
+  const h = decodeHeader(frame);
+  if (h.len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore len ${h.len} > ${XENSTORE_PAYLOAD_MAX}`);
+  if (frame.length !== XS_HEADER_SIZE + h.len) throw new XsProtocolError('xenstore frame length mismatch');
+  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
+}
+
+/** NUL-terminated strings joined: ["a","b"] → "a\0b\0". */
+export function joinStrings(parts: readonly string[]): Uint8Array {
+  return utf8.encode(parts.map((p) => p + '\0').join(''));
+}
+
+/**
+ * Splits a payload made only of NUL-terminated strings. Returns undefined if
+ * the payload does not end with NUL (malformed). An empty payload → [].
+ */
+export function splitStrings(p: Uint8Array): string[] | undefined {
+  if (p.length === 0) return [];
+  if (p[p.length - 1] !== 0) return undefined;
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === 0) {
+      out.push(latin1(p, start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/** Fast ASCII/latin1 decode for paths and tokens (they are byte strings in C). */
+export function latin1(p: Uint8Array, start: number, end: number): string {
+  if (end - start < 64) {
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(p[i]!);
+    return s;
+  }
+  return String.fromCharCode.apply(null, Array.from(p.subarray(start, end)));
+}
+
+/** Latin1 encode (inverse of latin1()), so arbitrary bytes round-trip through paths/tokens. */
+export function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** A parsed error reply's name, or undefined if the frame is not XS_ERROR. */
+export function errorName(m: XsMessage): string | undefined {
+  if (m.type !== XS_ERROR) return undefined;
+  const s = splitStrings(m.payload);
+  return s?.[0] ?? text(m.payload);
+}
+
+/**
+ * Streaming frame reader: feed arbitrary chunks, get whole frames back.
+ * Never throws on garbage; a header with len > 4096 puts the reader into the
+ * `broken` state (cxenstored then drops the connection) and every later byte
+ * is ignored.
+ */
+export class XsFrameReader {
+  private buf: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
+  broken = false;
+
+  /** Appends bytes. Copies only what is left over between calls. */
+  push(chunk: Uint8Array): void {
+    if (this.broken || chunk.length === 0) return;
+    if (this.start === this.end) {
+      // Common case: nothing buffered, parse the chunk in place.
+      this.buf = chunk;
+      this.start = 0;
+      this.end = chunk.length;
+      return;
+    }
+    const pending = this.end - this.start;
+    const merged = new Uint8Array(pending + chunk.length);
+    merged.set(this.buf.subarray(this.start, this.end), 0);
+    merged.set(chunk, pending);
+    this.buf = merged;
+    this.start = 0;
+    this.end = merged.length;
+  }
+
+  /**
+   * Next whole frame, or undefined if incomplete or broken. The returned
+   * message's payload is a view valid until the next push().
+   */
+  next(): XsMessage | undefined {
+    if (this.broken) return undefined;
+    const avail = this.end - this.start;
+    if (avail < XS_HEADER_SIZE) return this.compact();
+    const b = this.buf;
+    const o = this.start;
+    const len = (b[o + 12]! | (b[o + 13]! << 8) | (b[o + 14]! << 16) | (b[o + 15]! << 24)) >>> 0;
+    if (len > XENSTORE_PAYLOAD_MAX) {
+      this.broken = true;
+      this.buf = new Uint8Array(0);
+      this.start = this.end = 0;
+      return undefined;
+    }
+    if (avail < XS_HEADER_SIZE + len) return this.compact();
+    const type = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+    const reqId = (b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24)) >>> 0;
+    const txId = (b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24)) >>> 0;
+    this.start = o + XS_HEADER_SIZE + len;
+    return { type, reqId, txId, payload: b.subarray(o + XS_HEADER_SIZE, o + XS_HEADER_SIZE + len) };
+  }
+
+  /** Bytes buffered but not yet returned as a frame. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  private compact(): undefined {
+    // Keep the partial frame in its own small copy so the caller's chunk
+    // (possibly a large socket buffer) can be freed.
+    if (this.start > 0 && this.start < this.end) {
+      this.buf = this.buf.slice(this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    } else if (this.start === this.end) {
+      this.buf = new Uint8Array(0);
+      this.start = this.end = 0;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Ring side of `struct xenstore_domain_interface`, for whichever end writes
+ * one direction and reads the other. Free-running u32 indices; an index pair
+ * with `prod - cons > 1024` is corrupt (check_indexes in cxenstored).
+ */
+export class XsRing {
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  constructor(page: ArrayBuffer | Uint8Array) {
+    this.u8 = page instanceof Uint8Array ? page : new Uint8Array(page);
+    this.dv = new DataView(this.u8.buffer, this.u8.byteOffset, 4096);
+  }
+  get(off: number): number {
+    return this.dv.getUint32(off, true);
+  }
+  set(off: number, v: number): void {
+    this.dv.setUint32(off, v >>> 0, true);
+  }
+
+  /** Copies up to `data.length` bytes into the ring at `base` (XS_RING_REQ or XS_RING_RSP). Returns bytes written, or -1 if indices are corrupt. */
+  write(base: number, prodOff: number, consOff: number, data: Uint8Array): number {
+    const prod = this.get(prodOff);
+    const cons = this.get(consOff);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING_SIZE) return -1;
+    let n = Math.min(XENSTORE_RING_SIZE - used, data.length);
+    let p = prod;
+    for (let i = 0; i < n; ) {
+      const idx = MASK_XENSTORE_IDX(p);
+      const chunk = Math.min(n - i, XENSTORE_RING_SIZE - idx);
+      this.u8.set(data.subarray(i, i + chunk), base + idx);
+      i += chunk;
+      p = (p + chunk) >>> 0;
+    }
+    this.set(prodOff, p);
+    return n;
+  }
+
+  /** Reads everything available from the ring at `base`. Returns undefined if indices are corrupt. */
+  read(base: number, prodOff: number, consOff: number, max = XENSTORE_RING_SIZE): Uint8Array | undefined {
+    const prod = this.get(prodOff);
+    const cons = this.get(consOff);
+    const avail = (prod - cons) >>> 0;
+    if (avail > XENSTORE_RING_SIZE) return undefined;
+    const n = Math.min(avail, max);
+    const out = new Uint8Array(n);
+    let c = cons;
+    for (let i = 0; i < n; ) {
+      const idx = MASK_XENSTORE_IDX(c);
+      const chunk = Math.min(n - i, XENSTORE_RING_SIZE - idx);
+      out.set(this.u8.subarray(base + idx, base + idx + chunk), i);
+      i += chunk;
+      c = (c + chunk) >>> 0;
+    }
+    this.set(consOff, c);
+    return out;
+  }
+}
