@@ -31,4 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   return mod.main(rest);
 }
 
+// `xenode ... | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 process.exitCode = await main(process.argv.slice(2));
