@@ -1,0 +1,121 @@
+// Guest transport: the `xenstore_domain_interface` page shared with a domU
+// (req ring written by the guest, rsp ring written by us, free-running u32
+// indices). The emulator calls Xenstored.kick(domid) when the guest notifies
+// its port; we consume every complete request, produce replies and events
+// into rsp, and notify the guest after consuming and after producing.
+//
+// A corrupt index pair (prod - cons > 1024) or a header with len > 4096 marks
+// the ring `error = XENSTORE_ERROR_PROTO` and the connection is ignored from
+// then on (cxenstored's ignore_connection): the domain itself stays, so no
+// @releaseDomain fires until it really dies (XSA-325).
+
+import {
+  XENSTORE_CONNECTED, XENSTORE_ERROR_PROTO, XS_RING_CONNECTION, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS,
+  XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD, XsFrameReader, XsRing, encodeMessage,
+} from '../../abi/xs_wire.ts';
+import { Connection } from './connection.ts';
+import type { Xenstored } from './xenstored.ts';
+
+export interface RingMapping {
+  page: ArrayBuffer;
+  /** Signals the guest's xenstore event channel. */
+  notify(): void;
+}
+
+export class RingConnection extends Connection {
+  private readonly ring: XsRing;
+  private readonly reader = new XsFrameReader();
+  /** Frames not yet (fully) copied into rsp; `outOff` bytes of the first one are already there. */
+  private readonly outq: Uint8Array[] = [];
+  private outOff = 0;
+  /** Protocol error seen: the ring is ignored from now on. */
+  ignored = false;
+
+  constructor(private readonly daemon: Xenstored, seq: number, domid: number, private readonly mapping: RingMapping) {
+    super(seq, domid, domid === 0);
+    this.ring = new XsRing(mapping.page);
+  }
+
+  /** After INTRODUCE: tell the guest xenstore is there. cxenstored leaves server_features at 0. */
+  connected(): void {
+    this.ring.set(XS_RING_CONNECTION, XENSTORE_CONNECTED);
+    this.mapping.notify();
+  }
+
+  rebind(_port: number): void {
+    // The emulator owns the event channel; notify() already targets the guest.
+  }
+
+  /** Handles a kick: drain output, then read and process requests while the outstanding quota allows. */
+  service(): void {
+    if (this.ignored || this.closed) return;
+    let notify = this.drain();
+    const limit = this.privileged ? Infinity : this.daemon.quotas.outstanding;
+    for (;;) {
+      if (this.outq.length >= limit) {
+        if (this.drain()) notify = true;
+        if (this.outq.length >= limit) break;
+      }
+      const m = this.reader.next();
+      if (m) {
+        this.daemon.process(this, m);
+        if (this.closed) return;
+        continue;
+      }
+      if (this.reader.broken) return this.protocolError();
+      const bytes = this.ring.read(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS);
+      if (bytes === undefined) return this.protocolError();
+      if (bytes.length === 0) break;
+      notify = true; // consumed: the guest may be waiting for space
+      this.reader.push(bytes);
+    }
+    if (notify) this.mapping.notify();
+  }
+
+  private protocolError(): void {
+    this.ring.set(XS_RING_ERROR, XENSTORE_ERROR_PROTO);
+    this.ignored = true;
+    this.daemon.watches.removeAll(this);
+    this.transactions.clear();
+    this.outq.length = 0;
+    this.daemon.log(`xenstored: domain ${this.domid}: ring protocol error, connection ignored`);
+  }
+
+  /** Copies queued output into rsp; true if anything was written. */
+  private drain(): boolean {
+    let wrote = false;
+    while (this.outq.length > 0) {
+      const f = this.outq[0]!;
+      const n = this.ring.write(XS_RING_RSP, XS_RING_RSP_PROD, XS_RING_RSP_CONS, f.subarray(this.outOff));
+      if (n < 0) {
+        this.protocolError();
+        return wrote;
+      }
+      if (n > 0) wrote = true;
+      this.outOff += n;
+      if (this.outOff < f.length) break;
+      this.outq.shift();
+      this.outOff = 0;
+    }
+    return wrote;
+  }
+
+  override write(type: number, reqId: number, txId: number, payload: Uint8Array): void {
+    if (this.ignored) return;
+    this.outq.push(encodeMessage(type, reqId, txId, payload));
+  }
+
+  override flush(): void {
+    if (this.ignored) return;
+    if (this.drain()) this.mapping.notify();
+  }
+
+  override shutdown(): void {
+    this.outq.length = 0;
+  }
+
+  /** Frames waiting for room in rsp (for tests and the outstanding quota). */
+  get pendingOutput(): number {
+    return this.outq.length;
+  }
+}
