@@ -1,0 +1,236 @@
+// The toolstack's xenstore handle (libxenstore's xs_handle, for a privileged
+// dom0 process): request/reply over the byte-exact wire protocol, one
+// outstanding request at a time per caller, watch events dispatched by token.
+//
+// Every operation is a sim-thread coroutine (`yield* xs.read(...)`): the reply
+// may come back at once (an in-process daemon) or later (a transport that
+// queues); either way the calling libxl thread just waits for its req_id.
+
+import {
+  XS_DIRECTORY, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
+  XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS,
+  encodeMessage, decodeMessage, joinStrings, splitStrings, latin1, latin1Bytes, errorName,
+} from '../../abi/xs_wire.ts';
+import { WaitQueue, waitEvent, type Co } from '../../sim/index.ts';
+
+export class XsError extends Error {
+  constructor(
+    readonly errno: string,
+    readonly op: string,
+    readonly path: string,
+  ) {
+    super(`xenstore ${op} ${path}: ${errno}`);
+  }
+}
+
+/** How frames reach the daemon and come back. */
+export interface XsTransport {
+  /** Send one whole frame to the daemon. */
+  send(frame: Uint8Array): void;
+  /** The client sets this; the transport calls it with each whole frame from the daemon. */
+  onFrame: ((frame: Uint8Array) => void) | undefined;
+}
+
+export type WatchCb = (path: string, token: string) => void;
+
+interface Pending {
+  type: number;
+  payload: Uint8Array;
+  done: boolean;
+}
+
+export class XsClient {
+  private nextReq = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly wq = new WaitQueue();
+  private readonly watchCbs = new Map<string, WatchCb>();
+  /** Requests sent (for benches and tests). */
+  requests = 0;
+
+  constructor(private readonly transport: XsTransport) {
+    transport.onFrame = (f) => this.deliver(f);
+  }
+
+  private deliver(frame: Uint8Array): void {
+    const m = decodeMessage(frame);
+    if (m.type === XS_WATCH_EVENT) {
+      const parts = splitStrings(m.payload) ?? [];
+      const cb = this.watchCbs.get(parts[1] ?? '');
+      if (cb) cb(parts[0] ?? '', parts[1] ?? '');
+      return;
+    }
+    const p = this.pending.get(m.reqId);
+    if (!p) return;
+    p.type = m.type;
+    p.payload = m.payload.slice();
+    p.done = true;
+    this.wq.wakeAll();
+  }
+
+  /** One request; returns the reply payload or throws XsError. */
+  *request(type: number, tx: number, payload: Uint8Array, what: string): Co<Uint8Array> {
+    const reqId = this.nextReq++ >>> 0;
+    const p: Pending = { type: 0, payload: new Uint8Array(0), done: false };
+    this.pending.set(reqId, p);
+    this.requests++;
+    try {
+      this.transport.send(encodeMessage(type, reqId, tx, payload));
+      yield* waitEvent(this.wq, () => p.done);
+    } finally {
+      this.pending.delete(reqId);
+    }
+    if (p.type === XS_ERROR) throw new XsError(errorName({ type: p.type, reqId, txId: tx, payload: p.payload }) ?? 'EINVAL', what, '');
+    return p.payload;
+  }
+
+  private *req(type: number, tx: number, args: string[], op: string, value?: Uint8Array): Co<Uint8Array> {
+    let payload = joinStrings(args.map((a) => a));
+    if (value) {
+      const out = new Uint8Array(payload.length + value.length);
+      out.set(payload);
+      out.set(value, payload.length);
+      payload = out;
+    }
+    try {
+      return yield* this.request(type, tx, payload, op);
+    } catch (e) {
+      if (e instanceof XsError) throw new XsError(e.errno, op, args[0] ?? '');
+      throw e;
+    }
+  }
+
+  *transactionStart(): Co<number> {
+    const r = yield* this.req(XS_TRANSACTION_START, 0, [''], 'transaction_start');
+    return Number(latin1(r, 0, r.indexOf(0) < 0 ? r.length : r.indexOf(0)));
+  }
+
+  /** false when the commit failed with EAGAIN (retry the transaction). */
+  *transactionEnd(tx: number, commit: boolean): Co<boolean> {
+    try {
+      yield* this.req(XS_TRANSACTION_END, tx, [commit ? 'T' : 'F'], 'transaction_end');
+      return true;
+    } catch (e) {
+      if (e instanceof XsError && e.errno === 'EAGAIN') return false;
+      throw e;
+    }
+  }
+
+  /** The value, or undefined if the node does not exist. */
+  *read(tx: number, path: string): Co<string | undefined> {
+    try {
+      const r = yield* this.req(XS_READ, tx, [path], 'read');
+      return latin1(r, 0, r.length);
+    } catch (e) {
+      if (e instanceof XsError && (e.errno === 'ENOENT' || e.errno === 'EACCES')) return undefined;
+      throw e;
+    }
+  }
+
+  *write(tx: number, path: string, value: string): Co {
+    const p = latin1Bytes(path);
+    const v = latin1Bytes(value);
+    const payload = new Uint8Array(p.length + 1 + v.length);
+    payload.set(p);
+    payload.set(v, p.length + 1);
+    try {
+      yield* this.request(XS_WRITE, tx, payload, 'write');
+    } catch (e) {
+      if (e instanceof XsError) throw new XsError(e.errno, 'write', path);
+      throw e;
+    }
+  }
+
+  *mkdir(tx: number, path: string): Co {
+    yield* this.req(XS_MKDIR, tx, [path], 'mkdir');
+  }
+
+  /** rm; a missing node is not an error (libxl's xs_rm use ignores ENOENT). */
+  *rm(tx: number, path: string): Co {
+    try {
+      yield* this.req(XS_RM, tx, [path], 'rm');
+    } catch (e) {
+      if (e instanceof XsError && e.errno === 'ENOENT') return;
+      throw e;
+    }
+  }
+
+  /** perms like ['n0', 'r5']. */
+  *setPerms(tx: number, path: string, perms: readonly string[]): Co {
+    yield* this.req(XS_SET_PERMS, tx, [path, ...perms], 'set_perms');
+  }
+
+  *getPerms(tx: number, path: string): Co<string[] | undefined> {
+    try {
+      const r = yield* this.req(XS_GET_PERMS, tx, [path], 'get_perms');
+      return splitStrings(r) ?? [];
+    } catch (e) {
+      if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Child names, or undefined if the node does not exist. */
+  *directory(tx: number, path: string): Co<string[] | undefined> {
+    try {
+      const r = yield* this.req(XS_DIRECTORY, tx, [path], 'directory');
+      return splitStrings(r) ?? [];
+    } catch (e) {
+      if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** libxl__xs_mknod: an empty node with these perms. */
+  *mknod(tx: number, path: string, perms: readonly string[]): Co {
+    yield* this.write(tx, path, '');
+    yield* this.setPerms(tx, path, perms);
+  }
+
+  *watch(path: string, token: string, cb: WatchCb): Co {
+    this.watchCbs.set(token, cb);
+    try {
+      yield* this.req(XS_WATCH, 0, [path, token], 'watch');
+    } catch (e) {
+      this.watchCbs.delete(token);
+      throw e;
+    }
+  }
+
+  *unwatch(path: string, token: string): Co {
+    this.watchCbs.delete(token);
+    try {
+      yield* this.req(XS_UNWATCH, 0, [path, token], 'unwatch');
+    } catch (e) {
+      if (!(e instanceof XsError && e.errno === 'ENOENT')) throw e;
+    }
+  }
+
+  *introduce(domid: number, gfn: number, port: number): Co {
+    yield* this.req(XS_INTRODUCE, 0, [String(domid), String(gfn), String(port)], 'introduce');
+  }
+
+  *release(domid: number): Co {
+    yield* this.req(XS_RELEASE, 0, [String(domid)], 'release');
+  }
+
+  /** Run `body` in a transaction, retrying on EAGAIN (libxl's `for (;;) { t = start; …; commit }`). */
+  *transaction<T>(body: (tx: number) => Co<T>, maxRetries = 16): Co<T> {
+    for (let i = 0; ; i++) {
+      const tx = yield* this.transactionStart();
+      let r: T;
+      try {
+        r = yield* body(tx);
+      } catch (e) {
+        try {
+          yield* this.transactionEnd(tx, false);
+        } catch {
+          /* already gone */
+        }
+        throw e;
+      }
+      if (yield* this.transactionEnd(tx, true)) return r;
+      if (i >= maxRetries) throw new XsError('EAGAIN', 'transaction', '');
+    }
+  }
+}
+
