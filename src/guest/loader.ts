@@ -1,0 +1,179 @@
+// Host side: boots a kernel bundle into its own node:vm realm (typescript.md
+// §5). The realm gets only: the doors (per vCPU, at start), a virtual `Date`
+// (the simulator's clock + a fixed epoch), a seeded `Math.random`, and
+// setTimeout/setInterval shims that run on the guest's own virtual clock (the
+// runtime's timer heap, see src/guest/index.ts). `microtaskMode:
+// 'afterEvaluate'` keeps guest microtasks inside the guest: the loader drains
+// them after each host->guest call (and the runtime drains them from its main
+// loop through `__xenode_drain` before it blocks).
+//
+// A kernel that throws, loops forever while booting (Script timeout), or
+// otherwise fails is reported with its domain id through `onCrash` and marked
+// crashed; it never takes the host down.
+
+import vm from 'node:vm';
+import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
+
+/** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
+export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
+
+export interface LoadOptions {
+  domid: number;
+  name?: string;
+  /** Virtual system time in ns (the simulator's clock). */
+  now: () => number;
+  wallEpochNs?: number;
+  /** Seed for the realm's Math.random (e.g. from sim.choices). */
+  seed?: number;
+  /** Timeout for evaluating the bundle and for the first resume (boot), ms. */
+  bootTimeoutMs?: number;
+  /** Guard every resume with a timeout too (slow: ~65 µs per call). */
+  guardAlways?: boolean;
+  /** Called once when the kernel crashes (exception, boot timeout, bad bundle). */
+  onCrash?: (domid: number, message: string) => void;
+}
+
+export interface LoadedKernel {
+  readonly domid: number;
+  readonly name: string;
+  readonly context: vm.Context;
+  /** Why the kernel crashed (host-detected), if it did. */
+  crashed: string | undefined;
+  /** Start vCPU `doors.vcpuId` at the PVH entry point with %ebx = startInfoPaddr. */
+  start(doors: GuestDoors, startInfoPaddr: number): GuestEntry;
+  /** Run the realm's pending microtasks. */
+  drain(): void;
+}
+
+const PRELUDE = `(function (host) {
+  'use strict';
+  const RealDate = Date;
+  const wallMs = () => host.wallMs();
+  function VDate(...a) {
+    if (!new.target) return new RealDate(wallMs()).toString();
+    return a.length === 0 ? new RealDate(wallMs()) : new RealDate(...a);
+  }
+  VDate.prototype = RealDate.prototype;
+  VDate.now = wallMs;
+  VDate.UTC = RealDate.UTC;
+  VDate.parse = RealDate.parse;
+  Object.defineProperty(RealDate.prototype, 'constructor', { value: VDate, writable: true, configurable: true });
+  globalThis.Date = VDate;
+  // sfc32 seeded by the host.
+  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = host.seed >>> 0;
+  const next = () => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0; a = b ^ (b >>> 9); b = (c + (c << 3)) | 0; c = (c << 21) | (c >>> 11); c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 15; i++) next();
+  Math.random = next;
+  const T = () => {
+    const t = globalThis.__xenode_timers;
+    if (!t) throw new Error('timers are not available before the runtime has started');
+    return t;
+  };
+  globalThis.setTimeout = (fn, ms, ...args) => T().set(fn, ms, false, args);
+  globalThis.setInterval = (fn, ms, ...args) => T().set(fn, ms, true, args);
+  globalThis.clearTimeout = (id) => { if (id !== undefined) T().clear(id); };
+  globalThis.clearInterval = (id) => { if (id !== undefined) T().clear(id); };
+})`;
+
+export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
+  const domid = opts.domid;
+  const name = opts.name ?? `domU-${domid}`;
+  const bootTimeout = opts.bootTimeoutMs ?? 2000;
+  const epoch = opts.wallEpochNs ?? DEFAULT_WALL_EPOCH_NS;
+  const ctx = vm.createContext({}, { name: `${name} (d${domid})`, microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } });
+  const drainScript = new vm.Script('void 0');
+  const drain = () => drainScript.runInContext(ctx);
+  const k: LoadedKernel = {
+    domid,
+    name,
+    context: ctx,
+    crashed: undefined,
+    start,
+    drain,
+  };
+  const crash = (e: unknown) => {
+    if (k.crashed !== undefined) return;
+    k.crashed = describe(e, bootTimeout);
+    opts.onCrash?.(domid, k.crashed);
+  };
+  ctx.__xenode_drain = drain;
+  try {
+    (new vm.Script(PRELUDE, { filename: 'xenode-prelude.js' }).runInContext(ctx) as (h: unknown) => void)({
+      wallMs: () => Math.floor((epoch + opts.now()) / 1e6),
+      seed: opts.seed ?? 0,
+    });
+    new vm.Script(code, { filename: `${name}.js` }).runInContext(ctx, { timeout: bootTimeout });
+  } catch (e) {
+    crash(e);
+  }
+
+  function start(doors: GuestDoors, startInfoPaddr: number): GuestEntry {
+    let inner: GuestEntry | undefined;
+    let booted = false;
+    const slot = `__xenode_entry_${doors.vcpuId}`;
+    if (k.crashed === undefined) {
+      try {
+        if (typeof ctx.__xenode_kernel?.start !== 'function') throw new Error('the bundle did not register a kernel (call kernel(main))');
+        ctx.__xenode_doors = doors;
+        inner = new vm.Script(`globalThis.${slot} = __xenode_kernel.start(__xenode_doors, ${Number(startInfoPaddr)}); delete globalThis.__xenode_doors; ${slot}`).runInContext(ctx, {
+          timeout: bootTimeout,
+        }) as GuestEntry;
+      } catch (e) {
+        crash(e);
+      }
+    }
+    const resumeScript = new vm.Script(`${slot}.resume()`);
+    let inResume = 0;
+    // The runtime publishes Lwt's `native` flags: skip the (3 µs) drain while no
+    // native promise continuation can be waiting.
+    const mayHaveMicrotasks = () => {
+      const n = ctx.__xenode_native as { seen?: boolean } | undefined;
+      return !n || n.seen === true;
+    };
+    return {
+      resume() {
+        if (k.crashed !== undefined || !inner) return;
+        try {
+          inResume++;
+          if (!booted || opts.guardAlways) {
+            booted = true;
+            resumeScript.runInContext(ctx, { timeout: bootTimeout });
+          } else {
+            inner.resume();
+            if (mayHaveMicrotasks()) drain();
+          }
+        } catch (e) {
+          crash(e);
+        } finally {
+          inResume--;
+        }
+      },
+      interrupt(vector: number) {
+        if (k.crashed !== undefined || !inner) {
+          doors.eoi();
+          return;
+        }
+        try {
+          inner.interrupt(vector);
+        } catch (e) {
+          const exit = (e as { __xenodeExit?: boolean })?.__xenodeExit === true;
+          if (!exit) crash(e);
+          // Nested in guest code (a door call): unwind the guest. At top level: swallow.
+          if (inResume > 0) throw e;
+        }
+      },
+    };
+  }
+  return k;
+}
+
+function describe(e: unknown, timeout: number): string {
+  const err = e as { code?: string; message?: string; stack?: string; name?: string };
+  if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return `kernel did not return within ${timeout} ms (infinite loop?)`;
+  if (err && typeof err === 'object' && 'message' in err) return `${err.name ?? 'Error'}: ${err.message}`;
+  return String(e);
+}

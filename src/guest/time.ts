@@ -1,0 +1,156 @@
+// Time (mirage-xen lib/time.ml + Solo5 bindings/xen/time.c analogue).
+//
+// Monotonic clock: vcpu_info.time (version, tsc_timestamp, system_time,
+// tsc_to_system_mul, tsc_shift) + rdtsc, read with the version protocol. Wall
+// clock: shared_info wc_sec/wc_nsec (+ system time). Sleepers and timer
+// callbacks live in one binary heap keyed by (deadline ns, sequence number):
+// equal deadlines fire in the order they were set (a bare heap is unstable).
+
+import type { GuestDoors } from '../abi/doors.ts';
+import { SHARED_INFO, VCPU_INFO, VCPU_TIME_INFO } from '../abi/xen.ts';
+import { Lwt, wait, wakeup } from './lwt.ts';
+
+export interface TimerHandle {
+  at: number;
+  seq: number;
+  cancelled: boolean;
+  fn: () => void;
+}
+
+export class Time {
+  private heap: TimerHandle[] = [];
+  private seq = 0;
+  private dv!: DataView;
+  private readonly ti: number;
+  /** Errors thrown by timer callbacks go here (per-callback isolation). */
+  onError: (e: unknown) => void = (e) => {
+    throw e;
+  };
+
+  constructor(readonly doors: GuestDoors, readonly siGpfn: number, readonly vcpu = 0) {
+    this.ti = SHARED_INFO.vcpu_info + vcpu * VCPU_INFO.size + VCPU_INFO.time;
+    this.remap();
+  }
+
+  remap(): void {
+    this.dv = new DataView(this.doors.frame(this.siGpfn));
+  }
+
+  /** Monotonic ns since boot. */
+  now(): number {
+    const dv = this.dv;
+    const t = this.ti;
+    for (let tries = 0; ; tries++) {
+      const v1 = dv.getUint32(t + VCPU_TIME_INFO.version, true);
+      const tscTs = u64(dv, t + VCPU_TIME_INFO.tsc_timestamp);
+      const sys = u64(dv, t + VCPU_TIME_INFO.system_time);
+      const mul = dv.getUint32(t + VCPU_TIME_INFO.tsc_to_system_mul, true);
+      const shift = dv.getInt8(t + VCPU_TIME_INFO.tsc_shift);
+      const v2 = dv.getUint32(t + VCPU_TIME_INFO.version, true);
+      if ((v1 & 1) === 0 && v1 === v2) {
+        const tsc = this.doors.rdtsc();
+        if (mul === 0) return tsc; // not published yet: the TSC is ns-scaled (doors.ts)
+        let delta = tsc - tscTs;
+        if (delta < 0) delta = 0;
+        delta = shift >= 0 ? delta * 2 ** shift : delta / 2 ** -shift;
+        return sys + Math.floor((delta * mul) / 4294967296);
+      }
+      if (tries > 100) return this.doors.rdtsc();
+    }
+  }
+
+  /** Wall clock in ns since the epoch (shared_info wc_* is the wall time at system time 0). */
+  wallNs(): number {
+    const dv = this.dv;
+    const sec = dv.getUint32(SHARED_INFO.wc_sec, true) + dv.getUint32(SHARED_INFO.wc_sec_hi, true) * 4294967296;
+    const nsec = dv.getUint32(SHARED_INFO.wc_nsec, true);
+    return sec * 1e9 + nsec + this.now();
+  }
+
+  /** Run `fn` at monotonic time `at` (from the main loop). */
+  at(at: number, fn: () => void): TimerHandle {
+    const h: TimerHandle = { at, seq: this.seq++, cancelled: false, fn };
+    this.push(h);
+    return h;
+  }
+
+  cancel(h: TimerHandle | undefined): void {
+    if (h) h.cancelled = true;
+  }
+
+  sleep_ns(ns: number): Lwt<void> {
+    const [p, r] = wait<void>();
+    this.at(this.now() + Math.max(0, ns), () => wakeup(r, undefined));
+    return p;
+  }
+
+  /** Earliest live deadline, if any. */
+  next_deadline(): number | undefined {
+    this.drop();
+    return this.heap[0]?.at;
+  }
+
+  /** Fire everything due at `now` (Time.restart_threads). Returns how many fired. */
+  restart_threads(now: number): number {
+    let n = 0;
+    for (;;) {
+      this.drop();
+      const top = this.heap[0];
+      if (!top || top.at > now) return n;
+      this.pop();
+      top.cancelled = true;
+      n++;
+      try {
+        top.fn();
+      } catch (e) {
+        this.onError(e);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  private drop(): void {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+  }
+
+  private push(t: TimerHandle): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && less(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+function less(a: TimerHandle, b: TimerHandle): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function u64(dv: DataView, off: number): number {
+  return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 4294967296;
+}
