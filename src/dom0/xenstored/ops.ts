@@ -388,8 +388,8 @@ const watch: Handler = (x) => {
 const unwatch: Handler = (x) => {
   const s = getStrings(x.m.payload);
   if (s.length !== 2) fail('EINVAL');
-  let path = s[0]!;
-  if (!isSpecial(path)) path = nodePath(x, path);
+  // cxenstored only canonicalises here: a malformed path is simply not found.
+  const path = canonicalize(x.c.domid, s[0]!);
   const w = x.d.watches.find(x.c, path, s[1]!);
   if (!w) fail('ENOENT');
   x.d.watches.remove(w);

@@ -1,0 +1,65 @@
+// Finds the reference-daemon kit (shared/anchors/xenstored) and its env file,
+// and starts/stops a real cxenstored/oxenstored in a temp dir.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export function kitDir(): string | undefined {
+  const cands = [process.env.XENODE_ANCHOR_KIT, path.resolve('../shared/anchors/xenstored'), '/work/shared/anchors/xenstored'];
+  for (const c of cands) if (c && fs.existsSync(path.join(c, 'run.sh'))) return c;
+  return undefined;
+}
+
+/** Variables of the kit's env file (XS_XENBIN, XS_BENCHBIN, XS_LIBDIR...), if setup.sh has run. */
+export function kitEnv(): Record<string, string> | undefined {
+  const dir = process.env.XS_ANCHOR_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'xs-anchor/xen-4.17');
+  const f = path.join(dir, 'env');
+  if (!fs.existsSync(f)) return undefined;
+  const env: Record<string, string> = {};
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+  }
+  return env;
+}
+
+export interface RefDaemon {
+  dir: string;
+  socket: string;
+  stop(): void;
+}
+
+/** Starts a reference daemon with the kit (undefined + reason if impossible). */
+export function startRef(kind: 'cxenstored' | 'oxenstored', args: string[] = []): RefDaemon | string {
+  const kit = kitDir();
+  if (!kit) return 'anchor kit not found (set XENODE_ANCHOR_KIT)';
+  if (!kitEnv()) return 'anchor kit not set up (run its setup.sh)';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsref-'));
+  const r = spawnSync('bash', [path.join(kit, 'run.sh'), kind, dir, ...args], { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) return `run.sh ${kind} failed: ${r.stdout}${r.stderr}`;
+  return {
+    dir,
+    socket: path.join(dir, 'socket'),
+    stop: () => {
+      try {
+        execFileSync('bash', [path.join(kit, 'stop.sh'), dir], { stdio: 'ignore', timeout: 20000 });
+      } catch {
+        // best effort
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Skip (with a reason) on a developer machine; under CI=true a missing tool is a failure. */
+export function missing(what: string): string | undefined {
+  if (process.env.CI === 'true') throw new Error(`required in CI but missing: ${what}`);
+  console.log(`  skipping: ${what}`);
+  return undefined;
+}
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
