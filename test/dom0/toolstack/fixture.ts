@@ -19,7 +19,7 @@ export class FakeHv implements HvPort {
   }
   list() { return [...this.doms.values()]; }
   info(d: number) { return this.doms.get(d); }
-  createDomain(domid: number, cfg: DomainConfig) {
+  createDomain(domid: number, cfg: DomainConfig, _uuid?: string) {
     this.calls.push(`create ${domid}`);
     this.doms.set(domid, { domid, name: cfg.name, memKiB: cfg.memory * 1024, outstandingKiB: 0, vcpus: cfg.vcpus, running: false, blocked: false, paused: true, shutdown: false, shutdownReason: 0, dying: false, cpuTimeNs: 0 });
   }
