@@ -1,0 +1,117 @@
+// Interop with real clients against our daemon on a unix socket: Debian's
+// xenstore-utils (libxenstore), pyxs, and Xen's own test-xenstore. A missing
+// tool is skipped with a note on a developer machine, and fails under CI=true.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
+import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
+import { kitEnv, missing, which } from './kit.ts';
+
+interface Ctx {
+  server?: SocketServer;
+  dir?: string;
+}
+const I = suite<Ctx>('interop', {});
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+I.before(async (ctx) => {
+  ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsint-'));
+  ctx.server = await listenUnix(new Xenstored(), path.join(ctx.dir, 'socket'));
+});
+I.after(async (ctx) => {
+  await ctx.server?.close();
+  if (ctx.dir) fs.rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+function run(ctx: Ctx, cmd: string, args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env: { ...process.env, XENSTORED_PATH: ctx.server!.path, ...extraEnv }, timeout: 20000 }, (e, out, err) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: String(out), err: String(err) });
+    });
+  });
+}
+
+const haveUtils = () => (which('xenstore-write') ? true : (missing('xenstore-utils (apt-get install xenstore-utils)'), false));
+
+I('xenstore-write/read/ls/list/exists/rm', async (ctx) => {
+  if (!haveUtils()) return;
+  assert.is((await run(ctx, 'xenstore-write', ['/it/a/b', 'hello', '/it/c', 'two words'])).code, 0);
+  assert.is((await run(ctx, 'xenstore-read', ['/it/a/b'])).out, 'hello\n');
+  assert.is((await run(ctx, 'xenstore-read', ['/it/a/b', '/it/c'])).out, 'hello\ntwo words\n');
+  assert.is((await run(ctx, 'xenstore-list', ['/it'])).out, 'a\nc\n');
+  assert.is((await run(ctx, 'xenstore-ls', ['/it'])).out, 'a = ""\n b = "hello"\nc = "two words"\n');
+  assert.is((await run(ctx, 'xenstore-exists', ['/it/a'])).code, 0);
+  assert.is((await run(ctx, 'xenstore-exists', ['/it/nope'])).code, 1);
+  const miss = await run(ctx, 'xenstore-read', ['/it/nope']);
+  assert.is(miss.code, 1);
+  assert.match(miss.err, /couldn't read path \/it\/nope/);
+  assert.is((await run(ctx, 'xenstore-rm', ['/it/a'])).code, 0);
+  assert.is((await run(ctx, 'xenstore-list', ['/it'])).out, 'c\n');
+  // Relative paths live under dom0's home for socket clients.
+  await run(ctx, 'xenstore-write', ['rel', 'r']);
+  assert.is((await run(ctx, 'xenstore-read', ['/local/domain/0/rel'])).out, 'r\n');
+});
+
+I('xenstore-chmod and ls -p', async (ctx) => {
+  if (!haveUtils()) return;
+  await run(ctx, 'xenstore-write', ['/pm/x', 'v']);
+  assert.is((await run(ctx, 'xenstore-chmod', ['/pm/x', 'n0', 'r5', 'b7'])).code, 0);
+  assert.match((await run(ctx, 'xenstore-ls', ['-p', '/pm'])).out, /x = "v" .*\(n0,r5,b7\)/);
+});
+
+I('xenstore-list of 600 children goes through DIRECTORY_PART', async (ctx) => {
+  if (!haveUtils()) return;
+  const args: string[] = [];
+  for (let i = 0; i < 600; i++) args.push(`/big/child-number-${i}`, '');
+  assert.is((await run(ctx, 'xenstore-write', args)).code, 0);
+  const r = await run(ctx, 'xenstore-list', ['/big']);
+  assert.is(r.code, 0);
+  const names = r.out.trim().split('\n');
+  assert.is(names.length, 600);
+  assert.is(names[599], 'child-number-599');
+});
+
+I('xenstore-watch sees the initial event and a change', async (ctx) => {
+  if (!haveUtils()) return;
+  await run(ctx, 'xenstore-write', ['/wt/x', '1']);
+  const child = spawn('xenstore-watch', ['-n', '2', '/wt'], { env: { ...process.env, XENSTORED_PATH: ctx.server!.path } });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  await new Promise((r) => setTimeout(r, 300));
+  await run(ctx, 'xenstore-write', ['/wt/x/y', '2']);
+  const code = await new Promise<number>((r) => {
+    const t = setTimeout(() => child.kill(), 5000);
+    child.on('close', (c) => {
+      clearTimeout(t);
+      r(c ?? -1);
+    });
+  });
+  assert.is(code, 0);
+  assert.is(out, '/wt\n/wt/x/y\n');
+});
+
+I('pyxs client', async (ctx) => {
+  const r = await run(ctx, '/usr/bin/python3', ['-c', 'import pyxs']);
+  if (r.code !== 0) return void missing('python3-pyxs (apt-get install python3-pyxs)');
+  const res = await run(ctx, '/usr/bin/python3', [path.join(here, 'pyxs_check.py')]);
+  assert.is(res.err, '');
+  // Same line as produced against the real cxenstored.
+  assert.is(res.out, '1 a,dir b0,r5 T /local/domain/0 T err2 in-tx /py|tok|/py/w F\n');
+});
+
+I("Xen's test-xenstore -i 100 passes", async (ctx) => {
+  const env = kitEnv();
+  const bin = env && path.join(env.XS_XENBIN!, 'test-xenstore');
+  if (!bin || !fs.existsSync(bin)) return void missing('test-xenstore (run the anchors kit setup.sh)');
+  const r = await run(ctx, bin, ['-i', '100'], { LD_LIBRARY_PATH: env!.XS_LIBDIR ?? '' });
+  assert.is(r.code, 0, r.out + r.err);
+  assert.match(r.out, /ta err/);
+  assert.not.match(r.out, /failed/);
+});
+
+I.run();
