@@ -1,0 +1,4 @@
+import { kernel } from '../../../src/guest/index.ts';
+kernel(() => {
+  for (;;) {}
+});

@@ -1,0 +1,73 @@
+// Loader robustness and the hello kernel end to end, on the fake hypervisor.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildKernel } from '../../src/guest/build.ts';
+import { loadKernel } from '../../src/guest/loader.ts';
+import { FakeDomain, FakeWorld } from './fake_xen.ts';
+
+async function boot(path: string, opts: { variant?: string; bootTimeoutMs?: number } = {}) {
+  const w = new FakeWorld();
+  const d = w.add(new FakeDomain(w, 7));
+  const { code } = await buildKernel(path, { variant: opts.variant });
+  const crashes: string[] = [];
+  const k = loadKernel(code, { domid: 7, now: () => w.now, bootTimeoutMs: opts.bootTimeoutMs ?? 2000, onCrash: (id, m) => crashes.push(`d${id}: ${m}`) });
+  d.entry = k.start(d, 0x1000);
+  const r = w.run(10000);
+  return { w, d, k, r, crashes };
+}
+
+const T = suite('loader');
+
+T('hello kernel boots, prints, sleeps in virtual time and powers off', async () => {
+  const { d, r, crashes, w } = await boot('kernels/hello.ts');
+  assert.equal(crashes, []);
+  assert.is(r, 'done');
+  assert.is(d.shutdown, 0);
+  assert.match(d.console, 'Hello from xenode!');
+  assert.match(d.console, 'slept 1000 ms (virtual)');
+  assert.match(d.console, 'interval ticked 4 times, now 2000 ms');
+  assert.match(d.console, 'Date 2020-06-15T00:00:02.100Z');
+  assert.is(w.now, 2_100_000_000);
+});
+
+T('a kernel that throws in main crashes its domain with the message on its console', async () => {
+  const { d, crashes } = await boot('test/guest/kernels/throws.ts');
+  assert.is(d.shutdown, 3);
+  assert.match(d.console, 'about to throw');
+  assert.match(d.console, 'Fatal error: Error: kernel bug');
+  assert.equal(crashes, []);
+});
+
+T('a bundle that throws at top level is reported with its domid', async () => {
+  const { crashes } = await boot('test/guest/kernels/toplevel_throw.ts');
+  assert.is(crashes.length, 1);
+  assert.match(crashes[0]!, /^d7: .*top-level failure/);
+});
+
+T('an infinite loop at boot is stopped by the boot timeout', async () => {
+  const t0 = performance.now();
+  const { crashes } = await boot('test/guest/kernels/loop.ts', { bootTimeoutMs: 100 });
+  assert.is(crashes.length, 1);
+  assert.match(crashes[0]!, /d7: kernel did not return within 100 ms/);
+  assert.ok(performance.now() - t0 < 3000);
+});
+
+T('a wrong hypercall crashes the domain, not the host', async () => {
+  const { d } = await boot('test/guest/kernels/badcall.ts');
+  assert.is(d.shutdown, 3);
+  assert.match(d.console, /EVTCHNOP_send failed: rc=-22/);
+});
+
+T('an RxJS subscriber error crashes the domain loudly', async () => {
+  const { d } = await boot('test/guest/kernels/reject.ts');
+  assert.is(d.shutdown, 3);
+  assert.match(d.console, /rx subscriber bug/);
+});
+
+T('the bundle has no node:* and a guest may not import one', async () => {
+  const { code, bytes } = await buildKernel('kernels/hello.ts');
+  assert.ok(bytes > 1000 && bytes < 200_000);
+  assert.not.match(code, /require\("node:/);
+});
+
+T.run();
