@@ -571,6 +571,12 @@ export class Libxl {
       if (this.opts.xenpvQemu ?? true) this.spawn.deviceModel(domid, 0, { legacy: !!this.opts.legacyDmPath, role: 'xenpv' });
     }
     const path = this.dmStatePath(domid, dmDomid);
+    if (dmDomid !== 0 && !this.opts.legacyDmPath) {
+      // The stub domain publishes under its own home: give it the node.
+      yield* xs.transaction(function* (t) {
+        yield* xs.mknod(t, `/local/domain/${dmDomid}/device-model/${domid}`, [`n${dmDomid}`]);
+      });
+    }
     this.spawn.deviceModel(domid, dmDomid, { legacy: !!this.opts.legacyDmPath, role: 'dm' });
     if (dmDomid) this.hv.unpause(dmDomid);
     const timeout = (cfg.stubdom ? LIBXL_STUBDOM_START_TIMEOUT : LIBXL_DEVICE_MODEL_START_TIMEOUT) * S;

@@ -6,6 +6,7 @@ import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { encodeRequest } from '../../../src/dom0/xenstored/local.ts';
 import { XS_WATCH, XS_WRITE, XS_READ, splitStrings, decodeMessage, XS_WATCH_EVENT, latin1 } from '../../../src/abi/xs_wire.ts';
 import { XsClient } from '../../../src/dom0/toolstack/xs.ts';
+import { runThread } from '../../../src/dom0/toolstack/run.ts';
 import { Libxl, type DomInfo, type HvPort, type SpawnPort, type LibxlOptions } from '../../../src/dom0/toolstack/libxl.ts';
 import type { DomainConfig } from '../../../src/dom0/toolstack/cfg.ts';
 
@@ -101,10 +102,7 @@ export function makeFixture(opts: { backend?: boolean; libxl?: LibxlOptions; see
     sim, xsd, xs, hv, libxl, read, dump: dumpAll,
     run<T>(co: () => Co<T>): T {
       let result: T | undefined;
-      const t = new SimThread(sim, 1000, 'xl', function* () { result = yield* co(); });
-      const ok = sim.runUntil(() => t.state === 'X');
-      if (!ok) throw new Error(`xl thread did not finish: ${JSON.stringify(sim.lastResult)}`);
-      return result as T;
+      return runThread(sim, co);
     },
   };
   return fx;
