@@ -23,6 +23,7 @@ export class HypercallError extends Error {
 
 export class Hyper {
   private depth = 0;
+  private readonly slots: DataView[] = [];
 
   constructor(readonly doors: GuestDoors, readonly scratchGpfn: number, readonly consoleGpfn: number) {}
 
@@ -37,8 +38,8 @@ export class Hyper {
     try {
       if (d >= SLOTS) throw new Error('hypercall argument slots exhausted (nested too deep)');
       const off = d * SLOT;
-      const dv = new DataView(this.doors.frame(this.scratchGpfn), off, SLOT);
-      for (let i = 0; i < SLOT; i += 4) dv.setUint32(i, 0, true);
+      // Every caller writes all the input fields of its struct: no zeroing needed.
+      const dv = (this.slots[d] ??= new DataView(this.doors.frame(this.scratchGpfn), off, SLOT));
       return f(dv, this.scratchGpfn * PAGE_SIZE + off);
     } finally {
       this.depth--;
@@ -64,7 +65,7 @@ export class Hyper {
   setUpcallVector(vcpu: number, vector: number): void {
     this.withSlot((dv, pa) => {
       dv.setUint32(XEN_HVM_EVTCHN_UPCALL_VECTOR.vcpu, vcpu, true);
-      dv.setUint8(XEN_HVM_EVTCHN_UPCALL_VECTOR.vector, vector);
+      dv.setUint32(XEN_HVM_EVTCHN_UPCALL_VECTOR.vector, vector, true);
       this.check('HVMOP_set_evtchn_upcall_vector', this.doors.hypercall(HYPERVISOR.hvm_op, HVMOP.set_evtchn_upcall_vector, pa));
     });
   }
@@ -73,6 +74,7 @@ export class Hyper {
   setParam(index: number, lo: number, hi = 0): void {
     this.withSlot((dv, pa) => {
       dv.setUint16(XEN_HVM_PARAM.domid, DOMID_SELF, true);
+      dv.setUint16(2, 0, true);
       dv.setUint32(XEN_HVM_PARAM.index, index, true);
       dv.setUint32(XEN_HVM_PARAM.value, lo >>> 0, true);
       dv.setUint32(XEN_HVM_PARAM.value + 4, hi >>> 0, true);
@@ -83,7 +85,9 @@ export class Hyper {
   getParam(index: number): number {
     return this.withSlot((dv, pa) => {
       dv.setUint16(XEN_HVM_PARAM.domid, DOMID_SELF, true);
+      dv.setUint16(2, 0, true);
       dv.setUint32(XEN_HVM_PARAM.index, index, true);
+      setU64(dv, XEN_HVM_PARAM.value, 0);
       this.check('HVMOP_get_param', this.doors.hypercall(HYPERVISOR.hvm_op, HVMOP.get_param, pa));
       return getU64(dv, XEN_HVM_PARAM.value);
     });
@@ -93,6 +97,7 @@ export class Hyper {
     return this.withSlot((dv, pa) => {
       dv.setUint32(EVTCHN_BIND_VIRQ.virq, virq, true);
       dv.setUint32(EVTCHN_BIND_VIRQ.vcpu, vcpu, true);
+      dv.setUint32(EVTCHN_BIND_VIRQ.port, 0, true);
       this.check('EVTCHNOP_bind_virq', this.doors.hypercall(HYPERVISOR.event_channel_op, EVTCHNOP.bind_virq, pa));
       return dv.getUint32(EVTCHN_BIND_VIRQ.port, true);
     });
@@ -102,6 +107,7 @@ export class Hyper {
     return this.withSlot((dv, pa) => {
       dv.setUint16(EVTCHN_ALLOC_UNBOUND.dom, DOMID_SELF, true);
       dv.setUint16(EVTCHN_ALLOC_UNBOUND.remote_dom, remoteDom, true);
+      dv.setUint32(EVTCHN_ALLOC_UNBOUND.port, 0, true);
       this.check('EVTCHNOP_alloc_unbound', this.doors.hypercall(HYPERVISOR.event_channel_op, EVTCHNOP.alloc_unbound, pa));
       return dv.getUint32(EVTCHN_ALLOC_UNBOUND.port, true);
     });
@@ -110,7 +116,9 @@ export class Hyper {
   bindInterdomain(remoteDom: number, remotePort: number): number {
     return this.withSlot((dv, pa) => {
       dv.setUint16(EVTCHN_BIND_INTERDOMAIN.remote_dom, remoteDom, true);
+      dv.setUint16(2, 0, true);
       dv.setUint32(EVTCHN_BIND_INTERDOMAIN.remote_port, remotePort, true);
+      dv.setUint32(EVTCHN_BIND_INTERDOMAIN.local_port, 0, true);
       this.check('EVTCHNOP_bind_interdomain', this.doors.hypercall(HYPERVISOR.event_channel_op, EVTCHNOP.bind_interdomain, pa));
       return dv.getUint32(EVTCHN_BIND_INTERDOMAIN.local_port, true);
     });

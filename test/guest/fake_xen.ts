@@ -58,6 +58,7 @@ export class FakeDomain implements GuestDoors {
   virqTimer = 0;
   ports: Array<{ state: 'unbound' | 'inter' | 'virq'; remote?: FakeDomain; remotePort?: number; remoteDom?: number }> = [];
   points: string[] = [];
+  record = false;
   calls: string[] = [];
   /** Hook run at every point() (e.g. a peer sending at the right moment). */
   onPoint: ((label: string) => void) | undefined;
@@ -120,7 +121,7 @@ export class FakeDomain implements GuestDoors {
   // --- doors ---
   hypercall(op: number, a1 = 0, a2 = 0, a3 = 0): number {
     this.point(`hypercall ${op}/${a1}`);
-    this.calls.push(`${op}/${a1}`);
+    if (this.record) this.calls.push(`${op}/${a1}`);
     switch (op) {
       case HYPERVISOR.memory_op: {
         const d = this.dv(a2);
@@ -212,7 +213,7 @@ export class FakeDomain implements GuestDoors {
   }
   eoi(): void {}
   point(label: string): void {
-    this.points.push(label);
+    if (this.record) this.points.push(label);
     this.onPoint?.(label);
     if (label !== 'sti') this.shadowSti = false;
     this.deliver();

@@ -1,0 +1,112 @@
+// The domain builder for PVH kernels (host side; libxl's xc_dom_* analogue):
+// creates the domain through the hypervisor, lays out its memory (layout.ts:
+// hvm_start_info + memory map, command line, optional xenstore ring page and
+// console params), loads the kernel bundle into its own realm (loader.ts) and
+// starts vCPU 0 at the PVH entry point with the start_info address.
+//
+//   const { domain, kernel } = await bootKernel(hv, { bundle: 'kernels/hello.ts', name: 'hello', memKiB: 32768 });
+//   hv.sim.run();
+import type { Hypervisor } from '../xen/hypervisor.ts';
+import type { Domain } from '../xen/domain.ts';
+import { HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../abi/xen.ts';
+import { buildKernel, type KernelBundle } from './build.ts';
+import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from './layout.ts';
+import { loadKernel, type LoadedKernel } from './loader.ts';
+
+export interface BootKernelOptions {
+  /** A kernel path (built with buildKernel), bundle code, or a built bundle. */
+  bundle: string | KernelBundle | { code: string };
+  /** Build variant when `bundle` is a path. */
+  variant?: string;
+  name: string;
+  memKiB?: number;
+  vcpus?: number;
+  cmdline?: string;
+  domid?: number;
+  /** Set up the xenstore ring page and HVM_PARAM_STORE_PFN/EVTCHN with this (guest-side) port. */
+  storeEvtchn?: number;
+  /** Set HVM_PARAM_CONSOLE_PFN/EVTCHN with this port. */
+  consoleEvtchn?: number;
+  /** Boot (bundle evaluation + first resume) time limit, ms. */
+  bootTimeoutMs?: number;
+  /** Seed for the realm's Math.random (default: drawn from sim.choices). */
+  seed?: number;
+  /** Host console sink for crash reports (default: console.error). */
+  hostLog?: (line: string) => void;
+}
+
+export interface BootedKernel {
+  domain: Domain;
+  kernel: LoadedKernel;
+}
+
+/** Write hvm_start_info, the memory map and the command line into the domain's frames. */
+export function layoutMemory(d: Domain, cmdline: string): number {
+  const pm = d.physmap;
+  const si = new DataView(pm.frame(LAYOUT.START_INFO_GPFN));
+  const siPaddr = LAYOUT.START_INFO_GPFN * PAGE_SIZE;
+  si.setUint32(HVM_START_INFO.magic, XEN_HVM_START_MAGIC_VALUE, true);
+  si.setUint32(HVM_START_INFO.version, 1, true);
+  si.setUint32(HVM_START_INFO.flags, 0, true);
+  si.setUint32(HVM_START_INFO.nr_modules, 0, true);
+  si.setUint32(HVM_START_INFO.cmdline_paddr, LAYOUT.CMDLINE_GPFN * PAGE_SIZE, true);
+  si.setUint32(HVM_START_INFO.memmap_paddr, siPaddr + LAYOUT.MEMMAP_OFFSET, true);
+  si.setUint32(HVM_START_INFO.memmap_entries, 1, true);
+  const mm = LAYOUT.MEMMAP_OFFSET;
+  si.setUint32(mm + HVM_MEMMAP_ENTRY.addr, 0, true);
+  const size = pm.nrFrames * PAGE_SIZE;
+  si.setUint32(mm + HVM_MEMMAP_ENTRY.sz, size >>> 0, true);
+  si.setUint32(mm + HVM_MEMMAP_ENTRY.sz + 4, Math.floor(size / 4294967296), true);
+  si.setUint32(mm + HVM_MEMMAP_ENTRY.type, E820_RAM, true);
+  const cl = new Uint8Array(pm.frame(LAYOUT.CMDLINE_GPFN));
+  const n = Math.min(cmdline.length, PAGE_SIZE - 1);
+  for (let i = 0; i < n; i++) cl[i] = cmdline.charCodeAt(i) & 0xff;
+  cl[n] = 0;
+  return siPaddr;
+}
+
+export async function bootKernel(hv: Hypervisor, opts: BootKernelOptions): Promise<BootedKernel> {
+  const bundle =
+    typeof opts.bundle === 'string'
+      ? opts.bundle.includes('\n') || opts.bundle.includes('(')
+        ? { code: opts.bundle }
+        : await buildKernel(opts.bundle, { variant: opts.variant })
+      : opts.bundle;
+  return bootBundle(hv, { ...opts, bundle });
+}
+
+/** bootKernel for an already-built bundle (synchronous). */
+export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: { code: string } }): BootedKernel {
+  const memKiB = opts.memKiB ?? 32 * 1024;
+  if (memKiB < LAYOUT.MIN_FRAMES * 4) throw new Error(`bootKernel: memKiB must be at least ${LAYOUT.MIN_FRAMES * 4}`);
+  const domain = hv.createDomain({ name: opts.name, memKiB, vcpus: opts.vcpus ?? 1, ...(opts.domid !== undefined ? { domid: opts.domid } : {}) });
+  const siPaddr = layoutMemory(domain, opts.cmdline ?? '');
+  if (opts.storeEvtchn !== undefined) {
+    new Uint8Array(domain.physmap.frame(LAYOUT.XENSTORE_GPFN)).fill(0);
+    domain.setParam(HVM_PARAM.STORE_PFN, LAYOUT.XENSTORE_GPFN);
+    domain.setParam(HVM_PARAM.STORE_EVTCHN, opts.storeEvtchn);
+  }
+  if (opts.consoleEvtchn !== undefined) {
+    domain.setParam(HVM_PARAM.CONSOLE_PFN, LAYOUT.CONSOLE_GPFN);
+    domain.setParam(HVM_PARAM.CONSOLE_EVTCHN, opts.consoleEvtchn);
+  }
+  const hostLog = opts.hostLog ?? ((l: string) => console.error(l));
+  const kernel = loadKernel(opts.bundle.code, {
+    domid: domain.id,
+    name: opts.name,
+    now: () => hv.sim.clock.now,
+    wallEpochNs: hv.wallclockBootNs,
+    seed: opts.seed ?? Math.floor(hv.sim.choices.float() * 4294967296),
+    ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
+    onCrash: (domid, msg) => {
+      hostLog(`xenode: domain ${domid} (${opts.name}) crashed: ${msg}`);
+      domain.writeConsole(`[xenode loader] ${msg}\n`);
+      domain.crash(`kernel: ${msg}`);
+    },
+  });
+  if (kernel.crashed === undefined) {
+    const v0 = domain.vcpus[0]!;
+    v0.start(kernel.start(v0, siPaddr));
+  }
+  return { domain, kernel };
+}
