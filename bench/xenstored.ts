@@ -1,0 +1,176 @@
+// xenstored benchmark: our daemon against the real Xen 4.17 cxenstored and
+// oxenstored (--no-access-log), same clients, same run, each test on a fresh
+// daemon. Clients are the anchors kit's programs:
+//   xsbench   - libxenstore sequential write/read ops/s, and raw-socket
+//               pipelined (32 in flight) write/read ops/s;
+//   domcreate - LightVM-style domain creation (35 requests per domain incl.
+//               XS_INTRODUCE), ms/domain at the 1st, 100th, 500th, 1000th.
+// Our daemon runs as a child process through the CLI, so client and server are
+// separate processes like the references. Without the kit, one note row.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchOptions, BenchRow } from './lib.ts';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+function kitDir(): string | undefined {
+  const cands = [process.env.XENODE_ANCHOR_KIT, path.resolve(root, '../shared/anchors/xenstored'), '/work/shared/anchors/xenstored'];
+  for (const c of cands) if (c && fs.existsSync(path.join(c, 'run.sh'))) return c;
+  return undefined;
+}
+
+function kitEnv(): Record<string, string> | undefined {
+  const dir = process.env.XS_ANCHOR_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'xs-anchor/xen-4.17');
+  const f = path.join(dir, 'env');
+  if (!fs.existsSync(f)) return undefined;
+  const env: Record<string, string> = {};
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
+  }
+  return env;
+}
+
+type DaemonKind = 'ours' | 'cxenstored' | 'oxenstored';
+interface Running {
+  socket: string;
+  stop(): Promise<void>;
+}
+
+async function startOurs(dir: string): Promise<Running> {
+  const socket = path.join(dir, 'socket');
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'xenstored', '--socket', socket], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (b) => {
+      out += b;
+      if (out.includes(socket)) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`xenode xenstored exited with ${c}`)));
+  });
+  return {
+    socket,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function startRef(kit: string, kind: 'cxenstored' | 'oxenstored', dir: string): Running {
+  const args = kind === 'oxenstored' ? ['--no-access-log'] : [];
+  const r = spawnSync('bash', [path.join(kit, 'run.sh'), kind, dir, ...args], { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`run.sh ${kind}: ${r.stdout}${r.stderr}`);
+  return {
+    socket: path.join(dir, 'socket'),
+    stop: async () => {
+      spawnSync('bash', [path.join(kit, 'stop.sh'), dir], { stdio: 'ignore', timeout: 30000 });
+    },
+  };
+}
+
+/** Runs `cmd` against a fresh daemon of `kind`; returns its stdout. */
+async function fresh(kit: string, kind: DaemonKind, cmd: string[]): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `xsbench-${kind}-`));
+  const d = kind === 'ours' ? await startOurs(dir) : startRef(kit, kind, dir);
+  try {
+    // Async spawn: our daemon is a child of this process and must keep running.
+    return await new Promise<string>((resolve, reject) => {
+      const c = spawn(cmd[0]!, cmd.slice(1), { env: { ...process.env, XENSTORED_PATH: d.socket }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (b) => (out += b));
+      c.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd[0]!)} exited ${code}: ${out}`))));
+    });
+  } finally {
+    await d.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function parseXsbench(out: string): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (const line of out.split('\n')) {
+    const m = /^(libxenstore sequential|raw pipelined \(depth 32\)) (write|read)\s.*median\s+(\d+)/.exec(line);
+    if (m) r[`${m[1]!.startsWith('raw') ? 'pipelined' : 'sequential'} ${m[2]}`] = Number(m[3]);
+  }
+  return r;
+}
+
+function parseDomcreate(out: string): Record<number, number> {
+  const r: Record<number, number> = {};
+  for (const m of out.matchAll(/^at domain\s+(\d+):\s+([\d.]+) ms\/domain/gm)) r[Number(m[1])] = Number(m[2]);
+  return r;
+}
+
+export async function run(opts: BenchOptions): Promise<BenchRow[]> {
+  const kit = kitDir();
+  const env = kitEnv();
+  const group = 'xenstored';
+  if (!kit || !env?.XS_BENCHBIN) {
+    const note = 'anchor kit not available (shared/anchors/xenstored + setup.sh): reference comparison skipped';
+    console.error(`bench xenstored: ${note}`);
+    return [{ group, name: 'skipped', value: 0, unit: '', note }];
+  }
+  const ops = opts.quick ? 5000 : 20000;
+  const runs = 3;
+  const domains = opts.quick ? 200 : 1000;
+  const kinds: DaemonKind[] = ['ours', 'cxenstored', 'oxenstored'];
+  const xs: Partial<Record<DaemonKind, Record<string, number>>> = {};
+  const dc: Partial<Record<DaemonKind, Record<number, number>>> = {};
+  const notes: string[] = [];
+  for (const k of kinds) {
+    try {
+      xs[k] = parseXsbench(await fresh(kit, k, [path.join(env.XS_BENCHBIN, 'xsbench'), '-n', String(ops), '-r', String(runs)]));
+    } catch (e) {
+      notes.push(`${k} xsbench: ${(e as Error).message}`);
+    }
+  }
+  for (const k of kinds) {
+    try {
+      dc[k] = parseDomcreate(await fresh(kit, k, [path.join(env.XS_BENCHBIN, 'domcreate'), '-n', String(domains)]));
+    } catch (e) {
+      notes.push(`${k} domcreate: ${(e as Error).message}`);
+    }
+  }
+  const rows: BenchRow[] = [];
+  for (const name of ['sequential write', 'sequential read', 'pipelined write', 'pipelined read']) {
+    const v = xs.ours?.[name];
+    const c = xs.cxenstored?.[name];
+    const o = xs.oxenstored?.[name];
+    if (v === undefined) continue;
+    rows.push({
+      group, name: `${name} (xsbench -n ${ops} -r ${runs}, median)`, value: v, unit: 'ops/s', anchor: 'cxenstored 4.17', anchorValue: c,
+      ratio: c ? v / c : undefined, target: '>= 1.0x cxenstored', note: o ? `oxenstored --no-access-log: ${o} ops/s (${(v / o).toFixed(2)}x)` : undefined,
+    });
+  }
+  const points = [1, 100, 500, 1000].filter((n) => n <= domains);
+  for (const n of points) {
+    const v = dc.ours?.[n];
+    if (v === undefined) continue;
+    const c = dc.cxenstored?.[n];
+    const o = dc.oxenstored?.[n];
+    rows.push({
+      group, name: `domcreate ms/domain at #${n}`, value: v, unit: 'ms', anchor: 'cxenstored 4.17', anchorValue: c,
+      ratio: c ? c / v : undefined,
+      target: n === domains ? `flat: <= 1.5x of #1 (${dc.ours?.[1]?.toFixed(2)} ms)` : undefined,
+      note: `ratio = cxenstored / ours (higher is better)${o !== undefined ? `; oxenstored ${o} ms` : ''}`,
+    });
+  }
+  const last = dc.ours?.[points[points.length - 1]!];
+  const first = dc.ours?.[1];
+  if (last !== undefined && first !== undefined) {
+    // Flatness: the last point against the steady state (the 1st domain also pays JIT warm-up).
+    const ref = Math.max(first, dc.ours?.[100] ?? first);
+    rows.push({ group, name: 'domcreate flatness (last / max(#1, #100))', value: last / ref, unit: 'x', target: '<= 1.5' });
+  }
+  for (const n of notes) rows.push({ group, name: 'error', value: 0, unit: '', note: n });
+  return rows;
+}
