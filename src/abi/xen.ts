@@ -167,3 +167,29 @@ export const XenbusState = {
   Reconfiguring: 7, Reconfigured: 8,
 } as const;
 export type XenbusStateT = (typeof XenbusState)[keyof typeof XenbusState];
+
+// --- additions used by the emulated hypervisor (src/xen) ---
+/** xen_version(XENVER_version): (major << 16) | minor; xenode reports 4.17. */
+export const XEN_VERSION_MAJOR = 4;
+export const XEN_VERSION_MINOR = 17;
+/** struct gnttab_query_size { domid_t dom @0; uint32 nr_frames @4; uint32 max_nr_frames @8; int16 status @12; } */
+export const GNTTAB_QUERY_SIZE = { size: 16, dom: 0, nr_frames: 4, max_nr_frames: 8, status: 12 } as const;
+/** Grant entries per 4 KiB frame (v1). */
+export const GNTTAB_ENTRIES_PER_FRAME = 512;
+/** XENMEM_add_to_physmap idx bit asking for a v2 status frame (unsupported with v1). */
+export const XENMAPIDX_grant_table_status = 0x80000000;
+/** Number of HVM params (public/hvm/params.h HVM_NR_PARAMS, Xen 4.17). */
+export const HVM_NR_PARAMS = 39;
+/** SCHEDOP_poll: at most this many ports (Xen's limit). */
+export const SCHED_POLL_MAX_PORTS = 128;
+/** struct sched_remote_shutdown { domid_t domain_id @0; uint32 reason @4; } */
+export const SCHED_REMOTE_SHUTDOWN = { size: 8, domain_id: 0, reason: 4 } as const;
+/** vcpu_info / shared_info offsets in 32-bit words (little-endian halves of the 64-bit fields). */
+export const SHARED_INFO_U32 = {
+  /** vcpu_info of vCPU v starts at word v * 16. */
+  vcpuStride: 16,
+  /** evtchn_pending_sel low half, relative to the vcpu_info. */
+  pendingSel: 2,
+  pending: 512,
+  mask: 640,
+} as const;

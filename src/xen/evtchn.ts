@@ -1,0 +1,387 @@
+// Two-level event channels, with Xen's exact rules (guest-abi.md §2).
+//
+// One EventChannels per domain. The pending/mask bitmaps and the per-vCPU
+// selector and upcall_pending live in the domain's shared_info page (the very
+// ArrayBuffer the guest maps), so the guest's own bit twiddling and ours meet
+// in the same bytes, as on real hardware. We address them as 32-bit words:
+// 64-bit word w of Xen is our words 2w (low) and 2w+1 (high), little-endian,
+// so port p is bit (p & 31) of word p >> 5 and its selector bit (p >> 6) is
+// bit ((p >> 6) & 31) of selector word (p >> 11).
+//
+// Every operation returns what the hypercall returns (>= 0 or -errno) and
+// changes nothing on error, so the guest path (hypercall.ts decodes structs
+// and calls these) and the host path (dom0's "Linux", tests) share one set of
+// rules.
+//
+// Why each rule matters (the 2020 hang, guest-abi.md §4):
+//  - set_pending on an already-pending port stops at once (coalescing): a
+//    wedged port [1/0/0] stays wedged whatever the sender does.
+//  - a port pending while masked sets no selector bit: its edge is lost, and
+//    only unmask (masked -> unmasked, pending) re-raises it.
+//  - the upcall fires on upcall_pending 0 -> 1 only (vcpu.ts decides how it
+//    reaches the vCPU: LAPIC edge or level callback).
+import {
+  DOMID_SELF, ECS, EVTCHN_2L_NR_CHANNELS, EVTCHNSTAT, NR_VIRQS, SHARED_INFO_U32, VIRQ_IS_GLOBAL, XEN_E,
+} from '../abi/xen.ts';
+import type { Domain } from './domain.ts';
+
+export const NR_PORTS = EVTCHN_2L_NR_CHANNELS;
+const PEND = SHARED_INFO_U32.pending;
+const MASK = SHARED_INFO_U32.mask;
+const STRIDE = SHARED_INFO_U32.vcpuStride;
+const SEL = SHARED_INFO_U32.pendingSel;
+
+export type PortHandler = (port: number) => void;
+
+/** EVTCHNOP_status, decoded. */
+export interface EvtchnStatus {
+  status: number;
+  vcpu: number;
+  /** unbound: remote domid; interdomain: remote domid. */
+  dom?: number;
+  /** interdomain: remote port. */
+  port?: number;
+  virq?: number;
+}
+
+/** A port number the 2L ABI can name (0 included: callers check state). */
+export function validPort(port: number): boolean {
+  return port >>> 0 === port && port < NR_PORTS;
+}
+
+export class EventChannels {
+  readonly state = new Uint8Array(NR_PORTS);
+  readonly notify = new Uint8Array(NR_PORTS);
+  /** xen_consumer: 0 = the guest. xenode has no in-Xen consumers; kept for the dump's x=. */
+  readonly consumer = new Uint8Array(NR_PORTS);
+  readonly remoteDom = new Uint16Array(NR_PORTS);
+  readonly remotePort = new Uint16Array(NR_PORTS);
+  readonly virq = new Uint8Array(NR_PORTS);
+  /** Host domains: the handler run by the host demux for each port. */
+  readonly handlers: (PortHandler | undefined)[] = new Array<PortHandler | undefined>(NR_PORTS);
+  /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
+  private readonly virqPort: Uint16Array;
+  /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
+  private lowestFree = 1;
+  private readonly u32: Uint32Array;
+  /** Trace only: flow ids started by EVTCHNOP_send, waiting for the upcall that consumes them. */
+  readonly flows = new Map<number, number[]>();
+
+  constructor(private readonly dom: Domain) {
+    this.state[0] = ECS.RESERVED;
+    this.u32 = dom.shared.u32;
+    this.virqPort = new Uint16Array(dom.vcpus.length * NR_VIRQS);
+  }
+
+  // ---- the bitmap operations (event_2l.c) ----
+
+  isPending(port: number): boolean {
+    return ((this.u32[PEND + (port >> 5)]! >>> (port & 31)) & 1) === 1;
+  }
+
+  isMasked(port: number): boolean {
+    return port >= NR_PORTS || ((this.u32[MASK + (port >> 5)]! >>> (port & 31)) & 1) === 1;
+  }
+
+  /** The s of [p/m/s]: selector bit port >> 6 of the channel's notify vCPU. */
+  selector(port: number): boolean {
+    const i = this.notify[port]! * STRIDE + SEL + (port >> 11);
+    return ((this.u32[i]! >>> ((port >> 6) & 31)) & 1) === 1;
+  }
+
+  /** "Usable": bound (state > RESERVED) and consumed by the guest. */
+  usable(port: number): boolean {
+    return this.state[port]! > ECS.RESERVED && this.consumer[port] === 0;
+  }
+
+  /**
+   * set_pending (the hot path: no allocation). Coalesces; sets the selector
+   * only when unmasked; raises the upcall on the selector's 0 -> 1 edge;
+   * wakes pollers.
+   */
+  setPending(port: number): void {
+    if (this.state[port]! <= ECS.RESERVED || this.consumer[port] !== 0) return;
+    const u32 = this.u32;
+    const b = 1 << (port & 31);
+    const pi = PEND + (port >> 5);
+    const p = u32[pi]!;
+    if (p & b) return; // coalesced: N sends while pending are one event
+    u32[pi] = p | b;
+    if ((u32[MASK + (port >> 5)]! & b) === 0) {
+      const v = this.notify[port]!;
+      const si = v * STRIDE + SEL + (port >> 11);
+      const sb = 1 << ((port >> 6) & 31);
+      const s = u32[si]!;
+      if ((s & sb) === 0) {
+        u32[si] = s | sb;
+        this.dom.vcpus[v]!.markEventsPending();
+      }
+    }
+    if (this.dom.pollMask !== 0) this.dom.checkPollers(port);
+  }
+
+  clearPending(port: number): void {
+    this.u32[PEND + (port >> 5)]! &= ~(1 << (port & 31));
+  }
+
+  /** Guest-side write (for host domains and tests): set the mask bit. */
+  mask(port: number): void {
+    if (validPort(port)) this.u32[MASK + (port >> 5)]! |= 1 << (port & 31);
+  }
+
+  // ---- EVTCHNOP_* (same rules and return codes for hypercalls and the host API) ----
+
+  /** Lowest free port, or -ENOSPC. Does not claim it. */
+  private findFree(): number {
+    for (let p = this.lowestFree; p < NR_PORTS; p++) {
+      if (this.state[p] === ECS.FREE) {
+        this.lowestFree = p;
+        return p;
+      }
+    }
+    this.lowestFree = NR_PORTS;
+    return -XEN_E.ENOSPC;
+  }
+
+  private claim(port: number, state: number, notify: number): void {
+    this.state[port] = state;
+    this.notify[port] = notify;
+    if (port === this.lowestFree) this.lowestFree++;
+  }
+
+  /** evtchn_free: back to FREE, pending cleared, notify vCPU reset to 0. */
+  private free(port: number): void {
+    this.clearPending(port);
+    this.state[port] = ECS.FREE;
+    this.notify[port] = 0;
+    this.remoteDom[port] = 0;
+    this.remotePort[port] = 0;
+    this.virq[port] = 0;
+    this.handlers[port] = undefined;
+    this.flows.delete(port);
+    if (port < this.lowestFree) this.lowestFree = port;
+  }
+
+  /** The domain `dom` names from this caller's point of view, or -errno. */
+  private target(dom: number): Domain | number {
+    if (dom === DOMID_SELF || dom === this.dom.id) return this.dom;
+    if (!this.dom.privileged) return -XEN_E.EPERM;
+    return this.dom.hv.domain(dom) ?? -XEN_E.ESRCH;
+  }
+
+  /**
+   * EVTCHNOP_alloc_unbound: a new ECS_UNBOUND port in `dom` (DOMID_SELF, or
+   * any domain for a privileged caller: the toolstack allocates the store and
+   * console ports in a new guest) that `remote` may bind to.
+   */
+  allocUnbound(remote: number, dom: number = DOMID_SELF): number {
+    if (remote >>> 0 !== remote || remote > 0xffff) return -XEN_E.EINVAL;
+    const t = this.target(dom);
+    if (typeof t === 'number') return t;
+    const ch = t.evtchn;
+    const port = ch.findFree();
+    if (port < 0) return port;
+    ch.claim(port, ECS.UNBOUND, 0);
+    ch.remoteDom[port] = remote === DOMID_SELF ? this.dom.id : remote;
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_bind_interdomain: connect a new local port to `rdom`'s unbound
+   * `rport` (which must be reserved for us). The new local port is always set
+   * pending: notifications sent to the unbound port were dropped.
+   */
+  bindInterdomain(rdom: number, rport: number): number {
+    if (rdom >>> 0 !== rdom || rdom > 0xffff) return -XEN_E.EINVAL;
+    const rd = this.dom.hv.domain(rdom === DOMID_SELF ? this.dom.id : rdom);
+    if (!rd || rd.dying) return -XEN_E.ESRCH;
+    const lport = this.findFree();
+    if (lport < 0) return lport;
+    const rc = rd.evtchn;
+    if (!validPort(rport) || rc.state[rport] !== ECS.UNBOUND || rc.remoteDom[rport] !== this.dom.id) return -XEN_E.EINVAL;
+    this.claim(lport, ECS.INTERDOMAIN, 0);
+    this.remoteDom[lport] = rd.id;
+    this.remotePort[lport] = rport;
+    rc.state[rport] = ECS.INTERDOMAIN;
+    rc.remoteDom[rport] = this.dom.id;
+    rc.remotePort[rport] = lport;
+    this.setPending(lport);
+    return lport;
+  }
+
+  /** EVTCHNOP_bind_virq: global VIRQs only on vCPU 0; -EEXIST if bound. */
+  bindVirq(virq: number, vcpu = 0): number {
+    if (virq >>> 0 !== virq || virq >= NR_VIRQS) return -XEN_E.EINVAL;
+    const global = VIRQ_IS_GLOBAL[virq] ?? false;
+    if (global && vcpu !== 0) return -XEN_E.EINVAL;
+    if (vcpu >>> 0 !== vcpu || vcpu >= this.dom.vcpus.length) return -XEN_E.ENOENT;
+    const slot = vcpu * NR_VIRQS + virq;
+    if (this.virqPort[slot] !== 0) return -XEN_E.EEXIST;
+    const port = this.findFree();
+    if (port < 0) return port;
+    this.claim(port, ECS.VIRQ, vcpu);
+    this.virq[port] = virq;
+    this.virqPort[slot] = port;
+    return port;
+  }
+
+  /** EVTCHNOP_bind_ipi: a port that `send` sets pending locally, on `vcpu`. */
+  bindIpi(vcpu = 0): number {
+    if (vcpu >>> 0 !== vcpu || vcpu >= this.dom.vcpus.length) return -XEN_E.ENOENT;
+    const port = this.findFree();
+    if (port < 0) return port;
+    this.claim(port, ECS.IPI, vcpu);
+    return port;
+  }
+
+  /**
+   * EVTCHNOP_send. Interdomain: set_pending on the remote end (at its notify
+   * vCPU). IPI: locally. UNBOUND: silently dropped (returns 0). Else -EINVAL.
+   * `vcpu` only names the sender in the trace.
+   */
+  send(port: number, vcpu = 0): number {
+    if (!validPort(port)) return -XEN_E.EINVAL;
+    const s = this.state[port];
+    if (s === ECS.INTERDOMAIN) {
+      const rd = this.dom.hv.doms[this.remoteDom[port]!];
+      if (!rd) return 0;
+      const rport = this.remotePort[port]!;
+      if (this.dom.hv.trace.enabled) this.traceSend(rd, rport, vcpu);
+      rd.evtchn.setPending(rport);
+      return 0;
+    }
+    if (s === ECS.IPI) {
+      if (this.dom.hv.trace.enabled) this.traceSend(this.dom, port, vcpu);
+      this.setPending(port);
+      return 0;
+    }
+    if (s === ECS.UNBOUND) return 0;
+    return -XEN_E.EINVAL;
+  }
+
+  private traceSend(rd: Domain, rport: number, vcpu: number): void {
+    const id = this.dom.hv.trace.flowStart(this.dom.id, vcpu, `EVTCHNOP_send ${this.dom.id}->${rd.id}:${rport}`);
+    const l = rd.evtchn.flows.get(rport);
+    if (l) l.push(id);
+    else rd.evtchn.flows.set(rport, [id]);
+  }
+
+  /** Trace only: end the flows of ports notifying `vcpu` (the upcall consumed them). */
+  endFlows(vcpu: number, port = -1): void {
+    const tr = this.dom.hv.trace;
+    for (const [p, ids] of this.flows) {
+      if (port >= 0 ? p !== port : this.notify[p] !== vcpu) continue;
+      for (const id of ids) tr.flowEnd(id, this.dom.id, vcpu, `upcall port ${p}`);
+      this.flows.delete(p);
+    }
+  }
+
+  /** Send a VIRQ to this domain (timer, console, dom_exc): set_pending on its port, if bound. */
+  sendVirq(virq: number, vcpu = 0): void {
+    const global = VIRQ_IS_GLOBAL[virq] ?? false;
+    const port = this.virqPort[(global ? 0 : vcpu) * NR_VIRQS + virq];
+    if (port) this.setPending(port);
+  }
+
+  /** The port bound to `virq` on `vcpu`, or 0. */
+  virqToPort(virq: number, vcpu = 0): number {
+    return this.virqPort[((VIRQ_IS_GLOBAL[virq] ?? false) ? 0 : vcpu) * NR_VIRQS + virq] ?? 0;
+  }
+
+  /**
+   * EVTCHNOP_close. FREE/RESERVED -> -EINVAL. An interdomain peer goes back to
+   * UNBOUND, reserved for the closer (so the closer can rebind to it).
+   */
+  close(port: number): number {
+    if (!validPort(port)) return -XEN_E.EINVAL;
+    const s = this.state[port]!;
+    if (s === ECS.FREE || s === ECS.RESERVED) return -XEN_E.EINVAL;
+    if (s === ECS.INTERDOMAIN) {
+      const rd = this.dom.hv.doms[this.remoteDom[port]!];
+      const rport = this.remotePort[port]!;
+      if (rd) {
+        const rc = rd.evtchn;
+        if (rc.state[rport] === ECS.INTERDOMAIN && rc.remoteDom[rport] === this.dom.id && rc.remotePort[rport] === port) {
+          rc.state[rport] = ECS.UNBOUND;
+          rc.remoteDom[rport] = this.dom.id;
+          rc.remotePort[rport] = 0;
+        }
+      }
+    } else if (s === ECS.VIRQ) {
+      const virq = this.virq[port]!;
+      const slot = ((VIRQ_IS_GLOBAL[virq] ?? false) ? 0 : this.notify[port]!) * NR_VIRQS + virq;
+      if (this.virqPort[slot] === port) this.virqPort[slot] = 0;
+    }
+    this.free(port);
+    return 0;
+  }
+
+  /** EVTCHNOP_status (of a port of `dom`: DOMID_SELF, or any domain when privileged). */
+  status(port: number, dom: number = DOMID_SELF): EvtchnStatus | number {
+    const t = this.target(dom);
+    if (typeof t === 'number') return t;
+    const ch = t.evtchn;
+    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (ch.consumer[port] !== 0) return -XEN_E.EACCES;
+    const vcpu = ch.notify[port]!;
+    switch (ch.state[port]) {
+      case ECS.UNBOUND: return { status: EVTCHNSTAT.unbound, vcpu, dom: ch.remoteDom[port]! };
+      case ECS.INTERDOMAIN: return { status: EVTCHNSTAT.interdomain, vcpu, dom: ch.remoteDom[port]!, port: ch.remotePort[port]! };
+      case ECS.VIRQ: return { status: EVTCHNSTAT.virq, vcpu, virq: ch.virq[port]! };
+      case ECS.IPI: return { status: EVTCHNSTAT.ipi, vcpu };
+      case ECS.PIRQ: return { status: EVTCHNSTAT.pirq, vcpu };
+      default: return { status: EVTCHNSTAT.closed, vcpu };
+    }
+  }
+
+  /** EVTCHNOP_bind_vcpu: UNBOUND, INTERDOMAIN, PIRQ and global VIRQs may move. */
+  bindVcpu(port: number, vcpu: number): number {
+    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (vcpu >>> 0 !== vcpu || vcpu >= this.dom.vcpus.length) return -XEN_E.ENOENT;
+    if (this.consumer[port] !== 0) return -XEN_E.EINVAL;
+    const s = this.state[port];
+    const ok = s === ECS.UNBOUND || s === ECS.INTERDOMAIN || s === ECS.PIRQ ||
+      (s === ECS.VIRQ && (VIRQ_IS_GLOBAL[this.virq[port]!] ?? false));
+    if (!ok) return -XEN_E.EINVAL;
+    this.notify[port] = vcpu;
+    return 0;
+  }
+
+  /**
+   * EVTCHNOP_unmask: acts only on a masked -> unmasked transition; then, if
+   * pending and the selector bit is newly set, raise the upcall. Unmasking an
+   * unmasked port does nothing (a guest that wants a re-raise must re-mask).
+   */
+  unmask(port: number): number {
+    if (!validPort(port)) return -XEN_E.EINVAL;
+    const u32 = this.u32;
+    const w = port >> 5;
+    const b = 1 << (port & 31);
+    const m = u32[MASK + w]!;
+    if ((m & b) === 0) return 0;
+    u32[MASK + w] = m & ~b;
+    if (u32[PEND + w]! & b) {
+      const v = this.notify[port]!;
+      const si = v * STRIDE + SEL + (port >> 11);
+      const sb = 1 << ((port >> 6) & 31);
+      const s = u32[si]!;
+      if ((s & sb) === 0) {
+        u32[si] = s | sb;
+        this.dom.vcpus[v]!.markEventsPending();
+      }
+    }
+    return 0;
+  }
+
+  /** Close every port (domain destruction): peers see their ends go UNBOUND. */
+  closeAll(): void {
+    for (let p = 1; p < NR_PORTS; p++) if (this.state[p]! > ECS.RESERVED) this.close(p);
+  }
+
+  /** Ports in use (not FREE, not port 0), ascending. */
+  boundPorts(): number[] {
+    const out: number[] = [];
+    for (let p = 1; p < NR_PORTS; p++) if (this.state[p] !== ECS.FREE) out.push(p);
+    return out;
+  }
+}

@@ -1,0 +1,142 @@
+// The emulated hypervisor: the domain table and the host-facing controls
+// (create, destroy, pause, debug keys, quiescent report). Everything that
+// runs is a sim Task; the hypervisor itself has no thread.
+//
+//   const hv = new Hypervisor(sim);
+//   const dom0 = hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: 2 << 20, vcpus: 1, host: true });
+//   const d1 = hv.createDomain({ name: 'mirage', memKiB: 32 << 10, vcpus: 1 });
+//   d1.vcpus[0].start(entry);          // the kernel loader, with entry from the guest
+//   dom0.evtchn.allocUnbound(d1.id);   // host API: same rules and codes as the hypercalls
+import { XEN_E } from '../abi/xen.ts';
+import type { Sim, Trace } from '../sim/index.ts';
+import { dumpEvtchn } from './debugkeys.ts';
+import { Domain, type DomainConfig } from './domain.ts';
+import { hangOracle, suspects } from './oracle.ts';
+
+export interface HypervisorOptions {
+  /** Wallclock at system time 0, in ns since the epoch (shared_info wc_*). Default 2020-06-15T00:00:00Z. */
+  wallclockBootNs?: number;
+  /** Install the hang oracle on the sim (default true). */
+  hangOracle?: boolean;
+}
+
+export class Hypervisor {
+  readonly trace: Trace;
+  /** Domain table by domid (dying zombies included until reaped). */
+  readonly doms: (Domain | undefined)[] = [];
+  readonly wallclockBootNs: number;
+  /** Bugs of ours caught at the door (never a guest's fault): tests assert this stays empty. */
+  readonly internalErrors: string[] = [];
+  /** Xen's own console lines (without the "(XEN) " prefix). */
+  readonly xenConsole: string[] = [];
+  /** Called on every domain shutdown (the toolstack's VIRQ_DOM_EXC listener may prefer the event). */
+  onShutdown: ((d: Domain, reason: number) => void) | undefined;
+  /** Called when a dying domain is finally removed. */
+  onReap: ((domid: number) => void) | undefined;
+  private nextDomid = 1;
+
+  constructor(readonly sim: Sim, opts: HypervisorOptions = {}) {
+    this.trace = sim.trace;
+    this.wallclockBootNs = opts.wallclockBootNs ?? Date.UTC(2020, 5, 15) * 1e6;
+    if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
+  }
+
+  /** Create a domain. Throws on a bad config or a taken domid (a host bug, not a guest's). */
+  createDomain(cfg: DomainConfig): Domain {
+    const bad = Domain.validConfig(cfg);
+    if (bad) throw new Error(`createDomain: ${bad}`);
+    let id = cfg.domid;
+    if (id === undefined) {
+      while (this.doms[this.nextDomid]) this.nextDomid++;
+      id = this.nextDomid++;
+    } else if (!Number.isInteger(id) || id < 0 || id >= 0x7ff0) {
+      throw new Error(`createDomain: bad domid ${id}`);
+    } else if (this.doms[id]) {
+      throw new Error(`createDomain: domain ${id} exists`);
+    }
+    const d = new Domain(this, id, cfg);
+    this.doms[id] = d;
+    if (this.trace.enabled) {
+      this.trace.processName(id, `d${id} ${cfg.name}`);
+      for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
+    }
+    return d;
+  }
+
+  /** A domain by id (dying ones included), or undefined. */
+  domain(id: number): Domain | undefined {
+    return id >>> 0 === id ? this.doms[id] : undefined;
+  }
+
+  /** All domains, ascending domid. */
+  domains(): Domain[] {
+    return this.doms.filter((d): d is Domain => d !== undefined);
+  }
+
+  /**
+   * Destroy: the domain becomes dying and paused; vCPUs go down; its event
+   * channels close (peers go UNBOUND); the mappings it holds are released.
+   * It stays listed while other domains still map its grants.
+   */
+  destroyDomain(id: number): number {
+    const d = this.domain(id);
+    if (!d) return -XEN_E.ESRCH;
+    if (d.dying) return 0;
+    d.dying = true;
+    d.paused = true;
+    for (const v of d.vcpus) v.down('destroyed');
+    d.evtchn.closeAll();
+    d.gnttab.releaseAll();
+    if (d.gnttab.foreignMapCount === 0) this.reap(id);
+    else this.xenLog(`d${id}: dying, ${d.gnttab.foreignMapCount} page(s) still mapped by other domains`);
+    return 0;
+  }
+
+  /** Remove a dying domain whose last foreign mapping went. */
+  reap(id: number): void {
+    const d = this.doms[id];
+    if (!d || !d.dying) return;
+    this.doms[id] = undefined;
+    this.onReap?.(id);
+  }
+
+  pause(id: number): number {
+    const d = this.domain(id);
+    if (!d) return -XEN_E.ESRCH;
+    d.paused = true;
+    return 0;
+  }
+
+  unpause(id: number): number {
+    const d = this.domain(id);
+    if (!d) return -XEN_E.ESRCH;
+    if (d.dying) return -XEN_E.EINVAL;
+    d.paused = false;
+    for (const v of d.vcpus) if (v.state === 'runnable') this.sim.ready(v.task);
+    return 0;
+  }
+
+  /** `xl debug-keys KEY`: the (XEN) console output. Unknown keys print nothing. */
+  debugKey(key: string): string {
+    if (key === 'e') return dumpEvtchn(this.domains());
+    return '';
+  }
+
+  /** A human report of the state when the system is quiet: vCPUs, suspicious ports, the 'e' dump. */
+  quiescentReport(): string {
+    const lines: string[] = [];
+    for (const d of this.domains()) {
+      const vs = d.vcpus.map((v) => `v${v.vcpuId}=${v.state}${v.why ? ` (${v.why})` : ''} IF=${v.IF ? 1 : 0} upcall_pending=${v.upcallPending ? 1 : 0}` +
+        (v.timerDeadline >= 0 ? ` timer@${v.timerDeadline}` : ''));
+      lines.push(`d${d.id} ${d.name} [${d.stateFlags()}]: ${d.host ? 'host' : vs.join('; ')}`);
+      for (const s of suspects(d)) lines.push(`  ${s.line}`);
+    }
+    return `${lines.join('\n')}\n${dumpEvtchn(this.domains())}`;
+  }
+
+  /** A line on Xen's console. */
+  xenLog(msg: string): void {
+    this.xenConsole.push(msg);
+    if (this.trace.enabled) this.trace.instant(0, 0, msg, undefined, 'xen');
+  }
+}

@@ -1,0 +1,12 @@
+export { Hypervisor, type HypervisorOptions } from './hypervisor.ts';
+export { Domain, SharedInfo, shutdownName, type DomainConfig } from './domain.ts';
+export { Vcpu, STORM_LIMIT, type VcpuState } from './vcpu.ts';
+export { EventChannels, NR_PORTS, validPort, type EvtchnStatus, type PortHandler } from './evtchn.ts';
+export { GrantTable, MAX_GRANT_FRAMES, type CopyPtr, type MapResult } from './gnttab.ts';
+export { Lapic } from './lapic.ts';
+export { Physmap } from './physmap.ts';
+export { setTimerOp, TIMER_FALLBACK_NS, TIMER_FAR_FUTURE_NS } from './timer.ts';
+export { pollPorts } from './sched.ts';
+export { addToPhysmap } from './hypercall.ts';
+export { dumpEvtchn, bitmapList } from './debugkeys.ts';
+export { hangOracle, suspects, type Suspect } from './oracle.ts';

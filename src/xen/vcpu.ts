@@ -1,0 +1,365 @@
+// A virtual CPU: IF, the one-instruction STI shadow, a LAPIC, run state, the
+// per-vCPU upcall vector and its one-shot timer. It implements GuestDoors
+// (abi/doors.ts): every door call is an instruction boundary, so it ends in
+// exit(): a sim choice point (other ready work may run "on another CPU" right
+// now), then the "VM entry" interrupt check, which calls entry.interrupt()
+// synchronously, nested in the door call, as hardware does between two
+// instructions.
+//
+// Upcall delivery (guest-abi.md §2.3), chosen in assertEvtchnIrq():
+//   per-vCPU vector set  -> LAPIC IRR (edge: one injection per 0 -> 1 edge,
+//                           the handler must EOI)
+//   else global callback -> kick; then at *every* VM entry with IF=1 and
+//        vector (type 2)    upcall_pending=1 the vector is injected again
+//                           (level). A no-op handler loops forever: we stop
+//                           after STORM_LIMIT injections in one entry and
+//                           count a storm (the oracle reports it).
+//   else (GSI/none)      -> nothing reaches the vCPU.
+//   host domain          -> the Linux-like host demux task (host_upcall.ts).
+//
+// Interleavings that the model must reproduce (numbered as in the reference):
+//  §4.4 "check, then hlt" with IF=1:
+//    1. guest demux finds nothing; 2. at the next door (point) an event sets
+//    IRR, IF=1 so it is taken at once and EOI'd; 3. hlt: IRR empty -> halted,
+//    and the event sits unprocessed with upcall_pending=1 ([1/0/1] while halted).
+//  The fix "cli; check; sti; hlt": an event arriving at any door between cli
+//    and hlt only sets IRR (IF=0, then the STI shadow covers hlt); hlt clears
+//    the shadow, sees IRR and returns false after delivering it.
+import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
+import { SHARED_INFO_U32, VCPU_INFO, VCPU_TIME_INFO } from '../abi/xen.ts';
+import type { Task, Timer } from '../sim/index.ts';
+import type { Domain } from './domain.ts';
+import { Lapic } from './lapic.ts';
+import { dispatchHypercall } from './hypercall.ts';
+import { HostUpcall } from './host_upcall.ts';
+
+/** running: executing guest code; runnable: woken, waiting for the run queue; halted: hlt/block/poll; down: never runs again. */
+export type VcpuState = 'down' | 'runnable' | 'running' | 'halted';
+
+/** Injections allowed in one VM entry before we call it an interrupt storm. */
+export const STORM_LIMIT = 1000;
+
+const TWO32 = 4294967296;
+
+export class Vcpu implements GuestDoors {
+  /** EFLAGS.IF. PVH starts with interrupts off. */
+  IF = false;
+  /** STI shadow: interrupts stay blocked until the next instruction completes. */
+  shadow = false;
+  state: VcpuState = 'down';
+  /** Why it is halted or down (for dumps and the oracle). */
+  why = 'not started';
+  readonly lapic = new Lapic();
+  /** HVMOP_set_evtchn_upcall_vector (0 = none). */
+  upcallVector = 0;
+  entry: GuestEntry | undefined;
+  /** The one-shot set_timer_op timer (timer.ts). */
+  timer: Timer | undefined;
+  /** Its deadline (ns, absolute) or -1. */
+  timerDeadline = -1;
+  /** SCHEDOP_poll: the ports this vCPU waits on, while polling. */
+  pollPorts: number[] | undefined;
+  /** SCHEDOP_poll timeout timer. */
+  pollTimer: Timer | undefined;
+  /** Interrupt storms seen (a level callback with a handler that never clears upcall_pending). */
+  storms = 0;
+  /** Interrupts injected (for tests and the trace). */
+  injections = 0;
+  /** Host domains only: the task that runs the Linux-like demux on the upcall edge. */
+  readonly hostUpcall: HostUpcall | undefined;
+  /** The task that resumes the guest on this vCPU. */
+  readonly task: Task;
+  private lastTime = -1;
+  /** Word index of this vCPU's vcpu_info in the shared_info u32 view. */
+  private readonly vi: number;
+
+  constructor(readonly dom: Domain, readonly vcpuId: number) {
+    this.vi = vcpuId * SHARED_INFO_U32.vcpuStride;
+    const self = this;
+    this.task = {
+      name: `d${dom.id}v${vcpuId}`,
+      queued: false,
+      nestable: false,
+      run() {
+        self.runTask();
+      },
+    };
+    this.hostUpcall = dom.host ? new HostUpcall(this) : undefined;
+    // vcpu_time_info: tsc is in ns, so mul = 2^31 with shift 1 gives ns = tsc.
+    const t = vcpuId * VCPU_INFO.size + VCPU_INFO.time;
+    dom.shared.dv.setUint32(t + VCPU_TIME_INFO.tsc_to_system_mul, 0x80000000, true);
+    dom.shared.dv.setInt8(t + VCPU_TIME_INFO.tsc_shift, 1);
+  }
+
+  get id(): number {
+    return this.vcpuId;
+  }
+
+  get nrFrames(): number {
+    return this.dom.physmap.nrFrames;
+  }
+
+  /** evtchn_upcall_pending of this vCPU's vcpu_info. */
+  get upcallPending(): boolean {
+    return this.dom.shared.u8[this.vcpuId * VCPU_INFO.size] !== 0;
+  }
+
+  // ---- lifecycle (called by the domain / the kernel loader) ----
+
+  /** Attach the kernel's entry and make the vCPU runnable: the first resume() is the start of day. */
+  start(entry: GuestEntry): void {
+    if (this.dom.dying || this.dom.shutdownReason !== undefined) return;
+    this.entry = entry;
+    this.state = 'runnable';
+    this.why = '';
+    this.dom.hv.sim.ready(this.task);
+  }
+
+  /** vcpu_unblock: a halted vCPU becomes runnable (a spurious wakeup is harmless: the guest re-checks). */
+  wake(why: string): void {
+    if (this.state !== 'halted') return;
+    this.state = 'runnable';
+    this.why = '';
+    if (this.pollPorts) {
+      this.pollPorts = undefined;
+      this.dom.pollMask &= ~(1 << this.vcpuId);
+      this.dom.hv.sim.clock.cancel(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+    const tr = this.dom.hv.trace;
+    if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'wake', { why });
+    if (!this.dom.paused) this.dom.hv.sim.ready(this.task);
+  }
+
+  /** The vCPU stops for good (hlt with IF=0, shutdown, destroy). */
+  down(why: string): void {
+    this.state = 'down';
+    this.why = why;
+    this.dom.hv.sim.clock.cancel(this.timer);
+    this.timer = undefined;
+    this.timerDeadline = -1;
+    if (this.pollPorts) {
+      this.pollPorts = undefined;
+      this.dom.pollMask &= ~(1 << this.vcpuId);
+    }
+  }
+
+  /** Block (hlt, SCHEDOP_block, SCHEDOP_poll). */
+  halt(why: string): void {
+    this.state = 'halted';
+    this.why = why;
+    const tr = this.dom.hv.trace;
+    if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'halt', { why });
+  }
+
+  private runTask(): void {
+    if (this.state !== 'runnable' || this.dom.paused) return;
+    this.state = 'running';
+    const entry = this.entry;
+    if (!entry) {
+      this.halt('no kernel');
+      return;
+    }
+    this.updateTime();
+    try {
+      this.deliver();
+      if (this.state === 'running') entry.resume();
+    } catch (e) {
+      this.dom.crash(`d${this.dom.id}v${this.vcpuId}: guest exception: ${String((e as Error)?.message ?? e)}`);
+      return;
+    }
+    // The contract says resume() returns only once halted or down. A guest
+    // that returns while running is treated as idle (halted) rather than
+    // spinning the run queue; the trace shows it.
+    if (this.state === 'running') {
+      this.halt('returned from resume() without hlt');
+    }
+  }
+
+  // ---- upcall plumbing ----
+
+  /** vcpu_mark_events_pending: only the 0 -> 1 edge of upcall_pending raises anything. */
+  markEventsPending(): void {
+    const u8 = this.dom.shared.u8;
+    const o = this.vcpuId * VCPU_INFO.size;
+    if (u8[o] !== 0) return;
+    u8[o] = 1;
+    this.assertEvtchnIrq();
+  }
+
+  /** hvm_assert_evtchn_irq (see the header for the three ways). */
+  assertEvtchnIrq(): void {
+    if (this.hostUpcall) {
+      this.hostUpcall.raise();
+    } else if (this.upcallVector !== 0) {
+      this.lapicSetIrq(this.upcallVector);
+    } else if (this.dom.callbackVector !== 0) {
+      this.wake('callback vector kick');
+    }
+  }
+
+  /** vlapic_set_irq: request the vector and wake a halted vCPU. */
+  lapicSetIrq(vector: number): void {
+    this.lapic.set(vector);
+    if (this.state === 'halted') this.wake(`vector ${vector}`);
+  }
+
+  /** Would an interrupt be taken now if IF=1 and no shadow (hvm_vcpu_has_pending_irq)? */
+  hasPendingIrq(): boolean {
+    if (this.lapic.deliverable() >= 0) return true;
+    return this.upcallVector === 0 && this.dom.callbackVector !== 0 && this.upcallPending;
+  }
+
+  /** The VM-entry check: inject while an interrupt is deliverable. */
+  deliver(): void {
+    let n = 0;
+    while (this.IF && !this.shadow && this.state === 'running') {
+      let vec = this.lapic.deliverable();
+      if (vec >= 0) {
+        this.lapic.ack(vec);
+      } else if (this.upcallVector === 0 && this.dom.callbackVector !== 0 && this.upcallPending) {
+        vec = this.dom.callbackVector; // level: no LAPIC state, re-injected while upcall_pending
+      } else {
+        return;
+      }
+      if (++n > STORM_LIMIT) {
+        this.storms++;
+        const tr = this.dom.hv.trace;
+        if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'interrupt storm', { vector: vec });
+        return;
+      }
+      this.inject(vec);
+    }
+  }
+
+  private inject(vector: number): void {
+    this.injections++;
+    const tr = this.dom.hv.trace;
+    if (tr.enabled) {
+      tr.slice(this.dom.id, this.vcpuId, `upcall vector ${vector}`, 1);
+      this.dom.evtchn.endFlows(this.vcpuId);
+    }
+    const entry = this.entry;
+    if (!entry) return;
+    // An interrupt gate clears IF; iret restores it.
+    this.IF = false;
+    try {
+      entry.interrupt(vector);
+    } catch (e) {
+      this.dom.crash(`d${this.dom.id}v${this.vcpuId}: exception in interrupt handler: ${String((e as Error)?.message ?? e)}`);
+    } finally {
+      if (this.state === 'running') this.IF = true;
+    }
+  }
+
+  /** vcpu_info.time := now (version odd while writing, even after), if time moved. */
+  updateTime(): void {
+    const now = this.dom.hv.sim.clock.now;
+    if (now === this.lastTime) return;
+    this.lastTime = now;
+    const u32 = this.dom.shared.u32;
+    const t = this.vi + VCPU_INFO.time / 4;
+    const lo = now >>> 0;
+    const hi = Math.floor(now / TWO32) >>> 0;
+    u32[t] = (u32[t]! + 1) >>> 0;
+    u32[t + 2] = lo; // tsc_timestamp
+    u32[t + 3] = hi;
+    u32[t + 4] = lo; // system_time
+    u32[t + 5] = hi;
+    u32[t] = (u32[t]! + 1) >>> 0;
+  }
+
+  /** After each instruction that matters: a choice point, then the VM-entry interrupt check. */
+  private exit(label: string): void {
+    this.dom.hv.sim.point(label);
+    if (this.state === 'running') {
+      this.updateTime();
+      if (this.IF && !this.shadow) this.deliver();
+    }
+  }
+
+  // ---- GuestDoors ----
+
+  frame(gpfn: number): ArrayBuffer {
+    return this.dom.physmap.frame(gpfn);
+  }
+
+  hypercall(op: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number): number {
+    this.shadow = false;
+    let rc: number;
+    try {
+      rc = dispatchHypercall(this, op, a1 ?? 0, a2 ?? 0, a3 ?? 0, a4 ?? 0, a5 ?? 0);
+    } catch (e) {
+      // A bug of ours must not take the host down; the guest sees -EFAULT.
+      this.dom.hv.internalErrors.push(`hypercall ${op} from d${this.dom.id}v${this.vcpuId}: ${String((e as Error)?.stack ?? e)}`);
+      rc = -14;
+    }
+    this.exit('hypercall');
+    return rc;
+  }
+
+  cli(): void {
+    this.shadow = false;
+    this.IF = false;
+    this.exit('cli');
+  }
+
+  sti(): void {
+    // The shadow only exists if IF was 0 (x86 STI).
+    this.shadow = !this.IF;
+    this.IF = true;
+    this.exit('sti');
+  }
+
+  hlt(): boolean {
+    // The HLT exit clears the STI shadow (update_guest_eip), so a vector that
+    // arrived between sti and hlt is seen here and the vCPU does not sleep.
+    this.shadow = false;
+    this.dom.hv.sim.point('hlt');
+    if (this.state !== 'running') return true;
+    if (!this.IF) {
+      this.down('hlt with IF=0');
+      return true;
+    }
+    this.updateTime();
+    if (this.hasPendingIrq()) {
+      this.deliver();
+      return this.state !== 'running';
+    }
+    this.halt('hlt');
+    return true;
+  }
+
+  eoi(): void {
+    this.shadow = false;
+    this.lapic.eoi();
+    this.exit('eoi');
+  }
+
+  point(label: string): void {
+    this.shadow = false;
+    this.exit(typeof label === 'string' ? label : 'point');
+  }
+
+  rdtsc(): number {
+    this.shadow = false;
+    return this.dom.hv.sim.clock.now;
+  }
+
+  /** A plain object with only the doors (what the kernel loader hands to the guest realm). */
+  doors(): GuestDoors {
+    const v = this;
+    return Object.freeze({
+      vcpuId: v.vcpuId,
+      nrFrames: v.nrFrames,
+      frame: (gpfn: number) => v.frame(gpfn),
+      hypercall: (op: number, a1?: number, a2?: number, a3?: number, a4?: number, a5?: number) => v.hypercall(op, a1, a2, a3, a4, a5),
+      cli: () => v.cli(),
+      sti: () => v.sti(),
+      hlt: () => v.hlt(),
+      eoi: () => v.eoi(),
+      point: (label: string) => v.point(label),
+      rdtsc: () => v.rdtsc(),
+    });
+  }
+}
