@@ -18,8 +18,9 @@ const FULFILLED = 1;
 const REJECTED = 2;
 const PROXY = 3;
 
-/** FIFO run queue of resolved-callback jobs. */
-const queue: Array<() => void> = [];
+/** FIFO run queue: pairs (callback, argument); a bare job has argument NOARG. */
+const queue: any[] = [];
+const NOARG = {};
 let qhead = 0;
 /** Promises paused by `pause()`, woken by `wakeup_paused()`. */
 let paused: Array<Resolver<void>> = [];
@@ -27,7 +28,11 @@ let paused: Array<Resolver<void>> = [];
 export const native = { seen: false, dirty: false };
 
 function enqueue(job: () => void): void {
-  queue.push(job);
+  queue.push(job, NOARG);
+}
+
+function enqueueCb(cb: Cb, p: Lwt<any>): void {
+  queue.push(cb, p);
 }
 
 export class Lwt<T> implements PromiseLike<T> {
@@ -51,7 +56,7 @@ export class Lwt<T> implements PromiseLike<T> {
   /** @internal */ listen(cb: Cb): void {
     const r = this.repr();
     if (r.st === PENDING) (r.cbs ??= []).push(cb);
-    else enqueue(() => cb(r));
+    else enqueueCb(cb, r);
   }
 
   state(): 'pending' | 'fulfilled' | 'rejected' {
@@ -106,7 +111,7 @@ function settle<T>(p: Lwt<T>, st: number, v: any): void {
   r.v = v;
   const cbs = r.cbs;
   r.cbs = undefined;
-  if (cbs) for (const cb of cbs) enqueue(() => cb(r));
+  if (cbs) for (let i = 0; i < cbs.length; i++) enqueueCb(cbs[i]!, r);
 }
 
 function reject(p: Lwt<any>, e: unknown): void {
@@ -294,11 +299,15 @@ export function of_promise<T>(p: PromiseLike<T>): Lwt<T> {
 export function run_queue(): number {
   let n = 0;
   while (qhead < queue.length) {
-    const job = queue[qhead]!;
-    queue[qhead++] = undefined as any;
+    const job = queue[qhead];
+    const arg = queue[qhead + 1];
+    queue[qhead] = undefined;
+    queue[qhead + 1] = undefined;
+    qhead += 2;
     n++;
-    job();
-    if (qhead > 4096 && qhead * 2 > queue.length) {
+    if (arg === NOARG) job();
+    else job(arg);
+    if (qhead > 8192 && qhead * 2 > queue.length) {
       queue.splice(0, qhead);
       qhead = 0;
     }
@@ -309,7 +318,7 @@ export function run_queue(): number {
 }
 
 export function queue_length(): number {
-  return queue.length - qhead;
+  return (queue.length - qhead) >> 1;
 }
 
 /** Forget all state (tests only: one realm per kernel makes this unnecessary in guests). */

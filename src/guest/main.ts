@@ -36,6 +36,8 @@ export class MainLoop {
   exitCode: number | undefined;
   main: Lwt.Lwt<number> | undefined;
   iterations = 0;
+  /** The set_timer_op deadline armed and not yet seen firing (-1: none). */
+  armed = -1;
 
   constructor(readonly pf: Platform) {}
 
@@ -87,10 +89,12 @@ export class MainLoop {
     for (;;) {
       this.iterations++;
       Lwt.wakeup_paused();
-      time.restart_threads(time.now());
+      const next = time.next_deadline();
+      if (next !== undefined && next <= time.now()) time.restart_threads(time.now());
       this.settle();
       this.finished();
       if (evtchn.demux_pending()) {
+        if (evtchn.shadow[this.pf.virqTimerPort]) this.armed = -1; // the one-shot timer fired
         activations.run();
         continue;
       }
@@ -124,7 +128,10 @@ export class MainLoop {
       doors.sti();
       return false;
     }
-    hyper.setTimer(deadline);
+    if (deadline !== this.armed) {
+      hyper.setTimer(deadline);
+      this.armed = deadline;
+    }
     doors.sti();
     return doors.hlt();
   }
