@@ -1,0 +1,314 @@
+// One emulated machine: the simulator (seed, trace), the hypervisor, dom0
+// (host domain 0), xenstored wired to the hypervisor, dom0's kernel (xenbus,
+// xenwatch, backends) and the toolstack.
+//
+//   const host = new Host({ seed: 1, xenwatch: 'mtwatch' });
+//   host.files.set('g.cfg', 'name="g"\nkernel="kernels/hello.ts"\n');
+//   const r = await host.xl('create g.cfg');   // runs as a sim thread, virtual time
+//   console.log(r.stderr, (await host.xl('list')).stdout);
+//
+// xenstored maps a guest's store ring the way cxenstored does: dom0 maps the
+// guest's grant ref 1 (GNTTAB_RESERVED_XENSTORE, seeded by the builder) and
+// binds an interdomain port to the guest's store port; events on that port
+// kick the daemon. When a domain dies (VIRQ_DOM_EXC), xenstored releases it and
+// dom0 unmaps the ring, so the domain can go unless a backend still maps its
+// pages (then `xl list` shows the `(null) … --p--d` zombie).
+
+import fs from 'node:fs';
+import { GNTTAB_RESERVED_XENSTORE, XEN_E } from '../abi/xen.ts';
+import { Sim, type Co } from '../sim/index.ts';
+import { Hypervisor } from '../xen/hypervisor.ts';
+import type { Domain } from '../xen/domain.ts';
+import { Xenstored } from './xenstored/xenstored.ts';
+import { XsClient } from './toolstack/xs.ts';
+import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from './toolstack/libxl.ts';
+import { DeviceModels } from './toolstack/dm.ts';
+import { runThread } from './toolstack/run.ts';
+import { xlMain, type XlResult } from './toolstack/xl.ts';
+import { parseDomainConfig, type DomainConfig } from './toolstack/cfg.ts';
+import { bootBundle } from '../guest/builder.ts';
+import { buildKernel, type KernelBundle } from '../guest/build.ts';
+import { LAYOUT } from '../guest/layout.ts';
+
+export type XenwatchMode = 'single' | 'mtwatch';
+
+export interface HostOptions {
+  seed?: number;
+  trace?: boolean;
+  /** dom0's watch execution: one xenwatch thread, or one per domU. */
+  xenwatch?: XenwatchMode;
+  /** The device-model readiness protocol with the hard-coded dom0 path. */
+  legacyDmPath?: boolean;
+  /** Start a dom0 "xenpv" QEMU next to a stub domain (default true). */
+  xenpvQemu?: boolean;
+  /** dom0 memory (KiB) and vCPUs, as `xl list` shows them. */
+  dom0MemKiB?: number;
+  dom0Vcpus?: number;
+  /** Preemption at choice points (Sim option). */
+  preemptOneIn?: number;
+  /** Where host-side diagnostics go (kernel crashes, xenstored internals). */
+  log?: (line: string) => void;
+}
+
+interface StoreMapping {
+  handle: number;
+  port: number;
+}
+
+export class Host {
+  readonly sim: Sim;
+  readonly hv: Hypervisor;
+  readonly dom0: Domain;
+  readonly xsd: Xenstored;
+  readonly xs: XsClient;
+  readonly libxl: Libxl;
+  readonly dms: DeviceModels;
+  readonly opts: HostOptions;
+  /** In-memory files (configs) consulted before the real filesystem. */
+  readonly files = new Map<string, string>();
+  /** Built kernel bundles by path. */
+  readonly bundles = new Map<string, KernelBundle>();
+  /** Host diagnostics (kernel crashes, daemon errors). */
+  readonly diag: string[] = [];
+  /** Every xl command run, with its result (the scenario transcript uses it). */
+  readonly history: { cmd: string; t: number; result: XlResult }[] = [];
+  private readonly storeMaps = new Map<number, StoreMapping>();
+  private readonly built = new Map<number, BuiltDomain>();
+  private nextUserPid = 2000;
+
+  constructor(opts: HostOptions = {}) {
+    this.opts = opts;
+    const log = (l: string) => {
+      this.diag.push(l);
+      opts.log?.(l);
+    };
+    this.sim = new Sim({ seed: opts.seed ?? 0, trace: opts.trace ?? false, preemptOneIn: opts.preemptOneIn ?? 2 });
+    this.hv = new Hypervisor(this.sim);
+    this.dom0 = this.hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: opts.dom0MemKiB ?? 2879 * 1024 + 512, vcpus: opts.dom0Vcpus ?? 4, host: true });
+    this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.mapStoreRing(domid, gfn, port), log });
+    const conn = this.xsd.connectLocal();
+    this.xs = new XsClient({
+      send: (f) => conn.send(f),
+      get onFrame() {
+        return conn.onMessage;
+      },
+      set onFrame(cb) {
+        conn.onMessage = cb;
+      },
+    });
+    this.dms = new DeviceModels(this.sim, this.xsd, () => this.allocUserPid());
+    const spawn: SpawnPort = {
+      hotplug: (action, kind, bePath) => this.hotplug(action, kind, bePath),
+      deviceModel: (domid, dmDomid, o) => {
+        this.dms.spawn(domid, dmDomid, o);
+      },
+      deviceModelDestroy: (domid) => this.dms.destroy(domid),
+    };
+    this.libxl = new Libxl(this.sim, this.xs, this.hvPort(), spawn, {
+      legacyDmPath: opts.legacyDmPath ?? false,
+      xenpvQemu: opts.xenpvQemu ?? true,
+    });
+    this.hv.onShutdown = (d) => log(`d${d.id} shut down`);
+    // xencommons: dom0's name and domid.
+    this.run(function* (this: Host) {
+      const xs = this.xs;
+      yield* xs.transaction(function* (t) {
+        yield* xs.write(t, '/local/domain/0/name', 'Domain-0');
+        yield* xs.write(t, '/local/domain/0/domid', '0');
+      });
+    }.bind(this));
+  }
+
+  allocUserPid(): number {
+    return this.nextUserPid++;
+  }
+
+  /** Run a coroutine as a dom0 process to completion (virtual time). */
+  run<T>(co: () => Co<T>, name = 'xl'): T {
+    return runThread(this.sim, co, { pid: this.allocUserPid(), name });
+  }
+
+  // ------------------------------------------------------------------ xenstore ring
+
+  private mapStoreRing(domid: number, _gfn: number, port: number): { page: ArrayBuffer; notify(): void } | number {
+    const m = this.dom0.gnttab.map(domid, GNTTAB_RESERVED_XENSTORE, false);
+    if (m.status !== 0 || !m.page) return -XEN_E.EINVAL;
+    const lport = this.dom0.evtchn.bindInterdomain(domid, port);
+    if (lport < 0) {
+      this.dom0.gnttab.unmap(m.handle);
+      return lport;
+    }
+    this.dom0.bindHandler(lport, () => this.xsd.kick(domid));
+    this.storeMaps.set(domid, { handle: m.handle, port: lport });
+    return { page: m.page, notify: () => void this.dom0.evtchn.send(lport) };
+  }
+
+  private unmapStoreRing(domid: number): void {
+    const m = this.storeMaps.get(domid);
+    if (!m) return;
+    this.storeMaps.delete(domid);
+    this.dom0.bindHandler(m.port, undefined);
+    this.dom0.evtchn.close(m.port);
+    this.dom0.gnttab.unmap(m.handle);
+  }
+
+  // ------------------------------------------------------------------ hypervisor port
+
+  private hvPort(): HvPort {
+    const host = this;
+    const info = (d: Domain): DomInfo => {
+      const flags = d.stateFlags();
+      return {
+        domid: d.id,
+        memKiB: d.totKiB,
+        outstandingKiB: 0,
+        vcpus: d.vcpus.length,
+        running: flags[0] === 'r',
+        blocked: flags[1] === 'b',
+        paused: d.paused,
+        shutdown: d.shutdownReason !== undefined,
+        shutdownReason: d.shutdownReason ?? 0,
+        dying: d.dying,
+        cpuTimeNs: d.host ? Math.floor(host.sim.now / 8) : 0,
+      };
+    };
+    return {
+      list: () => this.hv.domains().map(info),
+      info: (domid) => {
+        const d = this.hv.domain(domid);
+        return d ? info(d) : undefined;
+      },
+      createDomain: (domid, cfg) => this.createDomain(domid, cfg),
+      buildDomain: function* (domid: number): Co<BuiltDomain> {
+        const b = host.built.get(domid);
+        if (!b) throw new Error(`domain ${domid} was not created by this host`);
+        return b;
+      },
+      unpause: (domid) => void this.hv.unpause(domid),
+      pause: (domid) => void this.hv.pause(domid),
+      destroy: (domid) => this.destroyDomain(domid),
+    };
+  }
+
+  /** xc_domain_create + the PVH builder: the domain is built and left paused. */
+  private createDomain(domid: number, cfg: DomainConfig): void {
+    const memKiB = cfg.memory * 1024;
+    const STORE_PORT = 1;
+    let d: Domain;
+    if (cfg.kernel) {
+      const bundle = this.bundles.get(cfg.kernel);
+      if (!bundle) throw new Error(`kernel ${cfg.kernel} is not built (use host.xl(), which builds kernels first)`);
+      const booted = bootBundle(this.hv, {
+        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, storeEvtchn: STORE_PORT,
+        hostLog: (l) => this.diag.push(l),
+      });
+      d = booted.domain;
+    } else {
+      // No kernel: an empty domain with a store page (stub domains, tests).
+      d = this.hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus });
+    }
+    this.hv.pause(domid);
+    const port = d.evtchn.allocUnbound(0);
+    if (port !== STORE_PORT) throw new Error(`store port of d${domid} is ${port}, expected ${STORE_PORT}`);
+    const storeGfn = LAYOUT.XENSTORE_GPFN;
+    new Uint8Array(d.physmap.frame(storeGfn)).fill(0);
+    d.gnttab.grantAccess(GNTTAB_RESERVED_XENSTORE, 0, storeGfn);
+    this.built.set(domid, { storeGfn, storePort: port });
+  }
+
+  /** xc_domain_destroy, then VIRQ_DOM_EXC → xenstored releases the domain and unmaps its ring. */
+  private destroyDomain(domid: number): void {
+    this.built.delete(domid);
+    this.hv.destroyDomain(domid);
+    this.xsd.domainDied(domid);
+    this.unmapStoreRing(domid);
+  }
+
+  // ------------------------------------------------------------------ hotplug scripts
+
+  private *hotplug(action: 'online' | 'offline', kind: 'vif' | 'vbd', bePath: string): Co<number> {
+    const xs = this.xs;
+    if (action === 'offline') return 0;
+    if (kind === 'vif') {
+      // vif-bridge: brctl addif, ip link up, then report.
+      yield* xs.write(0, `${bePath}/hotplug-status`, 'connected');
+    } else {
+      // block: losetup the image and report the device to blkback.
+      const params = (yield* xs.read(0, `${bePath}/params`)) ?? '';
+      yield* xs.transaction(function* (t) {
+        yield* xs.write(t, `${bePath}/physical-device`, '7:0');
+        yield* xs.write(t, `${bePath}/physical-device-path`, params);
+        yield* xs.write(t, `${bePath}/hotplug-status`, 'connected');
+      });
+    }
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ xl
+
+  readFile(path: string): string | undefined {
+    const f = this.files.get(path);
+    if (f !== undefined) return f;
+    try {
+      return fs.readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Build the kernels a command's config names (async: esbuild). */
+  async prepare(argv: string[]): Promise<void> {
+    if (argv[0] !== 'create') return;
+    const file = argv.slice(1).find((a) => !a.startsWith('-'));
+    if (!file) return;
+    const src = this.readFile(file);
+    if (src === undefined) return;
+    let cfg: DomainConfig;
+    try {
+      cfg = parseDomainConfig(file, src);
+    } catch {
+      return; // xl reports it
+    }
+    await this.buildKernelFor(cfg.kernel);
+  }
+
+  async buildKernelFor(kernel: string | undefined): Promise<void> {
+    if (!kernel || this.bundles.has(kernel)) return;
+    this.bundles.set(kernel, await buildKernel(kernel));
+  }
+
+  /** `xl ARGS…` as a dom0 process; kernels named by a config are built first. */
+  async xl(cmdline: string | string[]): Promise<XlResult> {
+    const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;
+    await this.prepare(argv);
+    return this.xlSync(argv);
+  }
+
+  /** `xl ARGS…` when every kernel it needs is already built. */
+  xlSync(cmdline: string | string[]): XlResult {
+    const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;
+    const t = this.sim.now;
+    const result = this.run(() =>
+      xlMain(
+        {
+          libxl: this.libxl,
+          readFile: (p) => this.readFile(p),
+          debugKeys: (k) => [...k].map((c) => this.hv.debugKey(c)).join(''),
+          dmesg: () => this.hv.xenConsole.map((l) => `(XEN) ${l}`).join('\n'),
+          console: (domid) => this.hv.domain(domid)?.console,
+        },
+        argv,
+      ),
+    );
+    this.history.push({ cmd: `xl ${argv.join(' ')}`, t, result });
+    return result;
+  }
+}
+
+/** Shell-like split: whitespace, with '…' and "…" quoting. */
+export function splitArgs(s: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}
