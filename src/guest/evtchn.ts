@@ -170,7 +170,7 @@ export class Evtchn {
     this.upcalls++;
     this.depth++;
     try {
-      if (this.depth > 64 || this.upcalls > 100_000) {
+      if (this.depth > 64 || this.upcalls > 500) {
         const msg =
           `evtchn: upcall vector ${_vector} re-entered ${this.upcalls} times (nesting ${this.depth}) without progress: ` +
           `upcall_pending=${this.upcall_pending}; ` +

@@ -82,6 +82,13 @@ function makeScheduler(): GuestScheduler {
   return s;
 }
 
+/** The kernel's own memory (frames by gpfn; free frames from LAYOUT.FIRST_FREE_GPFN). */
+export const Memory = {
+  frame: (gpfn: number): ArrayBuffer => P().doors.frame(gpfn),
+  /** A shared-memory access that matters for races (a choice point). */
+  point: (label: string): void => P().doors.point(label),
+};
+
 /** Command line of the domain (`key=value` pairs in `args`). */
 export const Cmdline = {
   get raw(): string {
