@@ -1,0 +1,76 @@
+// `xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline S]`
+// Builds the kernel, boots it (with the peers it needs: src/guest/scenario.ts)
+// on a fresh simulated host, shows its console live, and prints the 'e' dump
+// at the end (with --debug-keys e) or on a hang. A failing or hanging run
+// prints the line that replays it.
+import { writeFileSync } from 'node:fs';
+import { parseArgs, styleText } from 'node:util';
+import { runScenario } from '../guest/scenario.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        seed: { type: 'string', default: '1' },
+        trace: { type: 'string' },
+        variant: { type: 'string', default: 'fixed' },
+        'debug-keys': { type: 'string' },
+        cmdline: { type: 'string', default: '' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    console.error(`xenode run: ${(e as Error).message}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const kernel = positionals[0];
+  if (values.help || !kernel) {
+    console.log('usage: xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."]');
+    console.log('variants: fixed, unmask=checks-mask, block=hlt-without-cli, handler-clears-upcall-pending, upcall=global-callback');
+    return kernel ? 0 : 2;
+  }
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    console.error(`xenode run: --seed must be a non-negative integer`);
+    return 2;
+  }
+  const variant = values.variant ?? 'fixed';
+  const replay = `replay: xenode run ${kernel} --seed ${seed}${variant !== 'fixed' ? ` --variant ${variant}` : ''}${values.cmdline ? ` --cmdline '${values.cmdline}'` : ''}`;
+  const pending = new Map<number, string>();
+  const onConsole = (domid: number, text: string) => {
+    const buf = (pending.get(domid) ?? '') + text;
+    const lines = buf.split('\n');
+    pending.set(domid, lines.pop()!);
+    for (const l of lines) process.stdout.write(`${styleText('dim', `(d${domid})`)} ${l}\n`);
+  };
+  let r;
+  try {
+    r = await runScenario({
+      kernel, seed, variant, trace: values.trace !== undefined, cmdline: values.cmdline ?? '', onConsole,
+      hostLog: (l) => console.error(styleText('red', l)),
+    });
+  } catch (e) {
+    console.error(`xenode run: ${(e as Error).message}`);
+    return 1;
+  }
+  for (const [domid, rest] of pending) if (rest) process.stdout.write(`(d${domid}) ${rest}\n`);
+  for (const l of r.hv.xenConsole) console.log(`(XEN) ${l}`);
+  const hang = r.result.reason === 'hang';
+  if (values.trace) {
+    writeFileSync(values.trace, r.sim.trace.toJSON());
+    console.log(`trace written to ${values.trace}`);
+  }
+  if (hang || values['debug-keys']?.includes('e')) process.stdout.write(r.hv.debugKey('e'));
+  if (r.ok) {
+    console.log(styleText('green', `xenode: ${r.summary} (seed ${seed}, variant ${variant}, ${(r.sim.now / 1e9).toFixed(3)} s virtual)`));
+    return 0;
+  }
+  console.log(styleText('red', `xenode: ${r.summary}`));
+  if (hang) console.log(r.result.reason === 'hang' ? r.result.hang.details.split('\n\n')[0] : '');
+  console.log(replay);
+  return 1;
+}
