@@ -284,6 +284,34 @@ export class Host {
     return this.xlSync(argv);
   }
 
+  /** `xenstore-read PATH` (dom0, privileged). */
+  xenstoreRead(path: string): XlResult {
+    const v = this.run(() => this.xs.read(0, path), 'xenstore-read');
+    return v === undefined ? { code: 1, stdout: '', stderr: `xenstore-read: couldn't read path ${path}\n` } : { code: 0, stdout: `${v}\n`, stderr: '' };
+  }
+
+  /** `xenstore-ls PATH`: the subtree, one space of indent per level, `name = "value"`. */
+  xenstoreLs(path: string): XlResult {
+    const xs = this.xs;
+    const lines: string[] = [];
+    const walk = function* (p: string, depth: number): Co {
+      const kids = (yield* xs.directory(0, p)) ?? [];
+      for (const k of kids) {
+        const child = p === '/' ? `/${k}` : `${p}/${k}`;
+        const v = (yield* xs.read(0, child)) ?? '';
+        lines.push(`${' '.repeat(depth)}${k} = "${v}"`);
+        yield* walk(child, depth + 1);
+      }
+    };
+    const exists = this.run(function* () {
+      if ((yield* xs.read(0, path)) === undefined) return false;
+      yield* walk(path, 0);
+      return true;
+    }, 'xenstore-ls');
+    if (!exists) return { code: 1, stdout: '', stderr: `xenstore-ls: xs_directory (${path}): No such file or directory\n` };
+    return { code: 0, stdout: lines.map((l) => l + '\n').join(''), stderr: '' };
+  }
+
   /** `xl ARGS…` when every kernel it needs is already built. */
   xlSync(cmdline: string | string[]): XlResult {
     const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;

@@ -1,0 +1,75 @@
+// `xenode scenario NAME [options]`: play a scenario as a terminal transcript.
+//   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch [--seed N] [--trace F] [--json]
+//   xenode scenario dm-startup [--legacy] [--seed N] [--trace F] [--json]
+// Exit code 0 when every check of every step held; otherwise the failing
+// checks and the command line that replays the run are printed.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { scenarios, type ScenarioOptions, type ScenarioResult } from '../dom0/scenarios/index.ts';
+
+export function scenarioOptions(argv: string[]): { name: string | undefined; opts: ScenarioOptions; json: boolean; trace?: string; checks: boolean; rest: string[] } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      seed: { type: 'string', default: '1' },
+      backend: { type: 'string', default: 'netback' },
+      xenwatch: { type: 'string', default: 'single' },
+      legacy: { type: 'boolean', default: false },
+      trace: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      checks: { type: 'boolean', default: false },
+      'stop-after': { type: 'string' },
+      scenario: { type: 'string' },
+      seeds: { type: 'string' },
+    },
+  });
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
+  const backend = values.backend as ScenarioOptions['backend'];
+  if (!['netback', 'blkback-io', 'blkback-grant'].includes(backend!)) throw new Error(`--backend must be netback, blkback-io or blkback-grant`);
+  const xenwatch = values.xenwatch as ScenarioOptions['xenwatch'];
+  if (xenwatch !== 'single' && xenwatch !== 'mtwatch') throw new Error('--xenwatch must be single or mtwatch');
+  const opts: ScenarioOptions = { seed, backend, xenwatch, legacy: values.legacy ?? false, trace: values.trace !== undefined };
+  if (values['stop-after']) opts.stopAfter = values['stop-after'];
+  const out: ReturnType<typeof scenarioOptions> = { name: values.scenario ?? positionals[0], opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
+  if (values.trace) out.trace = values.trace;
+  return out;
+}
+
+export async function playScenario(name: string | undefined, opts: ScenarioOptions): Promise<ScenarioResult> {
+  const sc = name ? scenarios[name] : undefined;
+  if (!sc) throw new Error(`unknown scenario '${name ?? ''}' (known: ${Object.keys(scenarios).join(', ')})`);
+  if (opts.stopAfter && !sc.steps.includes(opts.stopAfter)) throw new Error(`--stop-after: no step '${opts.stopAfter}' (steps: ${sc.steps.join(', ')})`);
+  return sc.run(opts);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = scenarioOptions(argv);
+    if (!parsed.name) {
+      console.error('usage: xenode scenario NAME [--seed N] [--trace F] [--json] [--checks] [--stop-after STEP] …');
+      for (const s of Object.values(scenarios)) console.error(`  ${s.name.padEnd(16)} ${s.describe}\n  ${''.padEnd(16)} steps: ${s.steps.join(', ')}`);
+      return 2;
+    }
+    const r = await playScenario(parsed.name, parsed.opts);
+    if (parsed.trace) writeFileSync(parsed.trace, r.host.sim.trace.toJSON());
+    if (parsed.json) {
+      console.log(JSON.stringify({ name: r.name, options: r.options, ok: r.ok, failures: r.failures, replay: r.replay, steps: r.transcript.steps }, null, 2));
+    } else {
+      process.stdout.write(r.transcript.render({ checks: parsed.checks || !r.ok }));
+      if (r.ok) console.log(`scenario ${r.name}: ok (${r.transcript.steps.reduce((n, s) => n + s.checks.length, 0)} checks)`);
+      else {
+        console.log(`scenario ${r.name}: FAILED`);
+        for (const f of r.failures) console.log(`  ${f}`);
+        console.log(`replay: ${r.replay}`);
+      }
+    }
+    return r.ok ? 0 : 1;
+  } catch (e) {
+    console.error(`xenode scenario: ${(e as Error).message}`);
+    if (parsed) console.error(`replay: xenode scenario ${argv.join(' ')}`);
+    return 2;
+  }
+}

@@ -1,0 +1,37 @@
+// What every scenario takes and returns.
+import type { Host } from '../host.ts';
+import type { Transcript } from './transcript.ts';
+
+export interface ScenarioOptions {
+  seed: number;
+  trace?: boolean;
+  /** xenwatch-stall: which backend stalls. */
+  backend?: 'netback' | 'blkback-io' | 'blkback-grant';
+  /** xenwatch-stall: dom0's watch threads. */
+  xenwatch?: 'single' | 'mtwatch';
+  /** dm-startup: the broken, hard-coded dom0 path. */
+  legacy?: boolean;
+  /** Stop after the step with this id (ps/stack look at the machine there). */
+  stopAfter?: string;
+}
+
+export interface ScenarioResult {
+  name: string;
+  options: ScenarioOptions;
+  transcript: Transcript;
+  host: Host;
+  ok: boolean;
+  failures: string[];
+  /** How to replay this run. */
+  replay: string;
+}
+
+export interface Scenario {
+  name: string;
+  describe: string;
+  /** Step ids, in order (for --stop-after and the CLI's help). */
+  steps: readonly string[];
+  run(opts: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+export class StopScenario extends Error {}
