@@ -102,11 +102,11 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
   };
   ctx.__xenode_drain = drain;
   try {
-    (new vm.Script(PRELUDE, { filename: 'xenode-prelude.js' }).runInContext(ctx) as (h: unknown) => void)({
+    (preludeScript.runInContext(ctx) as (h: unknown) => void)({
       wallMs: () => Math.floor((epoch + opts.now()) / 1e6),
       seed: opts.seed ?? 0,
     });
-    new vm.Script(code, { filename: `${name}.js` }).runInContext(ctx, { timeout: bootTimeout });
+    compiled(code, name).runInContext(ctx, { timeout: bootTimeout });
   } catch (e) {
     crash(e);
   }
@@ -169,6 +169,18 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     };
   }
   return k;
+}
+
+let preludeScript_: vm.Script | undefined;
+const preludeScript = { runInContext: (ctx: vm.Context) => (preludeScript_ ??= new vm.Script(PRELUDE, { filename: 'xenode-prelude.js' })).runInContext(ctx) };
+
+/** V8 code cache per bundle text: booting the same kernel again skips compilation. */
+const codeCache = new Map<string, Buffer>();
+function compiled(code: string, name: string): vm.Script {
+  const cached = codeCache.get(code);
+  const script = new vm.Script(code, { filename: `${name}.js`, ...(cached ? { cachedData: cached } : {}) });
+  if (!cached || script.cachedDataRejected) codeCache.set(code, script.createCachedData());
+  return script;
 }
 
 function describe(e: unknown, timeout: number): string {
