@@ -57,8 +57,8 @@ const KNOWN: Record<string, [number, number, string?]> = {
 };
 
 const MODULE_OF: Array<[RegExp, string]> = [
-  [/^(xenvif_|netback_|backend_|connect$|read_xenbus_vif|hotplug_status_changed|xen_netbk)/, 'xen_netback'],
-  [/^(xen_blk|xen_vbd|blkback|dispatch_rw|do_block_io_op|free_persistent_gnts)/, 'xen_blkback'],
+  [/^(xenvif_|netback_|backend_disconnect|backend_create_xenvif|connect_data_rings|read_xenbus_vif|hotplug_status_changed)/, 'xen_netback'],
+  [/^(xen_blk|xen_vbd|dispatch_rw|do_block_io_op|free_persistent_gnts|connect_ring)/, 'xen_blkback'],
 ];
 
 function hash(s: string): number {

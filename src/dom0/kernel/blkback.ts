@@ -1,0 +1,573 @@
+// xen-blkback (drivers/block/xen-blkback/{xenbus,blkback}.c).
+//
+// Handshake (dom0.md §3.4), in a watch thread:
+//   xen_blkbk_probe: feature-max-indirect-segments, multi-queue-max-queues,
+//     watch <be>/physical-device (backend_changed), max-ring-page-order, → 2.
+//   The block hotplug script writes physical-device (major:minor) and
+//     physical-device-path; backend_changed opens the vbd (xen_vbd_create).
+//   blkfront: ring-ref, event-channel, protocol, feature-persistent → 3.
+//   frontend_changed(Initialised|Connected) → connect_ring (map the ring, bind
+//     the event channel) → xen_update_blkif_status: when both the ring and the
+//     vbd are there, connect() writes feature-flush-cache, feature-barrier,
+//     feature-persistent, sectors, info, sector-size, physical-sector-size in
+//     one transaction, → 4, and starts the I/O thread "<domid>.<dev>-<ring>"
+//     (xenblkd; e.g. `[1.xvda-0]`).
+//
+// I/O: xenblkd consumes requests, maps the segment grants (kept mapped as
+// persistent grants when the frontend supports them, up to
+// max_persistent_grants), submits bios; completion copies read data into the
+// guest pages, responds, and unmaps non-persistent grants. `inflight` counts
+// requests between submit and response.
+//
+// The two stalls (dom0.md §5.2), as interleavings:
+//   case 2 (in-flight I/O, the pre-4.2 disconnect, option disconnect='wait'):
+//     1. a write is submitted, inflight = 1; 2. the backing store stops
+//     answering (disk.stall); 3. the domain is destroyed → frontend_changed →
+//     xen_blkif_disconnect stops xenblkd, then waits (D) for inflight == 0;
+//     4. the watch thread is stuck until disk.resume() completes the bio.
+//     With disconnect='ebusy' (current Linux) it returns -EBUSY instead.
+//   case 3 (persistent grant held by the block layer):
+//     1. a persistent grant's page has an extra reference (page_count > 1:
+//     blockLayer.holdPersistentGrant); 2. disconnect → xen_blkbk_free_caches →
+//     free_persistent_gnts → gnttab_unmap_refs_sync, which retries every
+//     5 ms × (age + 1) while the page is held and never completes; 3. the
+//     release lets the next retry unmap, the waiter completes.
+
+import { XenbusState, type XenbusStateT } from '../../abi/xen.ts';
+import { BackRing } from '../../abi/ring.ts';
+import {
+  BLKIF_ENTRY, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RSP, SECTORS_PER_PAGE, VDISK, decodeRequest, encodeResponse,
+  type BlkifRequest,
+} from '../../abi/blkif.ts';
+import { WaitQueue, call, waitEvent, type Co, type Sim } from '../../sim/index.ts';
+import type { Dom0Host } from './host.ts';
+import { DiskImage, RequestQueue, SECTOR } from './disk.ts';
+import { kthread_should_stop, type Kthread, type Kthreads } from './kthread.ts';
+import { makeWatch, type Xenbus } from './xenbus.ts';
+import {
+  xenbus_dev_fatal, xenbus_dev_is_online, xenbus_switch_state, type BackendBus, type XenbusDevice, type XenbusDriver,
+} from './xenbus_probe.ts';
+import type { XenbusWatch } from './xenwatch.ts';
+
+export interface BlkbackContext {
+  xb: Xenbus;
+  bus: BackendBus;
+  kthreads: Kthreads;
+  host: Dom0Host;
+  sim: Sim;
+}
+
+export interface BlkbackOptions {
+  /** 'wait': the old disconnect that waits for in-flight I/O (stall case 2); 'ebusy': current Linux. */
+  disconnect?: 'wait' | 'ebusy';
+  /** Bio completion latency (ns, default 100 µs). */
+  latencyNs?: number;
+  /** xen_blkif_max_pgrants (default 1056). */
+  maxPersistentGrants?: number;
+}
+
+/** MAX_INDIRECT_SEGMENTS and xen_blkif_max_ring_order as Linux advertises them. */
+export const MAX_INDIRECT_SEGMENTS = 256;
+export const XEN_BLKIF_MAX_RING_ORDER = 4;
+/** GNTTAB_UNMAP_REFS_DELAY: 5 ms. */
+export const GNTTAB_UNMAP_REFS_DELAY_NS = 5_000_000;
+
+export interface PersistentGnt {
+  gref: number;
+  handle: number;
+  page: ArrayBuffer;
+  /** page_count() > 1: someone else (the block layer) holds the page. */
+  held: boolean;
+}
+
+export class BlkifRing {
+  ring: BackRing | undefined;
+  ringHandle = -1;
+  port = 0;
+  xenblkd: Kthread | undefined;
+  readonly wq = new WaitQueue();
+  /** Waiters for inflight == 0 (the old waiting_to_free). */
+  readonly waitingToFree = new WaitQueue();
+  waiting_reqs = false;
+  inflight = 0;
+  readonly persistent_gnts = new Map<number, PersistentGnt>();
+  active = false;
+  /** gnttab_unmap_refs_sync retries done (tests). */
+  unmapRetries = 0;
+  constructor(readonly blkif: XenBlkif, readonly id: number) {}
+}
+
+export class XenBlkif {
+  rings: BlkifRing[] = [];
+  vbd: { disk: DiskImage; readonly: boolean; cdrom: boolean; handle: number } | undefined;
+  /** Frontend supports persistent grants. */
+  persistent = false;
+  stats = { rd_req: 0, wr_req: 0, f_req: 0, oo_req: 0, rd_sect: 0, wr_sect: 0 };
+  constructor(readonly domid: number) {}
+}
+
+interface BeInfo {
+  dev: XenbusDevice;
+  blkif: XenBlkif;
+  backend_watch: XenbusWatch | undefined;
+  major: number;
+  minor: number;
+  mode: string;
+}
+
+export class Blkback implements XenbusDriver {
+  readonly type = 'vbd';
+  readonly queue: RequestQueue;
+  readonly opts: Required<BlkbackOptions>;
+  /** Loop devices: minor → image path (losetup). */
+  private readonly loops: string[] = [];
+  private readonly images = new Map<string, DiskImage>();
+  readonly blkifs = new Set<XenBlkif>();
+  /** The block layer wants to keep the next persistent grant page it sees. */
+  private holdNext = false;
+
+  constructor(readonly ctx: BlkbackContext, opts: BlkbackOptions = {}) {
+    this.opts = { disconnect: opts.disconnect ?? 'wait', latencyNs: opts.latencyNs ?? 100_000, maxPersistentGrants: opts.maxPersistentGrants ?? 1056 };
+    this.queue = new RequestQueue(ctx.sim, this.opts.latencyNs);
+  }
+
+  private get xb(): Xenbus {
+    return this.ctx.xb;
+  }
+
+  /** losetup -f IMAGE: the loop minor now backed by `params` (a path, optionally `file:`/`aio:` prefixed). */
+  losetup(params: string): number {
+    const path = params.replace(/^(file|aio|phy|raw):/, '');
+    const i = this.loops.indexOf(path);
+    if (i >= 0) return i;
+    this.loops.push(path);
+    return this.loops.length - 1;
+  }
+
+  // ------------------------------------------------------------ block layer faults
+
+  /** Keep a reference on a persistent grant page (the existing first one, else the next one mapped). */
+  holdPersistentGrant(): boolean {
+    for (const b of this.blkifs) for (const r of b.rings) for (const g of r.persistent_gnts.values()) {
+      g.held = true;
+      return true;
+    }
+    this.holdNext = true;
+    return false;
+  }
+
+  /** Drop every extra page reference. */
+  releasePersistentGrants(): void {
+    this.holdNext = false;
+    for (const b of this.blkifs) for (const r of b.rings) for (const g of r.persistent_gnts.values()) g.held = false;
+    for (const r of this.unmapping) r.wakeAll();
+  }
+  private readonly unmapping = new Set<WaitQueue>();
+
+  // ------------------------------------------------------------ xenbus.c
+
+  *probe(dev: XenbusDevice): Co {
+    yield* call('xen_blkbk_probe', this.blkbkProbe(dev));
+  }
+
+  private *blkbkProbe(dev: XenbusDevice): Co {
+    const xb = this.xb;
+    const be: BeInfo = { dev, blkif: new XenBlkif(dev.otherend_id), backend_watch: undefined, major: 0, minor: 0, mode: '' };
+    dev.drvdata = be;
+    this.blkifs.add(be.blkif);
+    yield* xb.xs_write(`${dev.nodename}/feature-max-indirect-segments`, String(MAX_INDIRECT_SEGMENTS));
+    yield* xb.xs_write(`${dev.nodename}/multi-queue-max-queues`, '1');
+    const w = makeWatch(`${dev.nodename}/physical-device`, () => call('backend_changed', this.backendChanged(be)), {
+      get_domid: () => dev.otherend_id,
+      owner: dev.otherend_id,
+    });
+    yield* xb.register_xenbus_watch(w);
+    be.backend_watch = w;
+    yield* xb.xs_write(`${dev.nodename}/max-ring-page-order`, String(XEN_BLKIF_MAX_RING_ORDER));
+    yield* xenbus_switch_state(dev, XenbusState.InitWait);
+  }
+
+  /** The physical-device watch: open the vbd once the hotplug script has written it. */
+  private *backendChanged(be: BeInfo): Co {
+    const xb = this.xb;
+    const n = be.dev.nodename;
+    const pd = yield* xb.xs_read_opt(`${n}/physical-device`);
+    // Fires once at registration, before the script ran: expected, ignore.
+    if (pd === undefined) return;
+    const m = /^([0-9a-fA-F]+):([0-9a-fA-F]+)$/.exec(pd);
+    if (!m) {
+      yield* xenbus_dev_fatal(be.dev, -22, `reading physical-device ${pd}`);
+      return;
+    }
+    const major = parseInt(m[1]!, 16), minor = parseInt(m[2]!, 16);
+    if ((be.major || be.minor) && (be.major !== major || be.minor !== minor)) {
+      be.dev.bus.errors.push(`${n}: changing physical device (from ${be.major}:${be.minor} to ${major}:${minor}) not supported.`);
+      return;
+    }
+    if (be.blkif.vbd) return;
+    be.mode = (yield* xb.xs_read_opt(`${n}/mode`)) ?? 'w';
+    const devType = (yield* xb.xs_read_opt(`${be.dev.otherend}/device-type`)) ?? 'disk';
+    const path = this.resolveImage(major, minor, yield* xb.xs_read_opt(`${n}/physical-device-path`), yield* xb.xs_read_opt(`${n}/params`));
+    const readonly = !be.mode.includes('w');
+    let disk: DiskImage;
+    try {
+      disk = this.images.get(path) ?? new DiskImage(path, readonly);
+    } catch (e) {
+      yield* xenbus_dev_fatal(be.dev, -2, `creating vbd structure: ${(e as Error).message}`);
+      return;
+    }
+    this.images.set(path, disk);
+    be.major = major;
+    be.minor = minor;
+    be.blkif.vbd = { disk, readonly, cdrom: devType === 'cdrom', handle: Number(be.dev.devid) };
+    yield* this.updateStatus(be);
+  }
+
+  private resolveImage(major: number, minor: number, devPath: string | undefined, params: string | undefined): string {
+    if (major === 7 && this.loops[minor] !== undefined) return this.loops[minor]!;
+    const p = devPath && !devPath.startsWith('/dev/loop') ? devPath : params ?? '';
+    return p.replace(/^(file|aio|phy|raw):/, '');
+  }
+
+  *otherend_changed(dev: XenbusDevice, state: XenbusStateT): Co {
+    yield* call('frontend_changed', this.frontendChanged(dev, state));
+  }
+
+  private *frontendChanged(dev: XenbusDevice, fstate: XenbusStateT): Co {
+    const be = dev.drvdata as BeInfo;
+    const S = XenbusState;
+    switch (fstate) {
+      case S.Initialising:
+        if (dev.state === S.Closed) yield* xenbus_switch_state(dev, S.InitWait); // reconnect
+        break;
+      case S.Initialised:
+      case S.Connected: {
+        // Two watches in close succession may skip Initialised: connect once.
+        if (dev.state === S.Connected) break;
+        const err = yield* this.xen_blkif_disconnect(be.blkif);
+        if (err) {
+          yield* xenbus_dev_fatal(dev, err, 'pending I/O');
+          break;
+        }
+        if (!(yield* call('connect_ring', this.connectRing(be)))) {
+          yield* this.xen_blkif_disconnect(be.blkif);
+          break;
+        }
+        yield* this.updateStatus(be);
+        break;
+      }
+      case S.Closing:
+        yield* xenbus_switch_state(dev, S.Closing);
+        break;
+      case S.Closed:
+        yield* this.xen_blkif_disconnect(be.blkif);
+        yield* xenbus_switch_state(dev, S.Closed);
+        if (yield* xenbus_dev_is_online(dev)) break;
+      // falls through
+      case S.Unknown:
+        yield* dev.bus.device_unregister(dev);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** connect_ring + xen_blkif_map: protocol, persistent grants, ring-ref, event-channel. */
+  private *connectRing(be: BeInfo): Co<boolean> {
+    const xb = this.xb;
+    const fe = be.dev.otherend;
+    const proto = (yield* xb.xs_read_opt(`${fe}/protocol`)) ?? 'x86_64-abi';
+    if (proto !== 'x86_64-abi') {
+      yield* xenbus_dev_fatal(be.dev, -38, `unknown fe protocol ${proto}`);
+      return false;
+    }
+    be.blkif.persistent = Number((yield* xb.xs_read_opt(`${fe}/feature-persistent`)) ?? '0') === 1;
+    const order = Number((yield* xb.xs_read_opt(`${fe}/ring-page-order`)) ?? '0');
+    const ref = yield* xb.xs_read_opt(order === 0 ? `${fe}/ring-ref` : `${fe}/ring-ref0`);
+    const evt = yield* xb.xs_read_opt(`${fe}/event-channel`);
+    if (ref === undefined || evt === undefined || order !== 0) {
+      yield* xenbus_dev_fatal(be.dev, -22, `reading ${fe}/ring-ref and event-channel`);
+      return false;
+    }
+    const ring = new BlkifRing(be.blkif, 0);
+    const host = this.ctx.host;
+    const m = host.gnttab.map(be.blkif.domid, Number(ref), false);
+    if (m.status !== 0 || !m.page) {
+      yield* xenbus_dev_fatal(be.dev, -12, `mapping ring-ref ${ref} port ${evt}`);
+      return false;
+    }
+    ring.ringHandle = m.handle;
+    ring.ring = BackRing.attach(m.page, BLKIF_ENTRY);
+    const port = host.evtchn.bindInterdomain(be.blkif.domid, Number(evt));
+    if (port < 0) {
+      host.gnttab.unmap(m.handle);
+      yield* xenbus_dev_fatal(be.dev, port, `binding event-channel ${evt}`);
+      return false;
+    }
+    ring.port = port;
+    host.bindHandler(port, () => {
+      ring.waiting_reqs = true;
+      ring.wq.wakeAll();
+    });
+    ring.active = true;
+    be.blkif.rings = [ring];
+    return true;
+  }
+
+  /** xen_update_blkif_status: connect when both the ring and the vbd are ready, then start xenblkd. */
+  private *updateStatus(be: BeInfo): Co {
+    const blkif = be.blkif;
+    const ring = blkif.rings[0];
+    if (!ring || !ring.port || !blkif.vbd || be.dev.state === XenbusState.Connected) return;
+    yield* call('connect', this.connect(be));
+    if ((be.dev.state as number) !== XenbusState.Connected) return;
+    const devpath = (yield* this.xb.xs_read_opt(`${be.dev.nodename}/dev`)) ?? String(be.dev.devid);
+    const devname = devpath.includes('/dev/') ? devpath.slice(devpath.indexOf('/dev/') + 5) : devpath;
+    const name = `${blkif.domid}.${devname}`.slice(0, 15);
+    for (const r of blkif.rings) {
+      r.xenblkd = this.ctx.kthreads.run(`${name}-${r.id}`, 'xen_blkif_schedule', () => this.schedule(r));
+    }
+  }
+
+  private *connect(be: BeInfo): Co {
+    const xb = this.xb;
+    const n = be.dev.nodename;
+    const vbd = be.blkif.vbd!;
+    const info = (vbd.readonly ? VDISK.READONLY : 0) | (vbd.cdrom ? VDISK.CDROM : 0);
+    try {
+      yield* xb.transaction(function* (tx) {
+        yield* xb.xs_write(`${n}/feature-flush-cache`, '1', tx);
+        yield* xb.xs_write(`${n}/feature-barrier`, '0', tx);
+        yield* xb.xs_write(`${n}/feature-persistent`, '1', tx);
+        yield* xb.xs_write(`${n}/sectors`, String(vbd.disk.sectors), tx);
+        yield* xb.xs_write(`${n}/info`, String(info), tx);
+        yield* xb.xs_write(`${n}/sector-size`, String(SECTOR), tx);
+        yield* xb.xs_write(`${n}/physical-sector-size`, String(SECTOR), tx);
+      });
+    } catch {
+      yield* xenbus_dev_fatal(be.dev, -5, 'ending transaction');
+      return;
+    }
+    yield* xenbus_switch_state(be.dev, XenbusState.Connected);
+  }
+
+  // ------------------------------------------------------------ disconnect
+
+  /** xen_blkif_disconnect: 0, or -EBUSY (current Linux) while I/O is in flight. */
+  *xen_blkif_disconnect(blkif: XenBlkif): Co<number> {
+    return yield* call('xen_blkif_disconnect', this.disconnect(blkif));
+  }
+
+  private *disconnect(blkif: XenBlkif): Co<number> {
+    const host = this.ctx.host;
+    let busy = false;
+    for (const ring of blkif.rings) {
+      if (!ring.active) continue;
+      if (ring.xenblkd) {
+        yield* this.ctx.kthreads.stop(ring.xenblkd);
+        ring.xenblkd = undefined;
+      }
+      if (ring.inflight > 0) {
+        if (this.opts.disconnect === 'ebusy') {
+          busy = true;
+          continue;
+        }
+        // The pre-4.2 code: drop our reference and wait for the last one (D).
+        yield* waitEvent(ring.waitingToFree, () => ring.inflight === 0, 'D');
+      }
+      if (ring.port) {
+        host.bindHandler(ring.port, undefined);
+        host.evtchn.close(ring.port);
+        ring.port = 0;
+      }
+      if (ring.ringHandle >= 0) host.gnttab.unmap(ring.ringHandle);
+      ring.ringHandle = -1;
+      ring.ring = undefined;
+      yield* call('xen_blkbk_free_caches', call('free_persistent_gnts', this.freePersistentGnts(ring)));
+      ring.active = false;
+    }
+    if (busy) return -16;
+    blkif.rings = blkif.rings.filter((r) => r.active);
+    return 0;
+  }
+
+  /** gnttab_unmap_refs_sync: unmap every persistent grant, retrying while a page is still referenced. */
+  private *freePersistentGnts(ring: BlkifRing): Co {
+    yield* call('gnttab_unmap_refs_sync', this.unmapRefsSync(ring));
+  }
+
+  private *unmapRefsSync(ring: BlkifRing): Co {
+    const host = this.ctx.host;
+    let age = 0;
+    for (;;) {
+      for (const [gref, g] of [...ring.persistent_gnts]) {
+        if (g.held) continue;
+        host.gnttab.unmap(g.handle);
+        ring.persistent_gnts.delete(gref);
+      }
+      if (ring.persistent_gnts.size === 0) return;
+      // __gnttab_unmap_refs_async: try again in 5 ms × (age + 1); the caller waits for completion (D).
+      ring.unmapRetries++;
+      const wq = new WaitQueue();
+      this.unmapping.add(wq);
+      let fired = false;
+      const delay = GNTTAB_UNMAP_REFS_DELAY_NS * (age + 1);
+      this.ctx.sim.clock.after(delay, () => {
+        fired = true;
+        wq.wakeAll();
+      }, 'gnttab_unmap_refs_async retry');
+      yield* call('wait_for_completion', waitEvent(wq, () => fired, 'D'));
+      this.unmapping.delete(wq);
+      age++;
+    }
+  }
+
+  *remove(dev: XenbusDevice): Co {
+    yield* call('xen_blkbk_remove', this.blkbkRemove(dev));
+  }
+
+  private *blkbkRemove(dev: XenbusDevice): Co {
+    const be = dev.drvdata as BeInfo | undefined;
+    if (!be) return;
+    if (be.backend_watch) {
+      const w = be.backend_watch;
+      be.backend_watch = undefined;
+      yield* this.xb.unregister_xenbus_watch(w);
+    }
+    yield* this.xen_blkif_disconnect(be.blkif);
+    this.blkifs.delete(be.blkif);
+  }
+
+  // ------------------------------------------------------------ I/O path
+
+  /** xen_blkif_schedule: the xenblkd loop. */
+  private *schedule(ring: BlkifRing): Co {
+    for (;;) {
+      yield* waitEvent(ring.wq, () => ring.waiting_reqs || kthread_should_stop(), 'S');
+      if (kthread_should_stop()) break;
+      ring.waiting_reqs = false;
+      if (this.doBlockIoOp(ring)) ring.waiting_reqs = true;
+    }
+  }
+
+  /** do_block_io_op: true if more requests arrived while we were at it. */
+  private doBlockIoOp(ring: BlkifRing): boolean {
+    const r = ring.ring;
+    if (!r) return false;
+    for (;;) {
+      if (r.requestProdOverflow(r.sring.req_prod)) {
+        ring.blkif.stats.oo_req++;
+        return false;
+      }
+      while (r.unconsumedRequests() > 0) {
+        const req = decodeRequest(r.sring.dv, r.nextRequest()); // RING_COPY_REQUEST, then validate
+        this.dispatch(ring, req);
+      }
+      if (!r.finalCheckForRequests()) return false;
+    }
+  }
+
+  /** dispatch_rw_block_io. */
+  private dispatch(ring: BlkifRing, req: BlkifRequest & { nr_segments: number }): void {
+    const blkif = ring.blkif;
+    const vbd = blkif.vbd;
+    const fail = (status: number) => this.respond(ring, req.id, req.operation, status);
+    if (!vbd) return fail(BLKIF_RSP.ERROR);
+    const isWrite = req.operation === BLKIF_OP.WRITE || req.operation === BLKIF_OP.WRITE_BARRIER;
+    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) {
+      blkif.stats.f_req++;
+      ring.inflight++;
+      this.queue.submit(vbd.disk, { op: 'flush', sector: 0, data: new Uint8Array(0), done: (e) => this.endIo(ring, req, [], e) });
+      return;
+    }
+    if (req.operation !== BLKIF_OP.READ && !isWrite) return fail(BLKIF_RSP.EOPNOTSUPP);
+    if (req.nr_segments === 0 || req.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) return fail(BLKIF_RSP.ERROR);
+    if (isWrite && vbd.readonly) return fail(BLKIF_RSP.ERROR);
+    let nsect = 0;
+    for (const s of req.seg) {
+      if (s.last_sect >= SECTORS_PER_PAGE || s.first_sect > s.last_sect) return fail(BLKIF_RSP.ERROR);
+      nsect += s.last_sect - s.first_sect + 1;
+    }
+    const sector = Number(req.sector_number);
+    if (sector + nsect > vbd.disk.sectors) return fail(BLKIF_RSP.ERROR);
+    // xen_blkbk_map: persistent grants stay mapped; the others are unmapped after the I/O.
+    const pages: Array<{ page: ArrayBuffer; off: number; len: number; handle: number; persistent: boolean }> = [];
+    const host = this.ctx.host;
+    for (const s of req.seg) {
+      let pg = ring.persistent_gnts.get(s.gref);
+      let handle = -1;
+      let page: ArrayBuffer;
+      if (pg) page = pg.page;
+      else {
+        const m = host.gnttab.map(blkif.domid, s.gref, isWrite && !blkif.persistent);
+        if (m.status !== 0 || !m.page) {
+          for (const p of pages) if (!p.persistent) host.gnttab.unmap(p.handle);
+          return fail(BLKIF_RSP.ERROR);
+        }
+        page = m.page;
+        handle = m.handle;
+        if (blkif.persistent && ring.persistent_gnts.size < this.opts.maxPersistentGrants) {
+          pg = { gref: s.gref, handle, page, held: false };
+          ring.persistent_gnts.set(s.gref, pg);
+          if (this.holdNext) {
+            pg.held = true;
+            this.holdNext = false;
+          }
+        }
+      }
+      pages.push({ page, off: s.first_sect * SECTOR, len: (s.last_sect - s.first_sect + 1) * SECTOR, handle, persistent: pg !== undefined });
+    }
+    const data = new Uint8Array(nsect * SECTOR);
+    if (isWrite) {
+      let o = 0;
+      for (const p of pages) {
+        data.set(new Uint8Array(p.page, p.off, p.len), o);
+        o += p.len;
+      }
+      blkif.stats.wr_req++;
+      blkif.stats.wr_sect += nsect;
+    } else {
+      blkif.stats.rd_req++;
+      blkif.stats.rd_sect += nsect;
+    }
+    ring.inflight++;
+    this.queue.submit(vbd.disk, {
+      op: isWrite ? 'write' : 'read',
+      sector,
+      data,
+      done: (err) => {
+        if (!isWrite && err === 0) {
+          let o = 0;
+          for (const p of pages) {
+            new Uint8Array(p.page, p.off, p.len).set(data.subarray(o, o + p.len));
+            o += p.len;
+          }
+        }
+        this.endIo(ring, req, pages, err);
+      },
+    });
+  }
+
+  /** end_block_io_op → __end_block_io_op: respond, unmap non-persistent grants, drop inflight. */
+  private endIo(ring: BlkifRing, req: BlkifRequest, pages: Array<{ handle: number; persistent: boolean }>, err: number): void {
+    for (const p of pages) if (!p.persistent && p.handle >= 0) this.ctx.host.gnttab.unmap(p.handle);
+    this.respond(ring, req.id, req.operation, err === 0 ? BLKIF_RSP.OKAY : BLKIF_RSP.ERROR);
+    ring.inflight--;
+    if (ring.inflight === 0) ring.waitingToFree.wakeAll();
+  }
+
+  private respond(ring: BlkifRing, id: bigint, op: number, status: number): void {
+    const r = ring.ring;
+    if (!r) return;
+    encodeResponse(r.sring.dv, r.nextResponse(), { id, operation: op, status });
+    if (r.pushResponsesAndCheckNotify() && ring.port) this.ctx.host.evtchn.send(ring.port);
+  }
+
+  /** Sum of in-flight requests (tests, scenario views). */
+  get inflight(): number {
+    let n = 0;
+    for (const b of this.blkifs) for (const r of b.rings) n += r.inflight;
+    return n;
+  }
+}
+

@@ -1,0 +1,113 @@
+// The block layer below blkback: a disk image file on the host (node:fs, the
+// loop device's backing file) and a request queue that completes bios after a
+// latency on the virtual clock.
+//
+// Fault (stall case 2 of dom0.md §5.2): `stall()` makes the queue stop
+// completing I/O, as a hung NFS or iSCSI backing store does. In-flight bios
+// stay in flight; the old xen_blkif_disconnect waits for them and so does the
+// watch thread running it. `resume()` completes everything that was held.
+
+import fs from 'node:fs';
+import type { Sim } from '../../sim/index.ts';
+
+export const SECTOR = 512;
+
+export class DiskImage {
+  readonly sectors: number;
+  private mem: Uint8Array | undefined;
+  private fd: number | undefined;
+
+  /** `path`: a file (opened read-write unless readonly), or `mem:<MiB>` for an in-memory disk. */
+  constructor(readonly path: string, readonly readonly = false) {
+    const m = /^mem:(\d+)$/.exec(path);
+    if (m) {
+      this.mem = new Uint8Array(Number(m[1]) << 20);
+      this.sectors = this.mem.length / SECTOR;
+      return;
+    }
+    this.fd = fs.openSync(path, readonly ? 'r' : 'r+');
+    this.sectors = Math.floor(fs.fstatSync(this.fd).size / SECTOR);
+  }
+
+  read(sector: number, out: Uint8Array): void {
+    if (this.mem) out.set(this.mem.subarray(sector * SECTOR, sector * SECTOR + out.length));
+    else fs.readSync(this.fd!, out, 0, out.length, sector * SECTOR);
+  }
+
+  write(sector: number, data: Uint8Array): void {
+    if (this.mem) this.mem.set(data, sector * SECTOR);
+    else fs.writeSync(this.fd!, data, 0, data.length, sector * SECTOR);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+export interface Bio {
+  op: 'read' | 'write' | 'flush';
+  sector: number;
+  /** read: filled at completion; write: the data. */
+  data: Uint8Array;
+  /** bio_endio: 0 or -errno. */
+  done(err: number): void;
+}
+
+export class RequestQueue {
+  stalled = false;
+  private readonly inflight = new Set<Bio>();
+  completed = 0;
+
+  constructor(readonly sim: Sim, readonly latencyNs = 100_000) {}
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** submit_bio. */
+  submit(disk: DiskImage, bio: Bio): void {
+    this.inflight.add(bio);
+    if (!this.stalled) this.schedule(disk, bio);
+    else this.parked.push([disk, bio]);
+  }
+
+  private parked: Array<[DiskImage, Bio]> = [];
+
+  private schedule(disk: DiskImage, bio: Bio): void {
+    this.sim.clock.after(this.latencyNs, () => this.complete(disk, bio), 'disk: bio completion');
+  }
+
+  private complete(disk: DiskImage, bio: Bio): void {
+    if (this.stalled) {
+      this.parked.push([disk, bio]);
+      return;
+    }
+    if (!this.inflight.delete(bio)) return;
+    let err = 0;
+    try {
+      if (bio.op === 'read') disk.read(bio.sector, bio.data);
+      else if (bio.op === 'write') {
+        if (disk.readonly) err = -30;
+        else disk.write(bio.sector, bio.data);
+      }
+    } catch {
+      err = -5;
+    }
+    this.completed++;
+    bio.done(err);
+  }
+
+  /** The backing store stops answering. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** The backing store comes back: every parked bio completes. */
+  resume(): void {
+    this.stalled = false;
+    const p = this.parked;
+    this.parked = [];
+    for (const [d, b] of p) this.schedule(d, b);
+  }
+}
