@@ -6,7 +6,8 @@
 //   demux: upcall_pending = 0; swap the selector; per word, pending & ~mask,
 //          clear pending before dispatch
 //   block: cli; if upcall_pending { sti; loop }; set_timer_op; sti; hlt
-// The vector handler only EOIs (Mirage's final design). `racyBlock` switches
+// The vector handler only EOIs (Mirage's final design); with the global
+// callback it demuxes in interrupt context (Mini-OS). `racyBlock` switches
 // the block to the broken "check, then hlt" with IF=1 (§4.4).
 import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
 import {
@@ -56,6 +57,10 @@ export class FakeGuest implements GuestEntry {
 
   interrupt(_vector: number): void {
     this.interrupts++;
+    // With the level-triggered global callback a no-op handler is re-injected
+    // forever (guest-abi.md §4.5): demux here, as Mini-OS does, to clear
+    // upcall_pending. With the per-vCPU vector the handler only EOIs.
+    if (this.opts.upcall === 'callback') this.demux();
     this.doors.eoi();
   }
 
