@@ -29,6 +29,7 @@ import { parseDomainConfig, type DomainConfig } from './toolstack/cfg.ts';
 import { bootBundle } from '../guest/builder.ts';
 import { buildKernel, type KernelBundle } from '../guest/build.ts';
 import { LAYOUT } from '../guest/layout.ts';
+import { Dom0Kernel, type Dom0KernelOptions } from './kernel/kernel.ts';
 
 export type XenwatchMode = 'single' | 'mtwatch';
 
@@ -48,6 +49,10 @@ export interface HostOptions {
   preemptOneIn?: number;
   /** Where host-side diagnostics go (kernel crashes, xenstored internals). */
   log?: (line: string) => void;
+  /** Boot dom0's kernel (xenbus, xenwatch, netback, blkback). Default true. */
+  kernel?: boolean;
+  /** More options for dom0's kernel. */
+  kernelOptions?: Dom0KernelOptions;
 }
 
 interface StoreMapping {
@@ -63,6 +68,8 @@ export class Host {
   readonly xs: XsClient;
   readonly libxl: Libxl;
   readonly dms: DeviceModels;
+  /** dom0's kernel (undefined with `kernel: false`). */
+  readonly kernel: Dom0Kernel | undefined;
   readonly opts: HostOptions;
   /** In-memory files (configs) consulted before the real filesystem. */
   readonly files = new Map<string, string>();
@@ -97,8 +104,14 @@ export class Host {
       },
     });
     this.dms = new DeviceModels(this.sim, this.xsd, () => this.allocUserPid());
+    if (opts.kernel ?? true) {
+      this.kernel = new Dom0Kernel({ sim: this.sim, dom0: this.dom0, xenstored: this.xsd, hv: this.hv }, { xenwatch: opts.xenwatch ?? 'single', ...opts.kernelOptions });
+      this.kernel.start();
+      const k = this.kernel;
+      if (!this.sim.runUntil(() => k.ready)) throw new Error(`dom0 kernel did not boot: ${k.oopses.join('; ')}`);
+    }
     const spawn: SpawnPort = {
-      hotplug: (action, kind, bePath) => this.hotplug(action, kind, bePath),
+      hotplug: (action, kind, bePath) => (this.kernel ? this.kernel.hotplug(action, kind, bePath) : this.hotplug(action, kind, bePath)),
       deviceModel: (domid, dmDomid, o) => {
         this.dms.spawn(domid, dmDomid, o);
       },

@@ -1,8 +1,12 @@
 // The scenarios `xenode scenario NAME` plays.
 import { dmStartup } from './dm_startup.ts';
+import { makeStallScenario } from './xenwatch_stall.ts';
 import type { Scenario } from './types.ts';
 
+export const xenwatchStall = makeStallScenario();
+
 export const scenarios: Record<string, Scenario> = {
+  [xenwatchStall.name]: xenwatchStall,
   [dmStartup.name]: dmStartup,
 };
 
