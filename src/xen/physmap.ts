@@ -83,6 +83,17 @@ export class Physmap {
     return rc;
   }
 
+  /** The u32 at gpa (little-endian), or -1 if out of range. No allocation: the EVTCHNOP_send path. */
+  readU32(gpa: number): number {
+    if (!this.validRange(gpa, 4)) return -1;
+    const gpfn = Math.floor(gpa / PAGE_SIZE);
+    const off = gpa - gpfn * PAGE_SIZE;
+    if (off + 4 <= PAGE_SIZE) return this.view(gpfn).getUint32(off, true);
+    let x = 0;
+    for (let i = 3; i >= 0; i--) x = x * 256 + this.view(Math.floor((gpa + i) / PAGE_SIZE)).getUint8((gpa + i) % PAGE_SIZE);
+    return x;
+  }
+
   /** Copy guest memory into `out` (caller checked the range). */
   read(gpa: number, out: Uint8Array): void {
     let done = 0;

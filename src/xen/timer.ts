@@ -20,6 +20,7 @@ export const TIMER_FALLBACK_NS = 100 * NS.ms;
 export function setTimerOp(v: Vcpu, t: number): number {
   if (typeof t !== 'number' || !Number.isFinite(t) || !Number.isInteger(t)) return -XEN_E.EINVAL;
   const clock = v.dom.hv.sim.clock;
+  if (t !== 0 && v.timer !== undefined && t === v.timerDeadline && t > clock.now) return 0; // same deadline: keep the armed timer (hot in guest loops)
   clock.cancel(v.timer);
   v.timer = undefined;
   v.timerDeadline = -1;
