@@ -154,4 +154,36 @@ t('mtwatch: only [xen-mtwatch-1] stalls; other domains are probed; release drain
   assert.equal(m.k.oopses, []);
 });
 
+t('frontend hand-over: Closing → Closed → Initialising → reconnect, nothing left mapped', () => {
+  const m = machine();
+  const nf = connected(m);
+  m.hotplug('online', 'vif', nf.be);
+  nf.connect();
+  m.run(() => nf.state('be') === '4');
+  nf.send(1000, 1);
+  m.run();
+  const d = nf.d;
+  const mapped = () => m.dom0.gnttab.handlesOf(d.id).length;
+  assert.is(mapped(), 2);
+  m.tool.write(`${nf.fe}/state`, '5');
+  m.run();
+  assert.is(nf.state('be'), '5');
+  assert.is(mapped(), 0, 'rings unmapped on Closing');
+  m.tool.write(`${nf.fe}/state`, '6');
+  m.run();
+  assert.is(nf.state('be'), '6');
+  assert.ok(m.k.netback.vifs.has('vif1.0'), 'online=1: the device stays');
+  m.tool.write(`${nf.fe}/state`, '1');
+  m.run();
+  assert.is(nf.state('be'), '2');
+  nf.connect();
+  m.run(() => nf.state('be') === '4');
+  assert.is(nf.state('be'), '4');
+  nf.send(1000, 2);
+  m.run();
+  nf.poll();
+  assert.ok(nf.txResponses.some((r) => r.id === 2 && r.status === 0));
+  assert.equal(m.k.bus.errors, []);
+});
+
 t.run();
