@@ -388,6 +388,9 @@ export class Netback implements XenbusDriver {
   private *hotplugStatusChanged(be: BackendInfo): Co {
     const v = yield* this.xb.xs_read_opt(`${be.dev.nodename}/hotplug-status`);
     if (v !== 'connected') return;
+    // vif-bridge's `brctl addif`: a toolstack whose script cannot reach our
+    // bridge (it only writes hotplug-status) still gets its vif bridged.
+    if (be.vif && !this.ctx.bridge.has(be.vif)) this.ctx.bridge.addif(be.vif);
     // Complete any pending state change, then stop watching (we are on the watch thread: no mutex).
     yield* xenbus_switch_state(be.dev, be.state);
     yield* this.unregisterHotplugStatusWatch(be);
