@@ -78,6 +78,9 @@ export class FakeGuest implements GuestEntry {
       }
       if (this.demux()) continue;
       if (this.opts.racyBlock) {
+        // "if no work: set_timer_op(deadline); hlt" with IF=1: an upcall taken
+        // at the set_timer_op boundary is EOI'd and hlt sleeps (§4.4).
+        this.setTimer(d.rdtsc() + 86_400_000_000_000);
         if (d.hlt()) return;
         continue;
       }
