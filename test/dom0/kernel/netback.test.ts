@@ -87,8 +87,8 @@ t('two vifs on the bridge: delivery to a local vif copies, so the zerocopy compl
   assert.is(b.received[0]!.length, 1000);
 });
 
-function stallSetup(mode: 'single' | 'mtwatch') {
-  const m = machine({ xenwatch: mode, seed: 4 });
+function stallSetup(mode: 'single' | 'mtwatch', seed = 4) {
+  const m = machine({ xenwatch: mode, seed });
   const nf = connected(m);
   m.hotplug('online', 'vif', nf.be);
   nf.connect();
@@ -184,6 +184,24 @@ t('frontend hand-over: Closing → Closed → Initialising → reconnect, nothin
   nf.poll();
   assert.ok(nf.txResponses.some((r) => r.id === 2 && r.status === 0));
   assert.equal(m.k.bus.errors, []);
+});
+
+t('stall and release hold under many seeds (interleavings), both modes, no internal errors', () => {
+  for (const mode of ['single', 'mtwatch'] as const) {
+    for (let seed = 10; seed < 22; seed++) {
+      const { m, nf } = stallSetup(mode, seed);
+      const ex = mode === 'single' ? m.k.xenwatch.default : m.k.xenwatch.perDomain.get(nf.d.id)!;
+      assert.is(ex.kt.state, 'D', `${mode} seed ${seed}`);
+      assert.ok(m.hv.domain(nf.d.id)?.dying);
+      m.k.ifconfig('eth0', 'down');
+      m.k.ifconfig('eth0', 'up');
+      m.run();
+      assert.is(m.hv.domain(nf.d.id), undefined, `${mode} seed ${seed}: reaped`);
+      assert.is(m.k.bus.devices.size, 0);
+      assert.equal(m.hv.internalErrors, []);
+      assert.equal(m.k.oopses, []);
+    }
+  }
 });
 
 t.run();
