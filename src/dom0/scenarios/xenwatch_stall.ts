@@ -34,6 +34,13 @@ export const STALL_STEPS = ['boot', 'create', 'stall', 'destroy', 'zombie', 'stu
 
 export type Backend = NonNullable<ScenarioOptions['backend']>;
 
+/** Frames the stuck watch thread's /proc/PID/stack must show (dom0.md §5.1, §5.2). */
+export const STUCK_FRAMES: Record<Backend, readonly string[]> = {
+  netback: ['kthread_stop', 'xenvif_disconnect_data', 'set_backend_state', 'frontend_changed'],
+  'blkback-io': ['xen_blkif_disconnect', 'frontend_changed'],
+  'blkback-grant': ['gnttab_unmap_refs_sync', 'free_persistent_gnts', 'xen_blkif_disconnect'],
+};
+
 export interface StallKernels {
   netfront: string;
   blkfront: string;
@@ -181,8 +188,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     if (st) {
       const stack = k.stack(st.pid) ?? '';
       sh(`cat /proc/${st.pid}/stack`, stack);
-      tr.check('its stack is in kthread_stop', /kthread_stop/.test(stack), stack);
-      if (backend === 'netback') tr.check('called from xenvif_disconnect_data', /xenvif_disconnect_data/.test(stack));
+      for (const frame of STUCK_FRAMES[backend]) tr.check(`its stack has ${frame}`, stack.includes(`] ${frame}+`), stack);
     }
     if (mode === 'mtwatch') {
       const xw = k.kthreads.get(k.xenwatchPid);
@@ -210,10 +216,14 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
 
     tr.step('workaround', fault.fixTitle);
     fault.release(tr);
-    runUntil(() => stuckThread()?.state !== 'D', 2 * S);
+    // Woken threads pass through R; done when the stuck one sleeps in S again (or exited).
+    runUntil(() => {
+      const t = stuckThread();
+      return !t || t.state === 'S';
+    }, 5 * S);
     runFor(500 * MS);
     const st2 = stuckThread();
-    tr.check(`[${stuckName}] is no longer in D`, st2?.state !== 'D', st2?.state);
+    tr.check(`[${stuckName}] is no longer in D`, st2?.state !== 'D', st2 ? `${st2.state}\n${k.stack(st2.pid)}` : 'gone');
     sh('ps ax | grep xen', psGrep());
     stop('workaround');
 
