@@ -101,8 +101,12 @@ export interface XsMessage {
   payload: Uint8Array;
 }
 
-const utf8 = new TextEncoder();
-const utf8d = new TextDecoder();
+// Created on first use: a guest's vm realm has no TextEncoder/TextDecoder, and
+// the guest client (src/guest/xs.ts) only uses the byte-level functions.
+let utf8Enc: { encode(s: string): Uint8Array } | undefined;
+let utf8Dec: { decode(b: Uint8Array): string } | undefined;
+const utf8 = { encode: (s: string): Uint8Array => (utf8Enc ??= new TextEncoder()).encode(s) };
+const utf8d = { decode: (b: Uint8Array): string => (utf8Dec ??= new TextDecoder()).decode(b) };
 
 /** Bytes of a string (paths are ASCII; values may be anything). */
 export function bytes(s: string): Uint8Array {

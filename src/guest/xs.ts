@@ -1,0 +1,499 @@
+// Xs: the guest's xenstore client over the shared ring page
+// (`struct xenstore_domain_interface`, xenstore.md §2; the wire codec is
+// src/abi/xs_wire.ts).
+//
+//   const xs = Xs.connect();                       // HVM_PARAM_STORE_PFN/EVTCHN, unmask the port
+//   const name = await xs.read('name');            // relative to /local/domain/<domid>
+//   await xs.write('data/status', 'ready');
+//   xs.watch('data/command').subscribe((path) => …);   // RxJS; unsubscribe sends UNWATCH
+//   await xs.transaction((t) => t.read('x').bind_((v) => t.write('x', v + '!')));   // retried on EAGAIN
+//
+// Design (guest-abi.md §6):
+// * Every request gets a fresh req_id (never 0: watch events carry 0); replies
+//   are dispatched by req_id, so any number of requests may be in flight.
+//   Watch events are dispatched by token (one token per subscription).
+// * One writer thread copies queued frames into `req` in order. After each
+//   produce it notifies; if the ring is full it waits with
+//   Activations.after(port, c), where c was read *before* looking at the
+//   indices (interest registered before re-checking: no lost wakeup).
+// * One reader thread drains `rsp` the same way, feeding a frame reader, and
+//   notifies after each consume (the daemon may be waiting for space). A
+//   reply larger than the ring (up to 16 + 4096 bytes) arrives in pieces.
+// * A malformed stream from the daemon (len > 4096, corrupt indices, a reply
+//   whose type or payload does not fit its request, a reply nobody asked for)
+//   fails every outstanding request and watch with XsProtocolError and
+//   leaves the client closed: an error, never a hang.
+//
+// The transport is abstract (XsIO) so that tests can run the client against
+// the real daemon over an in-process ring page; `Xs.connect()` builds it from
+// the running platform.
+
+import { Observable } from 'rxjs';
+import {
+  XS_DIRECTORY, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
+  XS_RING_RSP_PROD, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
+  XS_TRANSACTION_START, XS_TYPE_NAMES, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XENSTORE_PAYLOAD_MAX,
+  XsFrameReader, XsRing, encodeMessage, latin1, latin1Bytes, splitStrings, type XsMessage,
+} from '../abi/xs_wire.ts';
+import { HVM_PARAM } from '../abi/xen.ts';
+import { Main } from './index.ts';
+import * as Lwt from './lwt.ts';
+import { utf8Decode, utf8Encode } from './utf8.ts';
+
+/** How the client reaches the ring: the page, the event channel, and Activations. */
+export interface XsIO {
+  /** The `xenstore_domain_interface` page. */
+  page: ArrayBuffer | Uint8Array;
+  /** EVTCHNOP_send on the store port. */
+  notify(): void;
+  /** The store port's event counter now (Activations.counter). */
+  counter(): number;
+  /** Resolves once the counter exceeds `c` (Activations.after: lossless). */
+  after(c: number): Lwt.Lwt<number>;
+  /** A race-relevant shared-memory access (Memory.point); optional. */
+  point?(label: string): void;
+}
+
+/** An error reply from xenstored: `errno` is Xen's name (ENOENT, EACCES, EAGAIN…). */
+export class XsError extends Error {
+  override readonly name = 'XsError';
+  constructor(
+    readonly errno: string,
+    readonly op: string,
+    readonly path: string,
+  ) {
+    super(`xenstore ${op}${path ? ` ${path}` : ''}: ${errno}`);
+  }
+  /** Same as errno (Node style). */
+  get code(): string {
+    return this.errno;
+  }
+}
+
+/** The daemon broke the protocol (or the ring): the client is closed. */
+export class XsProtocolError extends Error {
+  override readonly name = 'XsProtocolError';
+}
+
+/** A permission entry: `n5`, `r0`, `w3`, `b7`. */
+export interface XsPerm {
+  perm: 'n' | 'r' | 'w' | 'b';
+  domid: number;
+}
+
+export function parsePerm(s: string): XsPerm {
+  const m = /^([nrwb])(\d+)$/.exec(s);
+  if (!m) throw new XsProtocolError(`xenstore: malformed permission "${s}"`);
+  return { perm: m[1] as XsPerm['perm'], domid: Number(m[2]) };
+}
+
+export function formatPerm(p: XsPerm | string): string {
+  return typeof p === 'string' ? p : `${p.perm}${p.domid}`;
+}
+
+interface Pending {
+  type: number;
+  path: string;
+  resolve: Lwt.Resolver<XsMessage>;
+}
+
+interface WatchSub {
+  path: string;
+  next: (path: string) => void;
+  error: (e: unknown) => void;
+}
+
+const MAX_TX_ATTEMPTS = 100;
+
+/** Operations that may run inside a transaction (tx 0 = none). */
+export class XsHandle {
+  constructor(
+    protected readonly client: XsClient,
+    readonly txId: number,
+  ) {}
+
+  /** XS_READ: the value (UTF-8). */
+  read(path: string): Lwt.Lwt<string> {
+    return this.client.request(XS_READ, this.txId, path, [path]).map_((m) => utf8Decode(m.payload));
+  }
+
+  /** XS_READ as raw bytes. */
+  readBytes(path: string): Lwt.Lwt<Uint8Array> {
+    return this.client.request(XS_READ, this.txId, path, [path]).map_((m) => m.payload.slice());
+  }
+
+  /** XS_WRITE (creates missing parents). */
+  write(path: string, value: string | Uint8Array): Lwt.Lwt<void> {
+    const v = typeof value === 'string' ? utf8Encode(value) : value;
+    return this.client.request(XS_WRITE, this.txId, path, [path], v).map_(okReply(path, 'WRITE'));
+  }
+
+  /** XS_DIRECTORY: child names. */
+  directory(path: string): Lwt.Lwt<string[]> {
+    return this.client.request(XS_DIRECTORY, this.txId, path, [path]).map_((m) => strings(m, 'DIRECTORY', path));
+  }
+
+  rm(path: string): Lwt.Lwt<void> {
+    return this.client.request(XS_RM, this.txId, path, [path]).map_(okReply(path, 'RM'));
+  }
+
+  mkdir(path: string): Lwt.Lwt<void> {
+    return this.client.request(XS_MKDIR, this.txId, path, [path]).map_(okReply(path, 'MKDIR'));
+  }
+
+  getPerms(path: string): Lwt.Lwt<XsPerm[]> {
+    return this.client.request(XS_GET_PERMS, this.txId, path, [path]).map_((m) => strings(m, 'GET_PERMS', path).map(parsePerm));
+  }
+
+  /** XS_SET_PERMS: entry 0 is the owner and everyone else's default. */
+  setPerms(path: string, perms: ReadonlyArray<XsPerm | string>): Lwt.Lwt<void> {
+    return this.client.request(XS_SET_PERMS, this.txId, path, [path, ...perms.map(formatPerm)]).map_(okReply(path, 'SET_PERMS'));
+  }
+
+  /** read(), with ENOENT as undefined. */
+  tryRead(path: string): Lwt.Lwt<string | undefined> {
+    return Lwt.catch_(
+      () => this.read(path),
+      (e) => {
+        if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
+        throw e;
+      },
+    );
+  }
+}
+
+function okReply(path: string, op: string) {
+  return (m: XsMessage): void => {
+    // cxenstored answers "OK\0"; accept any NUL-terminated string, but not garbage without a NUL.
+    if (m.payload.length > 0 && m.payload[m.payload.length - 1] !== 0) throw new XsProtocolError(`xenstore ${op} ${path}: malformed reply (no NUL)`);
+  };
+}
+
+function strings(m: XsMessage, op: string, path: string): string[] {
+  const s = splitStrings(m.payload);
+  if (s === undefined) throw new XsProtocolError(`xenstore ${op} ${path}: malformed reply (not a NUL-terminated list)`);
+  return s;
+}
+
+/** A transaction's handle: every operation carries its tx_id. */
+export class XsTransaction extends XsHandle {}
+
+export class XsClient extends XsHandle {
+  private readonly ring: XsRing;
+  private readonly reader = new XsFrameReader();
+  private readonly pending = new Map<number, Pending>();
+  private readonly watches = new Map<string, WatchSub>();
+  private readonly outq: Uint8Array[] = [];
+  private outOff = 0;
+  private writing = false;
+  private nextReq = 1;
+  private nextToken = 1;
+  /** Set once the stream is unusable; every request then fails with it. */
+  failed: XsProtocolError | undefined;
+  /** Counters for tests and the console. */
+  readonly stats = { requests: 0, replies: 0, events: 0, notifies: 0, readChunks: 0, writeWaits: 0, readWaits: 0 };
+
+  constructor(private readonly io: XsIO) {
+    super(undefined as unknown as XsClient, 0);
+    (this as unknown as { client: XsClient }).client = this;
+    this.ring = new XsRing(io.page);
+    this.readLoop();
+  }
+
+  // ------------------------------------------------------------ requests
+
+  /** Sends one request; resolves with the reply (XS_ERROR becomes a rejected XsError). */
+  request(type: number, txId: number, path: string, args: readonly string[], raw?: Uint8Array): Lwt.Lwt<XsMessage> {
+    if (this.failed) return Lwt.fail(this.failed);
+    let len = raw ? raw.length : 0;
+    const parts = args.map((a) => latin1Bytes(a + '\0'));
+    for (const p of parts) len += p.length;
+    if (len > XENSTORE_PAYLOAD_MAX) return Lwt.fail(new XsError('E2BIG', XS_TYPE_NAMES[type] ?? String(type), path));
+    const payload = new Uint8Array(len);
+    let o = 0;
+    for (const p of parts) {
+      payload.set(p, o);
+      o += p.length;
+    }
+    if (raw) payload.set(raw, o);
+    const reqId = this.allocReqId();
+    const [p, r] = Lwt.wait<XsMessage>();
+    this.pending.set(reqId, { type, path, resolve: r });
+    this.stats.requests++;
+    this.outq.push(encodeMessage(type, reqId, txId, payload));
+    this.kickWriter();
+    return p;
+  }
+
+  private allocReqId(): number {
+    for (;;) {
+      const id = this.nextReq;
+      this.nextReq = (this.nextReq + 1) >>> 0 || 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  // ------------------------------------------------------------ writer
+
+  private kickWriter(): void {
+    if (this.writing) return;
+    this.writing = true;
+    this.writeLoop();
+  }
+
+  /** Copies queued frames into req; waits for space with Activations.after. */
+  private writeLoop(): void {
+    for (;;) {
+      if (this.failed) {
+        this.outq.length = 0;
+        this.writing = false;
+        return;
+      }
+      if (this.outq.length === 0) {
+        this.writing = false;
+        return;
+      }
+      // Interest first: an event after this point moves the counter past c.
+      const c = this.io.counter();
+      this.io.point?.('xs:write req');
+      let wrote = 0;
+      while (this.outq.length > 0) {
+        const f = this.outq[0]!;
+        const n = this.ring.write(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, f.subarray(this.outOff));
+        if (n < 0) {
+          this.fail(new XsProtocolError('xenstore: corrupt request ring indices (req_prod - req_cons > 1024)'));
+          continue;
+        }
+        wrote += n;
+        this.outOff += n;
+        if (this.outOff < f.length) break;
+        this.outq.shift();
+        this.outOff = 0;
+      }
+      if (wrote > 0) this.notify();
+      if (this.outq.length === 0) continue;
+      // Ring full: wait for the daemon to consume.
+      this.stats.writeWaits++;
+      this.io.after(c).bind_(() => this.writeLoop());
+      return;
+    }
+  }
+
+  private notify(): void {
+    this.stats.notifies++;
+    this.io.notify();
+  }
+
+  // ------------------------------------------------------------ reader
+
+  /** The reader thread: drain rsp, dispatch, then Activations.after. */
+  private readLoop(): void {
+    for (;;) {
+      if (this.failed) return;
+      const c = this.io.counter();
+      this.io.point?.('xs:read rsp');
+      const bytes = this.ring.read(XS_RING_RSP, XS_RING_RSP_PROD, XS_RING_RSP_CONS);
+      if (bytes === undefined) {
+        this.fail(new XsProtocolError('xenstore: corrupt response ring indices (rsp_prod - rsp_cons > 1024)'));
+        return;
+      }
+      if (bytes.length === 0) {
+        this.stats.readWaits++;
+        this.io.after(c).bind_(() => this.readLoop());
+        return;
+      }
+      this.stats.readChunks++;
+      this.notify(); // consumed: space freed for the daemon
+      this.reader.push(bytes);
+      for (let m = this.reader.next(); m; m = this.reader.next()) {
+        this.dispatch(m);
+        if (this.failed) return;
+      }
+      if (this.reader.broken) {
+        this.fail(new XsProtocolError(`xenstore: malformed reply from the daemon (header len > ${XENSTORE_PAYLOAD_MAX})`));
+        return;
+      }
+    }
+  }
+
+  private dispatch(m: XsMessage): void {
+    if (m.type === XS_WATCH_EVENT) {
+      this.stats.events++;
+      const parts = splitStrings(m.payload);
+      if (!parts || parts.length < 2) return this.fail(new XsProtocolError('xenstore: malformed watch event'));
+      const sub = this.watches.get(parts[1]!);
+      if (sub) sub.next(parts[0]!);
+      return;
+    }
+    const p = this.pending.get(m.reqId);
+    if (!p) return this.fail(new XsProtocolError(`xenstore: reply with unknown req_id ${m.reqId} (type ${m.type})`));
+    this.pending.delete(m.reqId);
+    this.stats.replies++;
+    const op = XS_TYPE_NAMES[p.type] ?? String(p.type);
+    if (m.type === XS_ERROR) {
+      const s = splitStrings(m.payload);
+      const name = s?.[0] ?? latin1(m.payload, 0, m.payload.length);
+      Lwt.wakeup_exn(p.resolve, new XsError(name || 'EINVAL', op, p.path));
+      return;
+    }
+    if (m.type !== p.type) {
+      return this.fail(new XsProtocolError(`xenstore: reply type ${XS_TYPE_NAMES[m.type] ?? m.type} to a ${op} request (req_id ${m.reqId})`), p);
+    }
+    // The payload view is only valid until the next push: copy it.
+    Lwt.wakeup(p.resolve, { ...m, payload: m.payload.slice() });
+  }
+
+  /** Fails everything outstanding and closes the client. */
+  private fail(e: XsProtocolError, first?: Pending): void {
+    if (this.failed) return;
+    this.failed = e;
+    if (first) Lwt.wakeup_exn(first.resolve, e);
+    const ps = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of ps) Lwt.wakeup_exn(p.resolve, e);
+    const ws = [...this.watches.values()];
+    this.watches.clear();
+    for (const w of ws) w.error(e);
+  }
+
+  // ------------------------------------------------------------ domain, watches, transactions
+
+  /** XS_GET_DOMAIN_PATH: `/local/domain/<domid>`. */
+  getDomainPath(domid: number): Lwt.Lwt<string> {
+    return this.request(XS_GET_DOMAIN_PATH, 0, String(domid), [String(domid)]).map_((m) => {
+      const s = strings(m, 'GET_DOMAIN_PATH', String(domid));
+      if (s.length !== 1) throw new XsProtocolError('xenstore GET_DOMAIN_PATH: malformed reply');
+      return s[0]!;
+    });
+  }
+
+  /**
+   * A watch on `path` (and its descendants): emits changed paths, starting
+   * with the daemon's initial event. A WATCH error (EINVAL, E2BIG…) is the
+   * Observable's error; unsubscribing sends UNWATCH.
+   */
+  watch(path: string): Observable<string> {
+    return new Observable<string>((subscriber) => {
+      const token = `xenode-${this.nextToken++}`;
+      let live = true;
+      this.watches.set(token, {
+        path,
+        next: (p) => subscriber.next(p),
+        error: (e) => subscriber.error(e),
+      });
+      Lwt.catch_(
+        () => this.request(XS_WATCH, 0, path, [path, token]).map_(() => undefined),
+        (e) => {
+          if (!live) return;
+          live = false;
+          this.watches.delete(token);
+          subscriber.error(e);
+        },
+      );
+      return () => {
+        if (!live) return;
+        live = false;
+        this.watches.delete(token);
+        if (!this.failed) Lwt.catch_(() => this.request(XS_UNWATCH, 0, path, [path, token]).map_(() => undefined), () => undefined);
+      };
+    });
+  }
+
+  /** XS_TRANSACTION_START. */
+  startTransaction(): Lwt.Lwt<XsTransaction> {
+    return this.request(XS_TRANSACTION_START, 0, '', ['']).map_((m) => {
+      const s = strings(m, 'TRANSACTION_START', '');
+      const id = Number(s[0]);
+      if (s.length !== 1 || !/^\d+$/.test(s[0]!) || id === 0 || id > 0xffffffff) throw new XsProtocolError(`xenstore TRANSACTION_START: malformed id "${s[0]}"`);
+      return new XsTransaction(this, id);
+    });
+  }
+
+  /** XS_TRANSACTION_END: commit (true) or abort. Rejects with XsError EAGAIN on a conflict. */
+  endTransaction(t: XsTransaction, commit: boolean): Lwt.Lwt<void> {
+    return this.request(XS_TRANSACTION_END, t.txId, '', [commit ? 'T' : 'F']).map_(okReply('', 'TRANSACTION_END'));
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits; on EAGAIN runs it again (up to
+   * 100 times). If `fn` fails the transaction is aborted and the error passed on.
+   */
+  transaction<T>(fn: (t: XsTransaction, attempt: number) => Lwt.Lwt<T> | PromiseLike<T> | T): Lwt.Lwt<T> {
+    const attempt = (n: number): Lwt.Lwt<T> =>
+      this.startTransaction().bind_((t) => {
+        const body = Lwt.catch_(
+          () => {
+            const r = fn(t, n);
+            return r instanceof Lwt.Lwt ? r : isThenable(r) ? Lwt.of_promise(r) : Lwt.return_(r as T);
+          },
+          (e) =>
+            Lwt.catch_(
+              () => this.endTransaction(t, false),
+              () => undefined,
+            ).bind_(() => Lwt.fail<T>(e)),
+        );
+        return body.bind_((v) =>
+          Lwt.catch_(
+            () => this.endTransaction(t, true).map_(() => v),
+            (e) => {
+              if (e instanceof XsError && e.errno === 'EAGAIN' && n + 1 < MAX_TX_ATTEMPTS) return attempt(n + 1);
+              throw e;
+            },
+          ),
+        );
+      });
+    return attempt(0);
+  }
+}
+
+function isThenable<T>(x: unknown): x is PromiseLike<T> {
+  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
+}
+
+/** What Xs.connect needs from the runtime (a subset of start.ts's Platform). */
+export interface XsPlatform {
+  doors: { frame(gpfn: number): ArrayBuffer; point(label: string): void };
+  hyper: { getParam(index: number): number; portOp(op: 'send' | 'unmask' | 'close', port: number): number };
+  evtchn: { unmask(port: number): void };
+  activations: { counter(port: number): number; after(port: number, counter: number): Lwt.Lwt<number> };
+}
+
+let shared: XsClient | undefined;
+
+export const Xs = {
+  /** A client over an explicit transport (tests). */
+  create(io: XsIO): XsClient {
+    return new XsClient(io);
+  },
+  /**
+   * The domain's client (one per kernel): HVM_PARAM_STORE_PFN/EVTCHN, then
+   * unmask the store port through the runtime's unmask (which re-raises an
+   * event that arrived while it was masked, e.g. xenstored's connect notify).
+   */
+  connect(pf?: XsPlatform): XsClient {
+    if (shared && !pf) return shared;
+    const p = pf ?? platform();
+    const port = p.hyper.getParam(HVM_PARAM.STORE_EVTCHN);
+    const pfn = p.hyper.getParam(HVM_PARAM.STORE_PFN);
+    if (!pfn || !port) throw new Error('xenstore: no store ring (HVM_PARAM_STORE_PFN/EVTCHN unset)');
+    const c = new XsClient({
+      page: p.doors.frame(pfn),
+      notify: () => void p.hyper.portOp('send', port),
+      counter: () => p.activations.counter(port),
+      after: (n) => p.activations.after(port, n),
+      point: (l) => p.doors.point(l),
+    });
+    p.evtchn.unmask(port);
+    if (!pf) shared = c;
+    return c;
+  },
+};
+
+function platform(): XsPlatform {
+  return Main.platform;
+}
