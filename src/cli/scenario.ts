@@ -1,5 +1,6 @@
 // `xenode scenario NAME [options]`: play a scenario as a terminal transcript.
-//   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch [--seed N] [--trace F] [--json]
+//   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch
+//                   [--frontend auto|kernel|host] [--seed N] [--trace F] [--json]
 //   xenode scenario dm-startup [--legacy] [--seed N] [--trace F] [--json]
 // Exit code 0 when every check of every step held; otherwise the failing
 // checks and the command line that replays the run are printed.
@@ -22,6 +23,7 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       'stop-after': { type: 'string' },
       scenario: { type: 'string' },
       seeds: { type: 'string' },
+      frontend: { type: 'string', default: 'auto' },
     },
   });
   const seed = Number(values.seed);
@@ -30,7 +32,9 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
   if (!['netback', 'blkback-io', 'blkback-grant'].includes(backend!)) throw new Error(`--backend must be netback, blkback-io or blkback-grant`);
   const xenwatch = values.xenwatch as ScenarioOptions['xenwatch'];
   if (xenwatch !== 'single' && xenwatch !== 'mtwatch') throw new Error('--xenwatch must be single or mtwatch');
-  const opts: ScenarioOptions = { seed, backend, xenwatch, legacy: values.legacy ?? false, trace: values.trace !== undefined };
+  const frontend = values.frontend as ScenarioOptions['frontend'];
+  if (!['auto', 'kernel', 'host'].includes(frontend!)) throw new Error('--frontend must be auto, kernel or host');
+  const opts: ScenarioOptions = { seed, backend, xenwatch, frontend, legacy: values.legacy ?? false, trace: values.trace !== undefined };
   if (values['stop-after']) opts.stopAfter = values['stop-after'];
   const out: ReturnType<typeof scenarioOptions> = { name: values.scenario ?? positionals[0], opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
   if (values.trace) out.trace = values.trace;

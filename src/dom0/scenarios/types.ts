@@ -11,6 +11,13 @@ export interface ScenarioOptions {
   xenwatch?: 'single' | 'mtwatch';
   /** dm-startup: the broken, hard-coded dom0 path. */
   legacy?: boolean;
+  /**
+   * xenwatch-stall: who drives the frontends. 'kernel': the unikernels
+   * (kernels/netfront.ts, kernels/blkfront.ts); 'host': host-driven frontends
+   * acting as the domain (frontends.ts); 'auto' (default): the kernel if the
+   * file exists, else the host.
+   */
+  frontend?: 'auto' | 'kernel' | 'host';
   /** Stop after the step with this id (ps/stack look at the machine there). */
   stopAfter?: string;
 }

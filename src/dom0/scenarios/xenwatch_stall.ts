@@ -55,11 +55,12 @@ export const DEFAULT_KERNELS: StallKernels = {
 };
 
 /** A kernel line, or none (a kernel-less domain driven by a host frontend) when the file is missing. */
-function kernelLine(path: string): string {
-  return fs.existsSync(path) ? `kernel = "${path}"\n` : '';
+function useKernel(path: string, fe: ScenarioOptions['frontend']): boolean {
+  return fe === 'kernel' || ((fe ?? 'auto') === 'auto' && fs.existsSync(path));
 }
 
-function configs(backend: Backend, k: StallKernels): Record<string, string> {
+function configs(backend: Backend, k: StallKernels, fe: ScenarioOptions['frontend']): Record<string, string> {
+  const kernelLine = (path: string) => (useKernel(path, fe) ? `kernel = "${path}"\n` : '');
   const d1 =
     backend === 'netback'
       ? `name = "netfront-1"\n${kernelLine(k.netfront)}memory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "tx=1500 interval=1ms"\n`
@@ -102,12 +103,12 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const mode = opts.xenwatch ?? 'single';
   const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode });
   const k = host.kernel!;
-  const files = configs(backend, kernels);
+  const files = configs(backend, kernels, opts.frontend);
   for (const [n, v] of Object.entries(files)) host.files.set(n, v);
   const d1cfg = backend === 'netback' ? 'netfront.cfg' : 'blkfront.cfg';
   const feKernel = backend === 'netback' ? kernels.netfront : kernels.blkfront;
-  const realFe = fs.existsSync(feKernel);
-  const realNext = fs.existsSync(kernels.next);
+  const realFe = useKernel(feKernel, opts.frontend);
+  const realNext = useKernel(kernels.next, opts.frontend);
   if (realFe) await host.buildKernelFor(feKernel);
   if (realNext) await host.buildKernelFor(kernels.next);
   const tr = new Transcript(() => host.sim.now);
@@ -150,7 +151,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     const c1 = xl(`create ${d1cfg}`);
     tr.check('xl create succeeds', c1.code === 0, c1.stderr);
     if (!realFe) {
-      tr.note(`${feKernel} is not in the tree: d1's ${backend === 'netback' ? 'netfront' : 'blkfront'} is driven from the host (as d1, through xenstore, grants and its event channel)`);
+      tr.note(`${fs.existsSync(feKernel) ? 'frontend=host' : `${feKernel} is not in the tree`}: d1's ${backend === 'netback' ? 'netfront' : 'blkfront'} is driven from the host (as d1, through xenstore, grants and its event channel)`);
       if (backend === 'netback') startHostNetfront(host, 1);
       else startHostBlkfront(host, 1);
     }
@@ -263,7 +264,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     host,
     ok: failures.length === 0,
     failures,
-    replay: `xenode scenario xenwatch-stall --backend ${backend} --xenwatch ${mode} --seed ${opts.seed}`,
+    replay: `xenode scenario xenwatch-stall --backend ${backend} --xenwatch ${mode}${opts.frontend && opts.frontend !== 'auto' ? ` --frontend ${opts.frontend}` : ''} --seed ${opts.seed}`,
   };
 }
 
