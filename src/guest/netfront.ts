@@ -1,0 +1,299 @@
+// netfront for the unikernel (Mini-OS netfront.c / mirage-net-xen shape):
+// one queue, one event channel, copy-mode RX.
+//
+//   1. read <fe>/backend and backend-id; wait until the backend is InitWait;
+//   2. grant one TX and one RX ring page, allocate an unbound port for the
+//      backend, post RX buffers (each a granted page);
+//   3. one transaction: tx-ring-ref, rx-ring-ref, event-channel,
+//      request-rx-copy=1, feature-rx-notify=1, feature-sg=0, state=4
+//      (Mini-OS writes Connected directly, never Initialised);
+//   4. wait for the backend's Connected.
+// Events are consumed with Activations.after and producer indices, never by
+// counting notifications (they coalesce).
+//
+// Hand-over (kexec, DESIGN.md scenario 4): disconnect() goes Closing, waits
+// for the backend to close, ends *every* grant it made (rings, RX buffers, TX
+// pages), frees the port and goes Initialising; connect() can then run again.
+// A detach/attach loop therefore leaks no grant.
+//
+// Also the grant table (v1) of the guest: frame 0 mapped with
+// XENMEM_add_to_physmap(XENMAPSPACE_grant_table); entries written domid,
+// frame, then flags; revoked only when neither reading nor writing is set.
+
+import { DOMID_SELF, GNTTAB_NR_RESERVED_ENTRIES, GRANT_ENTRY_V1, GTF, HYPERVISOR, PAGE_SIZE, XEN_ADD_TO_PHYSMAP, XENMAPSPACE, XENMEM_add_to_physmap, XenbusState } from '../abi/xen.ts';
+import { FrontRing } from '../abi/ring.ts';
+import {
+  NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeRxResponse, decodeTxResponse, encodeRxRequest, encodeTxRequest,
+} from '../abi/netif.ts';
+import { Activations, Eventchn, Lwt, Main, Memory, program_start } from './index.ts';
+import type { XsClient } from './xs.ts';
+
+/** The guest's page allocator: frames from Platform.nextFree, recycled. */
+export const Pages = {
+  free: [] as number[],
+  alloc(): number {
+    const f = Pages.free.pop();
+    if (f !== undefined) return f;
+    const p = Main.platform;
+    if (p.nextFree >= p.nrFrames) throw new Error('out of guest frames');
+    return p.nextFree++;
+  },
+  release(gpfn: number): void {
+    new Uint8Array(Memory.frame(gpfn)).fill(0);
+    Pages.free.push(gpfn);
+  },
+};
+
+/** Grant table v1, frame 0 only (512 entries, the first 8 reserved). */
+export class Gnttab {
+  private static inst: Gnttab | undefined;
+  private readonly gpfn: number;
+  private readonly freeRefs: number[] = [];
+  private nextRef = GNTTAB_NR_RESERVED_ENTRIES;
+  /** Grants currently given (tests: a hand-over must bring this back to where it was). */
+  live = 0;
+
+  private constructor() {
+    this.gpfn = Pages.alloc();
+    const arg = Pages.alloc();
+    const dv = new DataView(Memory.frame(arg));
+    dv.setUint16(XEN_ADD_TO_PHYSMAP.domid, DOMID_SELF, true);
+    dv.setUint16(XEN_ADD_TO_PHYSMAP.sz, 0, true);
+    dv.setUint32(XEN_ADD_TO_PHYSMAP.space, XENMAPSPACE.grant_table, true);
+    dv.setBigUint64(XEN_ADD_TO_PHYSMAP.idx, 0n, true);
+    dv.setBigUint64(XEN_ADD_TO_PHYSMAP.gpfn, BigInt(this.gpfn), true);
+    const rc = Main.platform.doors.hypercall(HYPERVISOR.memory_op, XENMEM_add_to_physmap, arg * PAGE_SIZE);
+    Pages.release(arg);
+    if (rc < 0) throw new Error(`gnttab: XENMEM_add_to_physmap(grant_table) = ${rc}`);
+  }
+
+  static get(): Gnttab {
+    return (Gnttab.inst ??= new Gnttab());
+  }
+
+  private view(): DataView {
+    // Fetched each time: the frame is the hypervisor's buffer remapped at gpfn.
+    return new DataView(Memory.frame(this.gpfn));
+  }
+
+  /** gnttab_grant_foreign_access. */
+  grant(domid: number, gpfn: number, readonly = false): number {
+    const ref = this.freeRefs.pop() ?? this.nextRef++;
+    if (ref >= PAGE_SIZE / GRANT_ENTRY_V1.size) throw new Error('gnttab: out of grant refs');
+    const dv = this.view();
+    const o = ref * GRANT_ENTRY_V1.size;
+    dv.setUint16(o + GRANT_ENTRY_V1.domid, domid, true);
+    dv.setUint32(o + GRANT_ENTRY_V1.frame, gpfn, true);
+    Memory.point('gnttab: wmb before flags');
+    dv.setUint16(o + GRANT_ENTRY_V1.flags, GTF.permit_access | (readonly ? GTF.readonly : 0), true);
+    this.live++;
+    return ref;
+  }
+
+  /** gnttab_end_foreign_access_ref: false while the backend still maps the page. */
+  end(ref: number): boolean {
+    const dv = this.view();
+    const o = ref * GRANT_ENTRY_V1.size;
+    Memory.point('gnttab: read flags');
+    const f = dv.getUint16(o + GRANT_ENTRY_V1.flags, true);
+    if (f & (GTF.reading | GTF.writing)) return false;
+    dv.setUint16(o + GRANT_ENTRY_V1.flags, 0, true);
+    this.freeRefs.push(ref);
+    this.live--;
+    return true;
+  }
+}
+
+/**
+ * Wait until `path` satisfies `ok` (a xenstore watch). An Lwt, not a native
+ * Promise: the main loop only knows to drain native continuations that came
+ * through an Lwt (`await lwt`), so a bare Promise resolved from a watch
+ * callback would leave the vCPU halted with the continuation pending.
+ */
+export function waitFor(xs: XsClient, path: string, ok: (v: string | undefined) => boolean): Lwt.Lwt<string | undefined> {
+  const [p, r] = Lwt.wait<string | undefined>();
+  let done = false;
+  let sub: { unsubscribe(): void } | undefined;
+  const check = (v: string | undefined) => {
+    if (done || !ok(v)) return;
+    done = true;
+    sub?.unsubscribe();
+    Lwt.wakeup(r, v);
+  };
+  sub = xs.watch(path).subscribe({
+    next: () => {
+      Lwt.catch_(() => xs.read(path), () => undefined as unknown as string).map_((v) => check(v));
+    },
+    error: (e) => {
+      if (!done) {
+        done = true;
+        Lwt.wakeup_exn(r, e);
+      }
+    },
+  });
+  if (done) sub.unsubscribe();
+  return p;
+}
+
+interface Slot {
+  ref: number;
+  gpfn: number;
+}
+
+export interface NetfrontStats {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  txErrors: number;
+}
+
+export class Netfront {
+  readonly fe: string;
+  backend = '';
+  backendId = 0;
+  port = 0;
+  private tx: FrontRing | undefined;
+  private rx: FrontRing | undefined;
+  private txRing: Slot | undefined;
+  private rxRing: Slot | undefined;
+  private readonly rxBufs = new Map<number, Slot>();
+  private readonly txPending = new Map<number, Slot>();
+  private txFreeIds: number[] = [];
+  private counter = program_start;
+  private running = false;
+  readonly stats: NetfrontStats = { txPackets: 0, txBytes: 0, rxPackets: 0, txErrors: 0 };
+  onReceive: ((frame: Uint8Array) => void) | undefined;
+  private readonly gnt = Gnttab.get();
+
+  constructor(readonly xs: XsClient, readonly devid = 0, readonly nrRx = 32) {
+    this.fe = `device/vif/${devid}`;
+  }
+
+  async connect(): Promise<void> {
+    const xs = this.xs;
+    this.backend = await xs.read(`${this.fe}/backend`);
+    this.backendId = Number(await xs.read(`${this.fe}/backend-id`));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.InitWait);
+    this.txRing = this.page();
+    this.rxRing = this.page();
+    this.tx = FrontRing.init(Memory.frame(this.txRing.gpfn), NETIF_TX_ENTRY, Memory.point);
+    this.rx = FrontRing.init(Memory.frame(this.rxRing.gpfn), NETIF_RX_ENTRY, Memory.point);
+    this.txFreeIds = Array.from({ length: this.tx.nr_ents }, (_, i) => this.tx!.nr_ents - 1 - i);
+    this.port = Eventchn.alloc_unbound(this.backendId);
+    for (let id = 0; id < this.nrRx; id++) this.postRx(id);
+    const fe = this.fe;
+    const t = this.txRing.ref, r = this.rxRing.ref, port = this.port;
+    await xs.transaction(async (tx) => {
+      await tx.write(`${fe}/tx-ring-ref`, String(t));
+      await tx.write(`${fe}/rx-ring-ref`, String(r));
+      await tx.write(`${fe}/event-channel`, String(port));
+      await tx.write(`${fe}/request-rx-copy`, '1');
+      await tx.write(`${fe}/feature-rx-notify`, '1');
+      await tx.write(`${fe}/feature-sg`, '0');
+      await tx.write(`${fe}/state`, String(XenbusState.Connected));
+    });
+    Eventchn.unmask(this.port);
+    this.counter = Activations.counter(this.port);
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
+    this.running = true;
+    void this.loop();
+  }
+
+  private page(): Slot {
+    const gpfn = Pages.alloc();
+    return { gpfn, ref: this.gnt.grant(this.backendId, gpfn) };
+  }
+
+  private postRx(id: number): void {
+    const s = this.rxBufs.get(id) ?? this.page();
+    this.rxBufs.set(id, s);
+    encodeRxRequest(this.rx!.sring.dv, this.rx!.nextRequest(), { id, gref: s.ref });
+  }
+
+  /** Queue one frame (≤ 4096 bytes, one slot). False if the ring is full. */
+  send(frame: Uint8Array): boolean {
+    const tx = this.tx;
+    if (!tx || !this.running || tx.full() || this.txFreeIds.length === 0 || frame.length > PAGE_SIZE) return false;
+    const id = this.txFreeIds.pop()!;
+    const gpfn = Pages.alloc();
+    new Uint8Array(Memory.frame(gpfn)).set(frame);
+    const ref = this.gnt.grant(this.backendId, gpfn, true);
+    this.txPending.set(id, { ref, gpfn });
+    encodeTxRequest(tx.sring.dv, tx.nextRequest(), { gref: ref, offset: 0, flags: NETTXF.data_validated, id, size: frame.length });
+    this.stats.txPackets++;
+    this.stats.txBytes += frame.length;
+    if (tx.pushRequestsAndCheckNotify()) Eventchn.notify(this.port);
+    return true;
+  }
+
+  get txInFlight(): number {
+    return this.txPending.size;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      this.poll();
+      const port = this.port;
+      this.counter = await Activations.after(port, this.counter);
+    }
+  }
+
+  private poll(): void {
+    const tx = this.tx, rx = this.rx;
+    if (!tx || !rx) return;
+    do {
+      while (tx.unconsumedResponses() > 0) {
+        const r = decodeTxResponse(tx.sring.dv, tx.nextResponse());
+        const s = this.txPending.get(r.id);
+        if (r.status < 0) this.stats.txErrors++;
+        if (s && this.gnt.end(s.ref)) {
+          Pages.release(s.gpfn);
+          this.txPending.delete(r.id);
+          this.txFreeIds.push(r.id);
+        }
+      }
+    } while (tx.finalCheckForResponses());
+    let repost = false;
+    do {
+      while (rx.unconsumedResponses() > 0) {
+        const r = decodeRxResponse(rx.sring.dv, rx.nextResponse());
+        const s = this.rxBufs.get(r.id);
+        if (s && r.status > 0) {
+          this.stats.rxPackets++;
+          this.onReceive?.(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice());
+        }
+        this.postRx(r.id);
+        repost = true;
+      }
+    } while (rx.finalCheckForResponses());
+    if (repost && rx.pushRequestsAndCheckNotify()) Eventchn.notify(this.port);
+  }
+
+  /** Closing → (backend Closing/Closed) → Closed, give every grant back, → Initialising. */
+  async disconnect(): Promise<boolean> {
+    const xs = this.xs;
+    this.running = false;
+    await xs.write(`${this.fe}/state`, String(XenbusState.Closing));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
+    await xs.write(`${this.fe}/state`, String(XenbusState.Closed));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Closed || v === undefined);
+    let all = true;
+    const give = (s: Slot | undefined) => {
+      if (!s) return;
+      if (this.gnt.end(s.ref)) Pages.release(s.gpfn);
+      else all = false;
+    };
+    for (const s of this.rxBufs.values()) give(s);
+    for (const s of this.txPending.values()) give(s);
+    give(this.txRing);
+    give(this.rxRing);
+    this.rxBufs.clear();
+    this.txPending.clear();
+    this.txRing = this.rxRing = undefined;
+    this.tx = this.rx = undefined;
+    Eventchn.close(this.port);
+    this.port = 0;
+    await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
+    return all;
+  }
+}
