@@ -18,4 +18,21 @@ t('kernels/netfront.ts: real netfront ↔ netback, zerocopy counters move', asyn
   assert.equal(k.oopses, []);
 });
 
+t('kernels/blkfront.ts: real blkfront ↔ blkback on a mem: disk, persistent grants, round trip', async () => {
+  const host = new Host({ seed: 2 });
+  host.files.set('bf.cfg', `name = "bf"\nkernel = "kernels/blkfront.ts"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:4' ]\nextra = "io=rw depth=4 count=40"\n`);
+  const r = await host.xl('create bf.cfg');
+  assert.not.match(r.stderr ?? '', /error/, String(r.stderr));
+  const k = host.kernel!;
+  host.sim.runUntil(() => (host.hv.domain(1)?.console ?? '').includes('round trip'), { until: host.sim.now + 5e9 });
+  const con = host.hv.domain(1)?.console ?? '';
+  assert.match(con, /blkfront: connected to \/local\/domain\/0\/backend\/vbd\/1\/51712: 8192 sectors of 512 bytes, info 0/);
+  assert.match(con, /blkfront: 42 requests done|round trip ok/);
+  assert.match(con, /round trip ok/);
+  assert.ok(k.ps().some((p) => p.command === '[1.xvda-0]'), k.psText());
+  const ring = [...k.blkback.blkifs][0]!.rings[0]!;
+  assert.is(ring.persistent_gnts.size, 4);
+  assert.equal(k.oopses, []);
+});
+
 t.run();

@@ -1,0 +1,131 @@
+// blkfront for the unikernel (Mini-OS blkfront.c / mirage-block-xen shape):
+// one ring page, one event channel, persistent grants.
+//
+//   1. read <fe>/backend, backend-id; wait for the backend's InitWait;
+//   2. grant the ring page, allocate an unbound port for the backend;
+//   3. one transaction: ring-ref, event-channel, protocol=x86_64-abi,
+//      feature-persistent=1, state=3 (Initialised);
+//   4. wait for Connected, read sectors, sector-size, info; → 4.
+// With feature-persistent the data pages are granted once and reused for
+// every request (the backend keeps them mapped), which is what lets a block
+// layer hold one of them in dom0 (stall case 3).
+
+import { XenbusState } from '../abi/xen.ts';
+import { FrontRing } from '../abi/ring.ts';
+import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
+import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
+import { Gnttab, Pages, waitFor } from './netfront.ts';
+import type { XsClient } from './xs.ts';
+
+interface Buf {
+  gpfn: number;
+  ref: number;
+}
+
+export class Blkfront {
+  readonly fe: string;
+  backend = '';
+  backendId = 0;
+  port = 0;
+  sectors = 0;
+  sectorSize = SECTOR_SIZE;
+  info = 0;
+  private ring: FrontRing | undefined;
+  private ringBuf: Buf | undefined;
+  /** Persistent data pages, one per ring slot id. */
+  private readonly bufs: Buf[] = [];
+  private readonly free: number[] = [];
+  private readonly waiting = new Map<number, Lwt.Resolver<number>>();
+  private counter = program_start;
+  private running = false;
+  private readonly gnt = Gnttab.get();
+  readonly stats = { reads: 0, writes: 0, errors: 0 };
+
+  constructor(readonly xs: XsClient, readonly vdev = 51712) {
+    this.fe = `device/vbd/${vdev}`;
+  }
+
+  async connect(): Promise<void> {
+    const xs = this.xs;
+    this.backend = await xs.read(`${this.fe}/backend`);
+    this.backendId = Number(await xs.read(`${this.fe}/backend-id`));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.InitWait);
+    const g = Pages.alloc();
+    this.ringBuf = { gpfn: g, ref: this.gnt.grant(this.backendId, g) };
+    this.ring = FrontRing.init(Memory.frame(g), BLKIF_ENTRY, Memory.point);
+    for (let i = 0; i < this.ring.nr_ents; i++) this.free.push(this.ring.nr_ents - 1 - i);
+    this.port = Eventchn.alloc_unbound(this.backendId);
+    const fe = this.fe, ref = this.ringBuf.ref, port = this.port;
+    await xs.transaction(async (tx) => {
+      await tx.write(`${fe}/ring-ref`, String(ref));
+      await tx.write(`${fe}/event-channel`, String(port));
+      await tx.write(`${fe}/protocol`, 'x86_64-abi');
+      await tx.write(`${fe}/feature-persistent`, '1');
+      await tx.write(`${fe}/state`, String(XenbusState.Initialised));
+    });
+    Eventchn.unmask(this.port);
+    this.counter = Activations.counter(this.port);
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
+    this.sectors = Number(await xs.read(`${this.backend}/sectors`));
+    this.sectorSize = Number(await xs.read(`${this.backend}/sector-size`));
+    this.info = Number(await xs.read(`${this.backend}/info`));
+    await xs.write(`${fe}/state`, String(XenbusState.Connected));
+    this.running = true;
+    void this.loop();
+  }
+
+  private buf(id: number): Buf {
+    let b = this.bufs[id];
+    if (!b) {
+      const gpfn = Pages.alloc();
+      b = { gpfn, ref: this.gnt.grant(this.backendId, gpfn) };
+      this.bufs[id] = b;
+    }
+    return b;
+  }
+
+  /** One page (8 sectors) at `sector`; resolves with the status (0 = OK). Read data lands in `data`. */
+  io(op: 'read' | 'write', sector: number, data: Uint8Array): Lwt.Lwt<number> {
+    const ring = this.ring;
+    if (!ring || !this.running || this.free.length === 0 || ring.full()) return Lwt.return_(-1);
+    const id = this.free.pop()!;
+    const b = this.buf(id);
+    const page = new Uint8Array(Memory.frame(b.gpfn));
+    if (op === 'write') page.set(data.subarray(0, 4096));
+    encodeRequest(ring.sring.dv, ring.nextRequest(), {
+      operation: op === 'write' ? BLKIF_OP.WRITE : BLKIF_OP.READ, handle: this.vdev, id: BigInt(id), sector_number: BigInt(sector),
+      seg: [{ gref: b.ref, first_sect: 0, last_sect: 7 }],
+    });
+    if (op === 'write') this.stats.writes++;
+    else this.stats.reads++;
+    if (ring.pushRequestsAndCheckNotify()) Eventchn.notify(this.port);
+    const [p, r] = Lwt.wait<number>();
+    this.waiting.set(id, r);
+    return p.map_((st) => {
+      if (op === 'read' && st === 0) data.set(new Uint8Array(Memory.frame(b.gpfn)).subarray(0, data.length));
+      return st;
+    });
+  }
+
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const ring = this.ring!;
+      do {
+        while (ring.unconsumedResponses() > 0) {
+          const rsp = decodeResponse(ring.sring.dv, ring.nextResponse());
+          const id = Number(rsp.id);
+          const w = this.waiting.get(id);
+          this.waiting.delete(id);
+          this.free.push(id);
+          if (rsp.status !== 0) this.stats.errors++;
+          if (w) Lwt.wakeup(w, rsp.status);
+        }
+      } while (ring.finalCheckForResponses());
+      this.counter = await Activations.after(this.port, this.counter);
+    }
+  }
+}
