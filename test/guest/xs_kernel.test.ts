@@ -1,0 +1,72 @@
+// kernels/xs.ts end to end on the full host (src/dom0/host.ts): xl create,
+// xenstored over the guest's ring (grant ref 1), dom0 writes commands through
+// its in-process connection, the kernel answers in the store and exits.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Host } from '../../src/dom0/host.ts';
+
+const K = suite('xs kernel on the host');
+const S = 1e9;
+
+async function boot(seed: number) {
+  const host = new Host({ seed, xenpvQemu: false });
+  host.files.set('xs.cfg', 'name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n');
+  const r = await host.xl('create xs.cfg');
+  assert.is(r.code, 0, r.stderr);
+  const d = host.hv.domains().find((x) => x.name === 'xs1')!;
+  assert.ok(d, 'domain xs1 exists');
+  const home = `/local/domain/${d.id}`;
+  const read = (p: string) => host.run(() => host.xs.read(0, p), 'xenstore-read');
+  /** The daemon's store as it is now (no request: safe inside a run predicate). */
+  const peek = (p: string) => {
+    const n = host.xsd.store.get(p);
+    return n === undefined ? undefined : new TextDecoder().decode(n.value);
+  };
+  const write = (p: string, v: string) => host.run(() => host.xs.write(0, p, v), 'xenstore-write');
+  /** Run the machine until `cond` or `limit` ns of virtual time pass. */
+  const until = (cond: () => boolean, limit = 5 * S) => {
+    const end = host.sim.now + limit;
+    host.sim.runUntil(() => cond() || host.sim.now >= end);
+    return cond();
+  };
+  return { host, d, home, read, peek, write, until };
+}
+
+K('publishes, answers commands through a watch, quits cleanly', async () => {
+  const { host, d, home, read, peek, write, until } = await boot(7);
+  assert.ok(until(() => peek(`${home}/data/status`) === 'ready'), `status ${read(`${home}/data/status`)}; console ${d.console}`);
+  assert.is(read(`${home}/data/hello`), 'hello from xs1');
+  assert.match(d.console, new RegExp(`xs: I am xs1, domain ${d.id}, home /local/domain/${d.id}`));
+  for (const [i, cmd] of ['ping', 'ping', 'say hi'].entries()) {
+    write(`${home}/data/command`, cmd);
+    assert.ok(until(() => peek(`${home}/data/reply`) === `ack ${i + 1}: ${cmd}`), `reply ${read(`${home}/data/reply`)}`);
+    assert.ok(until(() => peek(`${home}/data/command`) === undefined), 'command taken');
+  }
+  write(`${home}/data/command`, 'quit');
+  assert.ok(until(() => d.shutdownReason !== undefined), `still running: ${d.console}`);
+  assert.is(d.shutdownReason, 0, d.console);
+  assert.is(read(`${home}/data/reply`), 'ack 4: quit');
+  assert.match(d.console, /xs: command 1: "ping"\n/);
+  assert.match(d.console, /xs: command 3: "say hi"\n/);
+  assert.match(d.console, /xs: quit after 4 commands/);
+  assert.not.match(d.console, /Fatal error/);
+  assert.is(host.diag.filter((l) => /crash|internal error/.test(l)).length, 0, host.diag.join('\n'));
+});
+
+K('deterministic: the same seed gives the same console and timing', async () => {
+  const run = async () => {
+    const { host, d, home, read, peek, write, until } = await boot(11);
+    until(() => peek(`${home}/data/status`) === 'ready');
+    write(`${home}/data/command`, 'a');
+    until(() => peek(`${home}/data/reply`) === 'ack 1: a');
+    write(`${home}/data/command`, 'quit');
+    until(() => d.shutdownReason !== undefined);
+    return `${host.sim.now} ${d.shutdownReason}\n${d.console}`;
+  };
+  const a = await run();
+  const b = await run();
+  assert.is(a, b);
+  assert.match(a, /xs: quit after 2 commands/);
+});
+
+K.run();
