@@ -4,8 +4,41 @@
 //   client (`role=client peer=<domid> port=<server port> rounds=N`):
 //     EVTCHNOP_bind_interdomain (retrying until the server has allocated), then
 //     N pings, each waiting for its pong with Activations.after.
+// Port exchange: with a xenstore ring (a domain made by `xl create`) the
+// server publishes its port in data/port (readable by the peer) and a client
+// without `port=` watches /local/domain/<peer>/data/port for it; without a
+// store (the bare-hypervisor scenario and the benchmark) the client's `port=`
+// is used as before.
 // Written with Lwt binds (no await) so the hot path needs no realm drains.
+import { concatMap, filter, firstValueFrom } from 'rxjs';
 import { Activations, Cmdline, Console, Eventchn, Lwt, Time, kernel, program_start, type LwtT } from '../src/guest/index.ts';
+import { Xs, type XsClient } from '../src/guest/xs.ts';
+
+/** The domain's xenstore client, or undefined if it has no store ring. */
+function store(): XsClient | undefined {
+  try {
+    return Xs.connect();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Server: data/port = port, readable by the peer (one transaction). */
+function publishPort(xs: XsClient, port: number, peer: number): LwtT<void> {
+  return xs.read('domid').bind_((self) =>
+    xs.transaction((t) => t.write('data/port', String(port)).bind_(() => t.setPerms('data/port', [`n${self}`, `r${peer}`]))),
+  );
+}
+
+/** Client: wait (watch) until the peer's data/port is readable. */
+function lookupPort(xs: XsClient, peer: number): LwtT<number> {
+  const path = `/local/domain/${peer}/data/port`;
+  const found = xs.watch(path).pipe(
+    concatMap(() => Lwt.catch_(() => xs.read(path).map_((v): number | undefined => Number(v)), () => undefined)),
+    filter((p): p is number => p !== undefined && Number.isInteger(p) && p > 0),
+  );
+  return Lwt.of_promise(firstValueFrom(found)); // unsubscribes (UNWATCH) on the first value
+}
 
 kernel(() => {
   const args = Cmdline.args;
@@ -15,7 +48,8 @@ kernel(() => {
   if (args.role === 'server') {
     const port = Eventchn.alloc_unbound(peer);
     Eventchn.unmask(port);
-    if (!quiet) Console.log(`pingpong server: port ${port} for d${peer}, ${rounds} rounds`);
+    const xs = args.port === undefined ? store() : undefined;
+    if (!quiet) Console.log(`pingpong server: port ${port} for d${peer}, ${rounds} rounds${xs ? ' (published in data/port)' : ''}`);
     let c = program_start;
     let i = 0;
     const loop = (): LwtT<number> =>
@@ -24,12 +58,14 @@ kernel(() => {
         Eventchn.notify(port);
         return ++i >= rounds ? Lwt.return_(0) : loop();
       });
-    return loop().bind_((code) => {
+    return (xs ? publishPort(xs, port, peer) : Lwt.return_unit).bind_(loop).bind_((code) => {
       if (!quiet) Console.log(`pingpong server: ${i} pongs`);
       return code;
     });
   }
-  const remotePort = Number(args.port ?? 2);
+  const xs = args.port === undefined ? store() : undefined;
+  const remote: LwtT<number> = xs ? lookupPort(xs, peer) : Lwt.return_(Number(args.port ?? 2));
+  let remotePort = 0;
   const bind = (): LwtT<number> => {
     try {
       return Lwt.return_(Eventchn.bind_interdomain(peer, remotePort));
@@ -37,7 +73,11 @@ kernel(() => {
       return Time.sleep_ns(1_000_000).bind_(bind);
     }
   };
-  return bind().bind_((port) => {
+  return remote.bind_((rp) => {
+    remotePort = rp;
+    if (xs && !quiet) Console.log(`pingpong client: d${peer}'s port ${rp} (from xenstore)`);
+    return bind();
+  }).bind_((port) => {
     Eventchn.unmask(port);
     const t0 = Time.now_ns();
     // bind_interdomain leaves our new port pending: take that event first.

@@ -1,0 +1,41 @@
+// kernels/pingpong.ts on the full host: the port exchange goes through
+// xenstore (the server publishes data/port readable by its peer, the client
+// watches for it); the bare-hypervisor scenario keeps the cmdline `port=`.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Host } from '../../src/dom0/host.ts';
+import { runScenario } from '../../src/guest/scenario.ts';
+
+const P = suite('pingpong port exchange');
+const S = 1e9;
+
+P('over xenstore on the host (client created first, waits on a watch)', async () => {
+  const host = new Host({ seed: 5, xenpvQemu: false });
+  // the client is created first: it must wait for the server's data/port
+  host.files.set('c.cfg', 'name = "ppc"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=client peer=2 rounds=50"\n');
+  host.files.set('s.cfg', 'name = "pps"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=server peer=1 rounds=50"\n');
+  assert.is((await host.xl('create c.cfg')).code, 0);
+  host.sim.run({ until: host.sim.now + 0.5 * S });
+  assert.is((await host.xl('create s.cfg')).code, 0);
+  const c = host.hv.domain(1)!;
+  const s = host.hv.domain(2)!;
+  assert.is(c.name, 'ppc');
+  assert.is(s.name, 'pps');
+  const end = host.sim.now + 10 * S;
+  host.sim.runUntil(() => (c.shutdownReason !== undefined && s.shutdownReason !== undefined) || host.sim.now >= end);
+  assert.is(s.shutdownReason, 0, s.console);
+  assert.is(c.shutdownReason, 0, c.console);
+  const port = /pingpong server: port (\d+) for d1, 50 rounds \(published in data\/port\)/.exec(s.console)?.[1];
+  assert.ok(port, s.console);
+  assert.match(c.console, new RegExp(`pingpong client: d2's port ${port} \\(from xenstore\\)`));
+  assert.match(c.console, /pingpong client: 50 round trips/);
+  assert.match(s.console, /pingpong server: 50 pongs/);
+});
+
+P('bare hypervisor scenario (no store): cmdline port still works', async () => {
+  const r = await runScenario({ kernel: 'kernels/pingpong.ts', seed: 3, cmdline: 'rounds=20' });
+  assert.ok(r.ok, r.summary);
+  assert.match(r.domains[1]!.console, /20 round trips on port/);
+});
+
+P.run();
