@@ -22,7 +22,7 @@ function printCmd(cmd: string, out: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '1' }, trace: { type: 'string' }, rounds: { type: 'string', default: '1000' }, frontend: { type: 'string', default: 'host' } } });
+  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '1' }, trace: { type: 'string' }, rounds: { type: 'string', default: '1000' }, frontend: { type: 'string', default: 'auto' } } });
   const frontendArg = values.frontend as 'auto' | 'kernel' | 'host';
   const seed = Number(values.seed);
   const rounds = Number(values.rounds);

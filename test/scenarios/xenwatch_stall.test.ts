@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { xenwatchStall } from '../../src/dom0/scenarios/index.ts';
@@ -32,6 +33,15 @@ for (const backend of BACKENDS) {
       assert.equal(r.host.hv.internalErrors, []);
     });
   }
+}
+
+for (const [backend, xenwatch] of [['netback', 'single'], ['blkback-grant', 'mtwatch']] as const) {
+  stall(`${backend} / ${xenwatch} with the unikernel frontends (kernels/*front.ts)`, async () => {
+    if (!fs.existsSync('kernels/netfront.ts') || !fs.existsSync('kernels/blkfront.ts')) return;
+    const r = await xenwatchStall.run({ seed: 21, backend, xenwatch, frontend: 'kernel' });
+    assert.equal(r.failures, [], r.transcript.render({ checks: true }));
+    assert.match(r.transcript.render(), /# xl console (netfront|blkfront)-1\n/);
+  });
 }
 
 stall('determinism: the same seed gives the same transcript, byte for byte', async () => {

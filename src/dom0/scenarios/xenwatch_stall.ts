@@ -158,6 +158,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     const connected = runUntil(() => beState(bePath) === XenbusState.Connected, 5 * S);
     tr.check('backend reaches Connected (4)', connected, `state ${beState(bePath)}`);
     runFor(200 * MS);
+    if (realFe) xl(`console ${backend === 'netback' ? 'netfront-1' : 'blkfront-1'}`);
     fault.traffic(tr);
     stop('create');
 
