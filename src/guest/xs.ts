@@ -30,7 +30,7 @@
 
 import { Observable } from 'rxjs';
 import {
-  XS_DIRECTORY, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
+  XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
   XS_RING_RSP_PROD, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_TYPE_NAMES, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XENSTORE_PAYLOAD_MAX,
   XsFrameReader, XsRing, encodeMessage, latin1, latin1Bytes, splitStrings, type XsMessage,
@@ -128,9 +128,45 @@ export class XsHandle {
     return this.client.request(XS_WRITE, this.txId, path, [path], v).map_(okReply(path, 'WRITE'));
   }
 
-  /** XS_DIRECTORY: child names. */
+  /**
+   * XS_DIRECTORY: child names. A list too big for one reply (E2BIG; ENOSYS
+   * counts the same, as in libxenstore) is fetched with XS_DIRECTORY_PART by
+   * byte offset, restarting if the node's generation changes meanwhile.
+   */
   directory(path: string): Lwt.Lwt<string[]> {
-    return this.client.request(XS_DIRECTORY, this.txId, path, [path]).map_((m) => strings(m, 'DIRECTORY', path));
+    return Lwt.catch_(
+      () => this.client.request(XS_DIRECTORY, this.txId, path, [path]).map_((m) => strings(m, 'DIRECTORY', path)),
+      (e) => {
+        if (e instanceof XsError && (e.errno === 'E2BIG' || e.errno === 'ENOSYS')) return this.directoryParts(path, 0);
+        throw e;
+      },
+    );
+  }
+
+  private directoryParts(path: string, restarts: number): Lwt.Lwt<string[]> {
+    const names: string[] = [];
+    let gen: string | undefined;
+    const part = (offset: number): Lwt.Lwt<string[]> =>
+      this.client.request(XS_DIRECTORY_PART, this.txId, path, [path, String(offset)]).bind_((m) => {
+        // `gen\0` + `name\0`*, plus one extra `\0` on the last chunk.
+        const p = m.payload;
+        const s = strings(m, 'DIRECTORY_PART', path);
+        if (s.length === 0) throw new XsProtocolError(`xenstore DIRECTORY_PART ${path}: malformed reply (no generation)`);
+        if (gen === undefined) gen = s[0];
+        else if (gen !== s[0]) {
+          if (restarts >= 10) throw new XsError('EAGAIN', 'DIRECTORY_PART', path);
+          return this.directoryParts(path, restarts + 1);
+        }
+        const last = p.length >= 2 && p[p.length - 2] === 0;
+        const kids = s.slice(1).filter((k, i, a) => !(last && i === a.length - 1 && k === ''));
+        let bytes = 0;
+        for (const k of kids) bytes += k.length + 1;
+        names.push(...kids);
+        if (last) return Lwt.return_(names);
+        if (bytes === 0) throw new XsProtocolError(`xenstore DIRECTORY_PART ${path}: no progress at offset ${offset}`);
+        return part(offset + bytes);
+      });
+    return part(0);
   }
 
   rm(path: string): Lwt.Lwt<void> {

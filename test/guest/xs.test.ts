@@ -220,6 +220,20 @@ X('many requests in flight, replies dispatched by req_id', async () => {
   assert.is(xs.inFlight, 0);
 });
 
+X('a directory over 4096 bytes: E2BIG, then DIRECTORY_PART chunks', async () => {
+  const { xs, dom0, drive, home } = world();
+  const names = Array.from({ length: 600 }, (_, i) => `child-with-a-long-name-${String(i).padStart(4, '0')}`);
+  for (const n of names) dom0.ok(12, [`${home}/many/${n}`]);
+  assert.is(dom0.q(1, [`${home}/many`]).error, 'E2BIG');
+  const r0 = xs.stats.requests;
+  const got = await drive(xs.directory('many'));
+  assert.equal(got, names);
+  assert.ok(xs.stats.requests - r0 >= 1 + 4, `requests ${xs.stats.requests - r0}`);
+  // inside a transaction too
+  const inTx = await drive(xs.transaction((t) => t.directory(`${home}/many`)));
+  assert.is(inTx.length, 600);
+});
+
 X('E2BIG for a request over 4096 bytes, without sending it', async () => {
   const { xs, drive } = world();
   const e = await rejects(drive(xs.write('data/huge', 'z'.repeat(5000))));
