@@ -14,7 +14,8 @@ import { XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
 import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
-import { Gnttab, Pages, waitFor } from './netfront.ts';
+import { Gnttab, Pages } from './gnttab.ts';
+import { waitFor } from './xenbus.ts';
 import type { XsClient } from './xs.ts';
 
 interface Buf {

@@ -15,125 +15,16 @@
 // for the backend to close, ends *every* grant it made (rings, RX buffers, TX
 // pages), frees the port and goes Initialising; connect() can then run again.
 // A detach/attach loop therefore leaks no grant.
-//
-// Also the grant table (v1) of the guest: frame 0 mapped with
-// XENMEM_add_to_physmap(XENMAPSPACE_grant_table); entries written domid,
-// frame, then flags; revoked only when neither reading nor writing is set.
 
-import { DOMID_SELF, GNTTAB_NR_RESERVED_ENTRIES, GRANT_ENTRY_V1, GTF, HYPERVISOR, PAGE_SIZE, XEN_ADD_TO_PHYSMAP, XENMAPSPACE, XENMEM_add_to_physmap, XenbusState } from '../abi/xen.ts';
+import { PAGE_SIZE, XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import {
   NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeRxResponse, decodeTxResponse, encodeRxRequest, encodeTxRequest,
 } from '../abi/netif.ts';
 import { Activations, Eventchn, Lwt, Main, Memory, program_start } from './index.ts';
 import type { XsClient } from './xs.ts';
-
-/** The guest's page allocator: frames from Platform.nextFree, recycled. */
-export const Pages = {
-  free: [] as number[],
-  alloc(): number {
-    const f = Pages.free.pop();
-    if (f !== undefined) return f;
-    const p = Main.platform;
-    if (p.nextFree >= p.nrFrames) throw new Error('out of guest frames');
-    return p.nextFree++;
-  },
-  release(gpfn: number): void {
-    new Uint8Array(Memory.frame(gpfn)).fill(0);
-    Pages.free.push(gpfn);
-  },
-};
-
-/** Grant table v1, frame 0 only (512 entries, the first 8 reserved). */
-export class Gnttab {
-  private static inst: Gnttab | undefined;
-  private readonly gpfn: number;
-  private readonly freeRefs: number[] = [];
-  private nextRef = GNTTAB_NR_RESERVED_ENTRIES;
-  /** Grants currently given (tests: a hand-over must bring this back to where it was). */
-  live = 0;
-
-  private constructor() {
-    this.gpfn = Pages.alloc();
-    const arg = Pages.alloc();
-    const dv = new DataView(Memory.frame(arg));
-    dv.setUint16(XEN_ADD_TO_PHYSMAP.domid, DOMID_SELF, true);
-    dv.setUint16(XEN_ADD_TO_PHYSMAP.sz, 0, true);
-    dv.setUint32(XEN_ADD_TO_PHYSMAP.space, XENMAPSPACE.grant_table, true);
-    dv.setBigUint64(XEN_ADD_TO_PHYSMAP.idx, 0n, true);
-    dv.setBigUint64(XEN_ADD_TO_PHYSMAP.gpfn, BigInt(this.gpfn), true);
-    const rc = Main.platform.doors.hypercall(HYPERVISOR.memory_op, XENMEM_add_to_physmap, arg * PAGE_SIZE);
-    Pages.release(arg);
-    if (rc < 0) throw new Error(`gnttab: XENMEM_add_to_physmap(grant_table) = ${rc}`);
-  }
-
-  static get(): Gnttab {
-    return (Gnttab.inst ??= new Gnttab());
-  }
-
-  private view(): DataView {
-    // Fetched each time: the frame is the hypervisor's buffer remapped at gpfn.
-    return new DataView(Memory.frame(this.gpfn));
-  }
-
-  /** gnttab_grant_foreign_access. */
-  grant(domid: number, gpfn: number, readonly = false): number {
-    const ref = this.freeRefs.pop() ?? this.nextRef++;
-    if (ref >= PAGE_SIZE / GRANT_ENTRY_V1.size) throw new Error('gnttab: out of grant refs');
-    const dv = this.view();
-    const o = ref * GRANT_ENTRY_V1.size;
-    dv.setUint16(o + GRANT_ENTRY_V1.domid, domid, true);
-    dv.setUint32(o + GRANT_ENTRY_V1.frame, gpfn, true);
-    Memory.point('gnttab: wmb before flags');
-    dv.setUint16(o + GRANT_ENTRY_V1.flags, GTF.permit_access | (readonly ? GTF.readonly : 0), true);
-    this.live++;
-    return ref;
-  }
-
-  /** gnttab_end_foreign_access_ref: false while the backend still maps the page. */
-  end(ref: number): boolean {
-    const dv = this.view();
-    const o = ref * GRANT_ENTRY_V1.size;
-    Memory.point('gnttab: read flags');
-    const f = dv.getUint16(o + GRANT_ENTRY_V1.flags, true);
-    if (f & (GTF.reading | GTF.writing)) return false;
-    dv.setUint16(o + GRANT_ENTRY_V1.flags, 0, true);
-    this.freeRefs.push(ref);
-    this.live--;
-    return true;
-  }
-}
-
-/**
- * Wait until `path` satisfies `ok` (a xenstore watch). An Lwt, not a native
- * Promise: the main loop only knows to drain native continuations that came
- * through an Lwt (`await lwt`), so a bare Promise resolved from a watch
- * callback would leave the vCPU halted with the continuation pending.
- */
-export function waitFor(xs: XsClient, path: string, ok: (v: string | undefined) => boolean): Lwt.Lwt<string | undefined> {
-  const [p, r] = Lwt.wait<string | undefined>();
-  let done = false;
-  let sub: { unsubscribe(): void } | undefined;
-  const check = (v: string | undefined) => {
-    if (done || !ok(v)) return;
-    done = true;
-    sub?.unsubscribe();
-    Lwt.wakeup(r, v);
-  };
-  sub = xs.watch(path).subscribe({
-    next: () => {
-      Lwt.catch_(() => xs.read(path), () => undefined as unknown as string).map_((v) => check(v));
-    },
-    error: (e) => {
-      if (!done) {
-        done = true;
-        Lwt.wakeup_exn(r, e);
-      }
-    },
-  });
-  if (done) sub.unsubscribe();
-  return p;
-}
+import { Gnttab, Pages } from './gnttab.ts';
+import { waitFor } from './xenbus.ts';
 
 interface Slot {
   ref: number;
