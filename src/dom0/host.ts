@@ -120,6 +120,8 @@ export class Host {
     this.libxl = new Libxl(this.sim, this.xs, this.hvPort(), spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
       xenpvQemu: opts.xenpvQemu ?? true,
+      // The mtwatch RFC's lifecycle: libxl writes /local/domain/0/mtwatch/<domid> first and removes it last.
+      mtwatchNode: opts.xenwatch === 'mtwatch' && opts.kernelOptions?.mtwatchLifecycle === 'node',
     });
     this.hv.onShutdown = (d) => log(`d${d.id} shut down`);
     // xencommons: dom0's name and domid.
@@ -346,10 +348,28 @@ export class Host {
   }
 }
 
-/** Shell-like split: whitespace, with '…' and "…" quoting. */
+/** Shell-like split: whitespace separates words; '…' and "…" quote (also inside a word). */
 export function splitArgs(s: string): string[] {
   const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2] ?? m[3]!);
+  let cur = '';
+  let inWord = false;
+  let q = '';
+  for (const ch of s) {
+    if (q) {
+      if (ch === q) q = '';
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      q = ch;
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
   return out;
 }

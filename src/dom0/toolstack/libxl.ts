@@ -498,14 +498,15 @@ export class Libxl {
    * logs "unable to remove device with path …". Cleans the xenstore dirs either
    * way (device_hotplug_done → libxl__device_destroy). Returns 0 or the first rc.
    */
-  *devicesRemove(refs: DeviceRef[], force: boolean): Co<number> {
+  *devicesRemove(refs: DeviceRef[], force: boolean | 'auto'): Co<number> {
     const xs = this.xs;
     const waiting: DeviceRef[] = [];
+    const forced = force === true;
     for (const ref of refs) {
       const be = backendPath(ref);
       const fe = frontendPath(ref);
       const gone = yield* xs.transaction(function* (t) {
-        if (force) yield* xs.rm(t, fe);
+        if (forced) yield* xs.rm(t, fe);
         const state = yield* xs.read(t, `${be}/state`);
         if (state === undefined) return true; // already removed
         yield* xs.write(t, `${be}/online`, '0');
@@ -516,6 +517,16 @@ export class Libxl {
     }
     const results = waiting.length ? yield* this.waitStates(waiting.map((r) => `${backendPath(r)}/state`), XenbusState.Closed, LIBXL_DESTROY_TIMEOUT * S) : [];
     let first = 0;
+    if (force === 'auto') {
+      // device_backend_callback: a timed-out REMOVE with force AUTO is retried forced.
+      const again = waiting.filter((_, i) => results[i] === 'timeout');
+      if (again.length > 0) {
+        const ok = refs.filter((r) => !again.includes(r));
+        for (let i = 0; i < waiting.length; i++) if (results[i] !== 'timeout') yield* this.spawn.hotplug('offline', waiting[i]!.kind, backendPath(waiting[i]!), waiting[i]!.domid, waiting[i]!.devid);
+        for (const ref of ok) yield* this.deviceDestroy(ref);
+        return yield* this.devicesRemove(again, true);
+      }
+    }
     for (let i = 0; i < waiting.length; i++) {
       const ref = waiting[i]!;
       if (results[i] === 'timeout') {
@@ -539,9 +550,9 @@ export class Libxl {
     });
   }
 
-  /** xl network-detach / block-detach: a normal (not forced first) remove. */
+  /** xl network-detach / block-detach: a normal remove (force AUTO: retried forced after a timeout). */
   *deviceRemove(ref: DeviceRef): Co<number> {
-    return yield* this.devicesRemove([ref], false);
+    return yield* this.devicesRemove([ref], 'auto');
   }
 
   // ------------------------------------------------------------------ device model

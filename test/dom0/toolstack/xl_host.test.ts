@@ -1,0 +1,72 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Host, splitArgs } from '../../../src/dom0/host.ts';
+import { parseSeeds } from '../../../src/cli/sweep.ts';
+
+const xl = suite('xl on an emulated host (dom0 kernel, netback, blkback)');
+
+xl('network-attach / block-attach / detach against the real backends', () => {
+  const host = new Host({ seed: 4 });
+  host.files.set('g.cfg', 'name = "g"\nmemory = 4\n');
+  assert.is(host.xlSync('create g.cfg').code, 0);
+  let r = host.xlSync('network-attach g mac=00:16:3e:aa:bb:cc bridge=xenbr0');
+  assert.equal([r.code, r.stderr], [0, '']);
+  assert.is(host.xenstoreRead('/local/domain/0/backend/vif/1/0/state').stdout, '2\n');
+  assert.is(host.xenstoreRead('/local/domain/0/backend/vif/1/0/hotplug-status').stdout, 'connected\n');
+  r = host.xlSync('block-attach g format=raw, vdev=xvdb, access=ro, target=mem:1');
+  assert.equal([r.code, r.stderr], [0, '']);
+  assert.is(host.xenstoreRead('/local/domain/0/backend/vbd/1/51728/mode').stdout, 'r\n');
+  assert.is(host.xenstoreRead('/local/domain/0/backend/vbd/1/51728/state').stdout, '2\n');
+  r = host.xlSync('network-detach g 00:16:3e:aa:bb:cc');
+  assert.equal([r.code, r.stderr], [0, '']);
+  assert.is(host.xenstoreLs('/local/domain/0/backend/vif/1/0').code, 1);
+  r = host.xlSync('block-detach g xvdb');
+  assert.equal([r.code, r.stderr], [0, '']);
+  assert.is(host.xenstoreLs('/libxl/1/device/vbd/51728').code, 1);
+  r = host.xlSync('block-detach g xvdc');
+  assert.equal([r.code, r.stderr], [1, 'Error: Device xvdc not connected.\n']);
+  r = host.xlSync('destroy g');
+  assert.equal([r.code, r.stderr], [0, '']);
+  assert.is(host.xlSync('list').stdout.trim().split('\n').length, 2);
+});
+
+xl('config errors and bad identifiers print like xl', () => {
+  const host = new Host({ seed: 1, kernel: false });
+  host.files.set('bad.cfg', 'name = "x"\nmemory = = 1\n');
+  let r = host.xlSync('create bad.cfg');
+  assert.is(r.code, 1);
+  assert.is(r.stderr, "Parsing config from bad.cfg\nbad.cfg:2: config parsing error near `=': syntax error, unexpected '=', expecting STRING or NUMBER or '['\nFailed to parse config: Invalid argument\n");
+  r = host.xlSync('create nosuch.cfg');
+  assert.equal([r.code, r.stderr], [1, 'Failed to read config file: nosuch.cfg: No such file or directory\n']);
+  r = host.xlSync('destroy 0');
+  assert.equal([r.code, r.stderr], [1, 'Cannot destroy privileged domain 0.\n']);
+  host.files.set('a.cfg', 'name = "a"\n');
+  assert.is(host.xlSync('create a.cfg').code, 0);
+  r = host.xlSync('create a.cfg');
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /Domain with name "a" already exists/);
+  r = host.xlSync('list nosuch');
+  assert.equal([r.code, r.stderr], [1, 'nosuch is an invalid domain identifier (rc=-6)\n']);
+});
+
+xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
+  const host = new Host({ seed: 2, kernel: false });
+  host.files.set('hello.cfg', 'name="hello"\nkernel="kernels/hello.ts"\nmemory=32\n');
+  assert.is((await host.xl('create hello.cfg')).code, 0);
+  host.sim.run({ until: host.sim.now + 3e9 });
+  const r = host.xlSync('list');
+  assert.is(r.stdout,
+    'Name                                        ID   Mem VCPUs\tState\tTime(s)\n' +
+    'Domain-0                                     0  2879     4     r-----       0.3\n' +
+    'hello                                        1    32     1     ---s--       0.0\n');
+  assert.match(host.xlSync('console hello').stdout, /^Hello from xenode!\n/);
+  assert.match(host.xlSync('debug-keys e').stdout, /^\(XEN\) 'e' pressed -> dumping event-channel info/);
+});
+
+xl('helpers: shell split, seed ranges', () => {
+  assert.equal(splitArgs(`create "my cfg.cfg" name='a b' -p`), ['create', 'my cfg.cfg', 'name=a b', '-p']);
+  assert.equal(parseSeeds('1..3,7'), [1, 2, 3, 7]);
+  assert.throws(() => parseSeeds('x'));
+});
+
+xl.run();
