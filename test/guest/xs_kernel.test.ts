@@ -69,4 +69,32 @@ K('deterministic: the same seed gives the same console and timing', async () => 
   assert.match(a, /xs: quit after 2 commands/);
 });
 
+K('seed sweep: xs kernel next to a xenstore pingpong pair, full preemption', async () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const host = new Host({ seed, xenpvQemu: false, preemptOneIn: 1 });
+    host.files.set('xs.cfg', 'name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n');
+    host.files.set('c.cfg', 'name = "ppc"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=client peer=3 rounds=30 quiet"\n');
+    host.files.set('s.cfg', 'name = "pps"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=server peer=2 rounds=30 quiet"\n');
+    for (const f of ['xs.cfg', 'c.cfg', 's.cfg']) assert.is((await host.xl(`create ${f}`)).code, 0);
+    const peek = (p: string) => {
+      const n = host.xsd.store.get(p);
+      return n === undefined ? undefined : new TextDecoder().decode(n.value);
+    };
+    const until = (c: () => boolean) => {
+      const end = host.sim.now + 5 * S;
+      host.sim.runUntil(() => c() || host.sim.now >= end);
+      return c();
+    };
+    const d1 = host.hv.domain(1)!;
+    assert.ok(until(() => peek('/local/domain/1/data/status') === 'ready'), `seed ${seed}: ${d1.console}`);
+    for (let i = 0; i < 3; i++) {
+      host.run(() => host.xs.write(0, '/local/domain/1/data/command', `c${i}`));
+      assert.ok(until(() => peek('/local/domain/1/data/reply') === `ack ${i + 1}: c${i}`), `seed ${seed}: reply ${peek('/local/domain/1/data/reply')}`);
+    }
+    host.run(() => host.xs.write(0, '/local/domain/1/data/command', 'quit'));
+    assert.ok(until(() => [1, 2, 3].every((i) => host.hv.domain(i)?.shutdownReason !== undefined)), `seed ${seed}: not all shut down`);
+    assert.equal([1, 2, 3].map((i) => host.hv.domain(i)!.shutdownReason), [0, 0, 0], `seed ${seed}`);
+  }
+});
+
 K.run();
