@@ -22,7 +22,12 @@
 // * A malformed stream from the daemon (len > 4096, corrupt indices, a reply
 //   whose type or payload does not fit its request, a reply nobody asked for)
 //   fails every outstanding request and watch with XsProtocolError and
-//   leaves the client closed: an error, never a hang.
+//   leaves the client closed: an error, never a hang. So does the page's
+//   `error` field once the daemon sets it (cxenstored: 3 = PROTO, and it
+//   stops serving the ring), checked whenever the reader wakes.
+// * A request over 4096 payload bytes is refused locally (E2BIG); a
+//   directory whose listing is over 4096 bytes (E2BIG) is fetched with
+//   DIRECTORY_PART, as libxenstore does.
 //
 // The transport is abstract (XsIO) so that tests can run the client against
 // the real daemon over an in-process ring page; `Xs.connect()` builds it from
@@ -31,7 +36,7 @@
 import { Observable } from 'rxjs';
 import {
   XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
-  XS_RING_RSP_PROD, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
+  XS_RING_RSP_PROD, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_TYPE_NAMES, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XENSTORE_PAYLOAD_MAX,
   XsFrameReader, XsRing, encodeMessage, latin1, latin1Bytes, splitStrings, type XsMessage,
 } from '../abi/xs_wire.ts';
@@ -339,6 +344,11 @@ export class XsClient extends XsHandle {
         return;
       }
       if (bytes.length === 0) {
+        const err = this.ring.get(XS_RING_ERROR);
+        if (err !== 0) {
+          this.fail(new XsProtocolError(`xenstore: the daemon marked the ring broken (error ${err}${err === 3 ? ' = PROTO' : ''})`));
+          return;
+        }
         this.stats.readWaits++;
         this.io.after(c).bind_(() => this.readLoop());
         return;

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  XS_READ, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD,
+  XS_READ, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD,
   XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XsFrameReader, XsRing, encodeMessage, writeHeader, type XsMessage,
 } from '../../src/abi/xs_wire.ts';
 import * as Lwt from '../../src/guest/lwt.ts';
@@ -150,6 +150,15 @@ M('replies delivered a byte at a time, an error reply, and a watch event by toke
   assert.is(e.errno, 'EACCES');
   // one notify per consume
   assert.ok(notified() - n0 >= frames.reduce((s, f) => s + f.length, 0));
+});
+
+M('the ring error field (set by the daemon) fails outstanding requests on the next wakeup', () => {
+  const { xs, ring, ch, error } = rig();
+  const a = xs.read('a');
+  Lwt.run_queue();
+  ring.set(XS_RING_ERROR, 3);
+  ch.fire();
+  assert.match(String((error(a) as Error).message), /marked the ring broken \(error 3 = PROTO\)/);
 });
 
 M('a full request ring: the writer waits for the consumer, then finishes', () => {
