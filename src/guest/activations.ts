@@ -8,15 +8,23 @@
 
 import { EVTCHN_2L_NR_CHANNELS } from '../abi/xen.ts';
 import type { Evtchn } from './evtchn.ts';
-import { Lwt, return_, wait as lwtWait, wakeup_later, type Resolver } from './lwt.ts';
+import { Lwt, return_, task, wait as lwtWait, wakeup_later, wakeup_later_task, type Resolver } from './lwt.ts';
 
 /** The counter value before any event (`Activations.program_start`). */
 export const program_start = 0;
 
 export class Activations {
   private readonly counters = new Float64Array(EVTCHN_2L_NR_CHANNELS);
-  private readonly afters: Array<Array<{ counter: number; r: Resolver<number> }> | undefined> = [];
+  /**
+   * Per port, the `after` waiters as pairs (counter, promise) in arrival
+   * order; afterN[port] slots are in use. The arrays never shrink: a wait and
+   * its wakeup allocate only the promise.
+   */
+  private readonly afters: Array<any[] | undefined> = [];
+  private readonly afterN = new Uint32Array(EVTCHN_2L_NR_CHANNELS);
   private readonly waiters: Array<Resolver<void>[] | undefined> = [];
+  /** The other half of the found-ports double buffer (see run). */
+  private spare: number[] = [];
 
   constructor(readonly evtchn: Evtchn) {}
 
@@ -28,8 +36,12 @@ export class Activations {
   after(port: number, counter: number): Lwt<number> {
     const c = this.counters[port]!;
     if (c > counter) return return_(c);
-    const [p, r] = lwtWait<number>();
-    (this.afters[port] ??= []).push({ counter, r });
+    const p = task<number>();
+    const as = (this.afters[port] ??= []);
+    const n = this.afterN[port]!;
+    as[n] = counter;
+    as[n + 1] = p;
+    this.afterN[port] = n + 2;
     return p;
   }
 
@@ -42,10 +54,16 @@ export class Activations {
 
   /** Wake everything waiting on ports the last demux found. Returns the number of ports. */
   run(): number {
-    const ports = this.evtchn.take_found();
+    // Take the found list (ports a nested demux finds meanwhile go to the other buffer, for the next run).
+    const ev = this.evtchn;
+    const ports = ev.found;
+    const nports = ev.nfound;
+    ev.found = this.spare;
+    ev.nfound = 0;
     let n = 0;
-    for (const port of ports) {
-      if (!this.evtchn.test_and_clear(port)) continue;
+    for (let i = 0; i < nports; i++) {
+      const port = ports[i]!;
+      if (!ev.test_and_clear(port)) continue;
       n++;
       const ws = this.waiters[port];
       if (ws && ws.length > 0) {
@@ -53,13 +71,26 @@ export class Activations {
         for (const r of ws) wakeup_later(r, undefined);
       }
       const c = ++this.counters[port]!;
-      const as = this.afters[port];
-      if (as && as.length > 0) {
-        const keep = as.filter((a) => c <= a.counter);
-        this.afters[port] = keep.length > 0 ? keep : undefined;
-        for (const a of as) if (c > a.counter) wakeup_later(a.r, c);
+      const na = this.afterN[port]!;
+      if (na > 0) {
+        // Wake, in arrival order, those waiting for less than c; keep the others in order.
+        const as = this.afters[port]!;
+        let k = 0;
+        for (let j = 0; j < na; j += 2) {
+          const want = as[j] as number;
+          const p = as[j + 1] as Lwt<number>;
+          if (c > want) wakeup_later_task(p, c);
+          else {
+            as[k] = want;
+            as[k + 1] = p;
+            k += 2;
+          }
+        }
+        for (let j = k; j < na; j++) as[j] = undefined;
+        this.afterN[port] = k;
       }
     }
+    this.spare = ports;
     return n;
   }
 }

@@ -25,8 +25,9 @@ const MASK = SHARED_INFO.evtchn_mask >> 2;
 export class Evtchn {
   /** Ports found by demux and not yet test_and_clear'ed (mirage's evtchn_callback_ml). */
   readonly shadow = new Uint8Array(EVTCHN_2L_NR_CHANNELS);
-  /** Shadow ports in the order demux found them. */
+  /** Shadow ports in the order demux found them: the first nfound slots (the array is reused). */
   found: number[] = [];
+  nfound = 0;
   private u8!: Uint8Array;
   private u32!: Uint32Array;
   private readonly vi: number;
@@ -142,7 +143,7 @@ export class Evtchn {
           u32[PEND + idx]! &= ~bit;
           if (this.shadow[port] === 0) {
             this.shadow[port] = 1;
-            this.found.push(port);
+            this.found[this.nfound++] = port;
           }
           found = true;
         }
@@ -160,8 +161,8 @@ export class Evtchn {
 
   /** Take the list of shadow ports found so far (Activations.run walks it). */
   take_found(): number[] {
-    const f = this.found;
-    this.found = [];
+    const f = this.found.slice(0, this.nfound);
+    this.nfound = 0;
     return f;
   }
 

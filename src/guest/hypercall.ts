@@ -124,12 +124,20 @@ export class Hyper {
     });
   }
 
-  /** EVTCHNOP_send/unmask/close on one port. */
+  /** EVTCHNOP_send/unmask/close on one port (the hot path: no closure, no string unless it fails). */
   portOp(op: 'send' | 'unmask' | 'close', port: number): number {
-    return this.withSlot((dv, pa) => {
+    const d = this.depth++;
+    try {
+      if (d >= SLOTS) throw new Error('hypercall argument slots exhausted (nested too deep)');
+      const off = d * SLOT;
+      const dv = (this.slots[d] ??= new DataView(this.doors.frame(this.scratchGpfn), off, SLOT));
       dv.setUint32(EVTCHN_PORT_ARG.port, port, true);
-      return this.check(`EVTCHNOP_${op}`, this.doors.hypercall(HYPERVISOR.event_channel_op, EVTCHNOP[op], pa));
-    });
+      const rc = this.doors.hypercall(HYPERVISOR.event_channel_op, EVTCHNOP[op], this.scratchGpfn * PAGE_SIZE + off);
+      if (rc < 0) throw new HypercallError(`EVTCHNOP_${op}`, rc);
+      return rc;
+    } finally {
+      this.depth--;
+    }
   }
 
   /** set_timer_op(absolute system time ns; 0 cancels). */

@@ -130,8 +130,10 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     let inResume = 0;
     // The runtime publishes Lwt's `native` flags: skip the (3 µs) drain while no
     // native promise continuation can be waiting.
+    // (The flags object never changes once published: read it from the context once.)
+    let nativeFlags: { seen?: boolean } | undefined;
     const mayHaveMicrotasks = () => {
-      const n = ctx.__xenode_native as { seen?: boolean } | undefined;
+      const n = (nativeFlags ??= ctx.__xenode_native as { seen?: boolean } | undefined);
       return !n || n.seen === true;
     };
     return {

@@ -18,21 +18,39 @@ const FULFILLED = 1;
 const REJECTED = 2;
 const PROXY = 3;
 
-/** FIFO run queue: pairs (callback, argument); a bare job has argument NOARG. */
+/**
+ * FIFO run queue of triples (function, a, b), called as function(a, b): a
+ * callback and its promise, a bare job, or a wakeup_later (resolver, value).
+ * Slots between qhead and qtail are live; the array never shrinks (no
+ * reallocation per main-loop pass) and read slots are cleared.
+ */
 const queue: any[] = [];
-const NOARG = {};
 let qhead = 0;
+let qtail = 0;
 /** Promises paused by `pause()`, woken by `wakeup_paused()`. */
 let paused: Array<Resolver<void>> = [];
 /** Set when a native continuation (await / .then from native code) may be queued. */
 export const native = { seen: false, dirty: false };
 
+function push3(f: (a: any, b: any) => void, a: any, b: any): void {
+  const t = qtail;
+  queue[t] = f;
+  queue[t + 1] = a;
+  queue[t + 2] = b;
+  qtail = t + 3;
+}
+
 function enqueue(job: () => void): void {
-  queue.push(job, NOARG);
+  push3(job, undefined, undefined);
 }
 
 function enqueueCb(cb: Cb, p: Lwt<any>): void {
-  queue.push(cb, p);
+  push3(cb, p, undefined);
+}
+
+/** The queued half of wakeup_later. */
+function wakeupJob(r: Resolver<any>, v: unknown): void {
+  settle(r.promise, FULFILLED, v);
 }
 
 export class Lwt<T> implements PromiseLike<T> {
@@ -171,6 +189,20 @@ export function fail<T = never>(e: unknown): Lwt<T> {
 
 export const return_unit: Lwt<void> = return_(undefined);
 
+/** @internal A pending promise (Activations keeps the promise itself as its resolver). */
+export function task<T>(): Lwt<T> {
+  return new Lwt<T>();
+}
+
+function wakeupPromiseJob(p: Lwt<any>, v: unknown): void {
+  settle(p, FULFILLED, v);
+}
+
+/** @internal wakeup_later on the promise made by task(). */
+export function wakeup_later_task<T>(p: Lwt<T>, v: T): void {
+  push3(wakeupPromiseJob, p, v);
+}
+
 /** A pending promise and its resolver. */
 export function wait<T>(): [Lwt<T>, Resolver<T>] {
   const p = new Lwt<T>();
@@ -187,7 +219,7 @@ export function wakeup_exn(r: Resolver<any>, e: unknown): void {
 
 /** Resolve from the run queue rather than now (Lwt.wakeup_later). */
 export function wakeup_later<T>(r: Resolver<T>, v: T): void {
-  enqueue(() => settle(r.promise, FULFILLED, v));
+  push3(wakeupJob, r, v);
 }
 
 export function bind<A, B>(p: Lwt<A>, f: (v: A) => Lwt<B> | B): Lwt<B> {
@@ -298,33 +330,39 @@ export function of_promise<T>(p: PromiseLike<T>): Lwt<T> {
 /** Run queued callbacks until the queue is empty. Returns the number run. */
 export function run_queue(): number {
   let n = 0;
-  while (qhead < queue.length) {
-    const job = queue[qhead];
-    const arg = queue[qhead + 1];
-    queue[qhead] = undefined;
-    queue[qhead + 1] = undefined;
-    qhead += 2;
+  while (qhead < qtail) {
+    const h = qhead;
+    const job = queue[h];
+    const a = queue[h + 1];
+    const b = queue[h + 2];
+    queue[h] = undefined;
+    queue[h + 1] = undefined;
+    queue[h + 2] = undefined;
+    qhead = h + 3;
     n++;
-    if (arg === NOARG) job();
-    else job(arg);
-    if (qhead > 8192 && qhead * 2 > queue.length) {
-      queue.splice(0, qhead);
+    job(a, b);
+    if (qhead > 8192 && qhead * 2 > qtail) {
+      // Long runs (a million nested binds): move the live part down.
+      queue.copyWithin(0, qhead, qtail);
+      queue.fill(undefined, qtail - qhead, qtail);
+      qtail -= qhead;
       qhead = 0;
     }
   }
-  queue.length = 0;
   qhead = 0;
+  qtail = 0;
   return n;
 }
 
 export function queue_length(): number {
-  return (queue.length - qhead) >> 1;
+  return (qtail - qhead) / 3;
 }
 
 /** Forget all state (tests only: one realm per kernel makes this unnecessary in guests). */
 export function reset(): void {
   queue.length = 0;
   qhead = 0;
+  qtail = 0;
   paused = [];
   native.seen = false;
   native.dirty = false;

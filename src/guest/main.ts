@@ -152,15 +152,15 @@ export class MainLoop {
         }
       }
     };
+    const run = () => {
+      if (!booted) {
+        booted = true;
+        boot();
+      }
+      this.loop();
+    };
     return {
-      resume: () =>
-        guard(() => {
-          if (!booted) {
-            booted = true;
-            boot();
-          }
-          this.loop();
-        }),
+      resume: () => guard(run),
       interrupt: (vector: number) => {
         if (this.dead) {
           this.pf.doors.eoi();

@@ -21,6 +21,9 @@ export class Time {
   private heap: TimerHandle[] = [];
   private seq = 0;
   private dv!: DataView;
+  /** shared_info as u32 words and bytes (vcpu_time_info fields are 4-byte aligned). */
+  private u32!: Uint32Array;
+  private i8!: Int8Array;
   private readonly ti: number;
   /** Errors thrown by timer callbacks go here (per-callback isolation). */
   onError: (e: unknown) => void = (e) => {
@@ -33,25 +36,30 @@ export class Time {
   }
 
   remap(): void {
-    this.dv = new DataView(this.doors.frame(this.siGpfn));
+    const buf = this.doors.frame(this.siGpfn);
+    this.dv = new DataView(buf);
+    this.u32 = new Uint32Array(buf);
+    this.i8 = new Int8Array(buf);
   }
 
   /** Monotonic ns since boot. */
   now(): number {
-    const dv = this.dv;
-    const t = this.ti;
+    const u32 = this.u32;
+    const w = this.ti >> 2;
     for (let tries = 0; ; tries++) {
-      const v1 = dv.getUint32(t + VCPU_TIME_INFO.version, true);
-      const tscTs = u64(dv, t + VCPU_TIME_INFO.tsc_timestamp);
-      const sys = u64(dv, t + VCPU_TIME_INFO.system_time);
-      const mul = dv.getUint32(t + VCPU_TIME_INFO.tsc_to_system_mul, true);
-      const shift = dv.getInt8(t + VCPU_TIME_INFO.tsc_shift);
-      const v2 = dv.getUint32(t + VCPU_TIME_INFO.version, true);
+      const v1 = u32[w + (VCPU_TIME_INFO.version >> 2)]!;
+      const tscTs = u32[w + (VCPU_TIME_INFO.tsc_timestamp >> 2)]! + u32[w + (VCPU_TIME_INFO.tsc_timestamp >> 2) + 1]! * 4294967296;
+      const sys = u32[w + (VCPU_TIME_INFO.system_time >> 2)]! + u32[w + (VCPU_TIME_INFO.system_time >> 2) + 1]! * 4294967296;
+      const mul = u32[w + (VCPU_TIME_INFO.tsc_to_system_mul >> 2)]!;
+      const shift = this.i8[this.ti + VCPU_TIME_INFO.tsc_shift]!;
+      const v2 = u32[w + (VCPU_TIME_INFO.version >> 2)]!;
       if ((v1 & 1) === 0 && v1 === v2) {
         const tsc = this.doors.rdtsc();
         if (mul === 0) return tsc; // not published yet: the TSC is ns-scaled (doors.ts)
         let delta = tsc - tscTs;
         if (delta < 0) delta = 0;
+        // The hypervisor publishes mul 2^31, shift 1 (ns-scaled TSC): delta itself, without the float maths.
+        if (mul === 0x80000000 && shift === 1) return sys + Math.floor(delta);
         delta = shift >= 0 ? delta * 2 ** shift : delta / 2 ** -shift;
         return sys + Math.floor((delta * mul) / 4294967296);
       }

@@ -10,6 +10,8 @@
 export class Lapic {
   readonly irr = new Uint32Array(8);
   readonly isr = new Uint32Array(8);
+  /** IRR may be non-empty (set by set(), cleared when a scan finds it empty): deliverable() is O(1) when idle. */
+  private irrMaybe = false;
 
   /** vlapic_set_irq: request `vector`. Returns true if the IRR bit was newly set. */
   set(vector: number): boolean {
@@ -17,13 +19,18 @@ export class Lapic {
     const b = 1 << (vector & 31);
     if (this.irr[w]! & b) return false;
     this.irr[w]! |= b;
+    this.irrMaybe = true;
     return true;
   }
 
   /** The highest vector of the IRR that may interrupt what is in service, or -1. */
   deliverable(): number {
+    if (!this.irrMaybe) return -1;
     const r = highest(this.irr);
-    if (r < 0) return -1;
+    if (r < 0) {
+      this.irrMaybe = false;
+      return -1;
+    }
     const s = highest(this.isr);
     return s < 0 || r >> 4 > s >> 4 ? r : -1;
   }

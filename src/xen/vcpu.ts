@@ -27,7 +27,7 @@
 //    the shadow, sees IRR and returns false after delivering it.
 import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
 import { SHARED_INFO_U32, VCPU_INFO, VCPU_TIME_INFO } from '../abi/xen.ts';
-import type { Task, Timer } from '../sim/index.ts';
+import type { Clock, Sim, Task, Timer } from '../sim/index.ts';
 import type { Domain } from './domain.ts';
 import { Lapic } from './lapic.ts';
 import { dispatchHypercall } from './hypercall.ts';
@@ -40,6 +40,8 @@ export type VcpuState = 'down' | 'runnable' | 'running' | 'halted';
 export const STORM_LIMIT = 1000;
 
 const TWO32 = 4294967296;
+/** `vector N` wake reasons, made once per vector (the wake path allocates nothing). */
+const VECTOR_WHY: string[] = [];
 
 export class Vcpu implements GuestDoors {
   /** EFLAGS.IF. PVH starts with interrupts off. */
@@ -72,9 +74,14 @@ export class Vcpu implements GuestDoors {
   private lastTime = -1;
   /** Word index of this vCPU's vcpu_info in the shared_info u32 view. */
   private readonly vi: number;
+  /** dom.hv.sim and its clock (every door call needs both). */
+  private readonly sim: Sim;
+  private readonly clock: Clock;
 
   constructor(readonly dom: Domain, readonly vcpuId: number) {
     this.vi = vcpuId * SHARED_INFO_U32.vcpuStride;
+    this.sim = dom.hv.sim;
+    this.clock = dom.hv.sim.clock;
     const self = this;
     this.task = {
       name: `d${dom.id}v${vcpuId}`,
@@ -201,7 +208,7 @@ export class Vcpu implements GuestDoors {
   /** vlapic_set_irq: request the vector and wake a halted vCPU. */
   lapicSetIrq(vector: number): void {
     this.lapic.set(vector);
-    if (this.state === 'halted') this.wake(`vector ${vector}`);
+    if (this.state === 'halted') this.wake((VECTOR_WHY[vector] ??= `vector ${vector}`));
   }
 
   /** Would an interrupt be taken now if IF=1 and no shadow (hvm_vcpu_has_pending_irq)? */
@@ -254,7 +261,7 @@ export class Vcpu implements GuestDoors {
 
   /** vcpu_info.time := now (version odd while writing, even after), if time moved. */
   updateTime(): void {
-    const now = this.dom.hv.sim.clock.now;
+    const now = this.clock.now;
     if (now === this.lastTime) return;
     this.lastTime = now;
     const u32 = this.dom.shared.u32;
@@ -271,7 +278,7 @@ export class Vcpu implements GuestDoors {
 
   /** After each instruction that matters: a choice point, then the VM-entry interrupt check. */
   private exit(label: string): void {
-    this.dom.hv.sim.point(label);
+    this.sim.point(label);
     if (this.state === 'running') {
       this.updateTime();
       if (this.IF && !this.shadow) this.deliver();
@@ -315,7 +322,7 @@ export class Vcpu implements GuestDoors {
     // The HLT exit clears the STI shadow (update_guest_eip), so a vector that
     // arrived between sti and hlt is seen here and the vCPU does not sleep.
     this.shadow = false;
-    this.dom.hv.sim.point('hlt');
+    this.sim.point('hlt');
     if (this.state !== 'running') return true;
     if (!this.IF) {
       this.down('hlt with IF=0');
@@ -343,7 +350,7 @@ export class Vcpu implements GuestDoors {
 
   rdtsc(): number {
     this.shadow = false;
-    return this.dom.hv.sim.clock.now;
+    return this.clock.now;
   }
 
   /** A plain object with only the doors (what the kernel loader hands to the guest realm). */
