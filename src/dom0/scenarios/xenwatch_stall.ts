@@ -137,6 +137,8 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   };
   const stuckName = mode === 'single' ? 'xenwatch' : 'xen-mtwatch-1';
   const stuckThread = () => k.kthreads.list().find((t) => t.fullName === stuckName);
+  // Let runnable work finish (threads passing through R, or D in read_reply) before looking.
+  const settle = () => runFor(1 * MS);
   const psGrep = () => k.psText().split('\n').filter((l) => /PID|xen|vif|blkback/.test(l)).join('\n') + '\n';
   const fault = stallFault(host, backend);
 
@@ -184,6 +186,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     stop('zombie');
 
     tr.step('stuck-thread', `the stuck thread: [${stuckName}] in D`);
+    settle();
     sh('ps ax | grep xen', psGrep());
     const st = stuckThread();
     tr.check(`[${stuckName}] exists and is in D`, st?.state === 'D', st ? st.state : 'missing');
@@ -210,6 +213,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
       tr.check('xl create succeeds', c2.code === 0 && !/error/.test(c2.stderr), c2.stderr);
       runUntil(() => beState('/local/domain/0/backend/vbd/2/51712') === XenbusState.Connected, 5 * S);
       xl('list');
+      settle();
       sh('ps ax | grep xen', psGrep());
       const inD = k.ps().filter((r) => r.stat === 'D').map((r) => r.command);
       tr.check('only [xen-mtwatch-1] is in D', inD.length === 1 && inD[0] === '[xen-mtwatch-1]', inD.join(' '));
