@@ -32,14 +32,14 @@ export async function main(argv: string[]): Promise<number> {
   // ---------------------------------------------------------------- part 1
   console.log(bold('== 1. two unikernels, one event channel (xl create, xl debug-keys e)'));
   const host = new Host({ seed, trace: values.trace !== undefined });
-  host.files.set('ping.cfg', `name = "ping"\nkernel = "kernels/pingpong.ts"\nmemory = 32\nextra = "role=server peer=2 rounds=${rounds}"\n`);
+  host.files.set('ping.cfg', `name = "ping"\nkernel = "kernels/pingpong.ts"\nmemory = 32\non_poweroff = "preserve"\nextra = "role=server peer=2 rounds=${rounds}"\n`);
   let r = await host.xl('create ping.cfg');
   printCmd('xl create ping.cfg', r.stdout + r.stderr);
   host.sim.run({ until: host.sim.now + 1e6 });
   const con = host.hv.domain(1)?.console ?? '';
   printCmd('xl console ping', con);
   const port = Number(/port (\d+)/.exec(con)?.[1] ?? 2);
-  host.files.set('pong.cfg', `name = "pong"\nkernel = "kernels/pingpong.ts"\nmemory = 32\nextra = "role=client peer=1 port=${port} rounds=${rounds}"\n`);
+  host.files.set('pong.cfg', `name = "pong"\nkernel = "kernels/pingpong.ts"\nmemory = 32\non_poweroff = "preserve"\nextra = "role=client peer=1 port=${port} rounds=${rounds}"\n`);
   r = await host.xl('create pong.cfg');
   printCmd('xl create pong.cfg', r.stdout + r.stderr);
   const pong = host.hv.domain(2);

@@ -39,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const xlArgs = args[0] === 'xl' ? args.slice(1) : args;
     const r = await host.xl(xlArgs);
-    process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
+    process.stdout.write(r.stdout);
     code = r.code;
   };
   if (rest.length > 0) {

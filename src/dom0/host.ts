@@ -16,7 +16,7 @@
 
 import fs from 'node:fs';
 import { GNTTAB_RESERVED_XENSTORE, XEN_E } from '../abi/xen.ts';
-import { Sim, type Co } from '../sim/index.ts';
+import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from './xenstored/xenstored.ts';
@@ -123,7 +123,8 @@ export class Host {
       // The mtwatch RFC's lifecycle: libxl writes /local/domain/0/mtwatch/<domid> first and removes it last.
       mtwatchNode: opts.xenwatch === 'mtwatch' && opts.kernelOptions?.mtwatchLifecycle === 'node',
     });
-    this.hv.onShutdown = (d) => log(`d${d.id} shut down`);
+    // xl's per-domain monitor (the forked `xl create` daemon): act on a shutdown as the config says.
+    this.hv.onShutdown = (d, reason) => this.onDomainShutdown(d.id, reason);
     // xencommons: dom0's name and domid.
     this.run(function* (this: Host) {
       const xs = this.xs;
@@ -132,6 +133,35 @@ export class Host {
         yield* xs.write(t, '/local/domain/0/domid', '0');
       });
     }.bind(this));
+  }
+
+  /** Config of each domain created through xl (for on_poweroff/on_reboot/on_crash). */
+  readonly configs = new Map<number, DomainConfig>();
+
+  /**
+   * The xl monitor: `Domain N has shut down, reason code R` → the configured
+   * action (xl_vmcontrol.c handle_domain_death). destroy / coredump-destroy:
+   * destroy it; restart / rename-restart / coredump-restart: destroy and create
+   * it again from the same config; preserve: leave it shut down.
+   */
+  private onDomainShutdown(domid: number, reason: number): void {
+    const cfg = this.configs.get(domid);
+    const why = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'][reason] ?? String(reason);
+    const action = !cfg ? 'preserve' : reason === 0 ? cfg.on_poweroff : reason === 1 ? cfg.on_reboot : reason === 3 || reason === 4 ? cfg.on_crash : 'preserve';
+    this.diag.push(`xl: Domain ${domid} has shut down, reason code ${reason} (${why}); action: ${action}`);
+    if (action === 'preserve' || action === 'soft-reset' || reason === 2) return;
+    const restart = action === 'restart' || action === 'rename-restart' || action === 'coredump-restart';
+    const libxl = this.libxl;
+    this.configs.delete(domid);
+    new SimThread(this.sim, this.allocUserPid(), 'xl', function* (this: Host): Co {
+      yield* libxl.domainDestroy(domid);
+      if (restart && cfg) {
+        const r = yield* libxl.domainCreate(cfg);
+        if (r.rc === 0) this.configs.set(r.domid, cfg);
+        this.diag.push(`xl: Domain ${domid} restarted as ${r.domid} (rc ${r.rc})`);
+      }
+      this.history.push({ cmd: `xl (monitor of d${domid}): ${restart ? 'restart' : 'destroy'}`, t: this.sim.now, result: { code: 0, stdout: '', stderr: libxl.log.splice(0).map((l) => l + '\n').join('') } });
+    }.bind(this), ['entry_SYSCALL_64']);
   }
 
   allocUserPid(): number {
@@ -207,6 +237,7 @@ export class Host {
 
   /** xc_domain_create + the PVH builder: the domain is built and left paused. */
   private createDomain(domid: number, cfg: DomainConfig): void {
+    this.configs.set(domid, cfg);
     const memKiB = cfg.memory * 1024;
     const STORE_PORT = 1;
     let d: Domain;
@@ -234,6 +265,7 @@ export class Host {
   /** xc_domain_destroy, then VIRQ_DOM_EXC → xenstored releases the domain and unmaps its ring. */
   private destroyDomain(domid: number): void {
     this.built.delete(domid);
+    this.configs.delete(domid);
     this.hv.destroyDomain(domid);
     this.xsd.domainDied(domid);
     this.unmapStoreRing(domid);

@@ -51,7 +51,7 @@ xl('config errors and bad identifiers print like xl', () => {
 
 xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
   const host = new Host({ seed: 2, kernel: false });
-  host.files.set('hello.cfg', 'name="hello"\nkernel="kernels/hello.ts"\nmemory=32\n');
+  host.files.set('hello.cfg', 'name="hello"\nkernel="kernels/hello.ts"\nmemory=32\non_poweroff="preserve"\n');
   assert.is((await host.xl('create hello.cfg')).code, 0);
   host.sim.run({ until: host.sim.now + 3e9 });
   const r = host.xlSync('list');
@@ -61,6 +61,21 @@ xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
     'hello                                        1    32     1     ---s--       0.0\n');
   assert.match(host.xlSync('console hello').stdout, /^Hello from xenode!\n/);
   assert.match(host.xlSync('debug-keys e').stdout, /^\(XEN\) 'e' pressed -> dumping event-channel info/);
+});
+
+xl('on_poweroff=destroy (default) and on_crash=restart: the xl monitor acts on shutdown', async () => {
+  const host = new Host({ seed: 3, kernel: false });
+  host.files.set('bye.cfg', 'name="bye"\nkernel="kernels/hello.ts"\nmemory=32\n');
+  assert.is((await host.xl('create bye.cfg')).code, 0);
+  host.sim.run({ until: host.sim.now + 5e9 });
+  assert.is(host.hv.domain(1), undefined, 'destroyed after poweroff');
+  assert.ok(host.diag.some((l) => /Domain 1 has shut down, reason code 0 \(poweroff\); action: destroy/.test(l)));
+  assert.is(host.xlSync('list').stdout.trim().split('\n').length, 2);
+  host.files.set('again.cfg', 'name="again"\nkernel="kernels/hello.ts"\nmemory=32\non_poweroff="restart"\n');
+  assert.is((await host.xl('create again.cfg')).code, 0);
+  host.sim.run({ until: host.sim.now + 2.5e9 });
+  const names = host.hv.domains().filter((d) => !d.dying).map((d) => `${d.id}:${d.name}`);
+  assert.ok(names.some((n) => /^[3-9]:again$/.test(n)), names.join(' '));
 });
 
 xl('helpers: shell split, seed ranges', () => {
