@@ -33,6 +33,10 @@ import { Dom0Kernel, type Dom0KernelOptions } from './kernel/kernel.ts';
 
 export type XenwatchMode = 'single' | 'mtwatch';
 
+/** Trace thread ids (pid 0 = dom0) of the toolstack and of scenario steps. */
+export const XL_TID = 9000;
+export const STEP_TID = 9001;
+
 export interface HostOptions {
   seed?: number;
   trace?: boolean;
@@ -214,6 +218,7 @@ export class Host {
         shutdown: d.shutdownReason !== undefined,
         shutdownReason: d.shutdownReason ?? 0,
         dying: d.dying,
+        // CPU time is not accounted by the emulated hypervisor: dom0 shows 1/8 of the virtual uptime, guests 0.
         cpuTimeNs: d.host ? Math.floor(host.sim.now / 8) : 0,
       };
     };
@@ -363,6 +368,11 @@ export class Host {
   xlSync(cmdline: string | string[]): XlResult {
     const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;
     const t = this.sim.now;
+    const trace = this.sim.trace;
+    if (trace.enabled) {
+      trace.threadName(0, XL_TID, 'xl (toolstack)');
+      trace.instant(0, XL_TID, `xl ${argv.join(' ')}`, undefined, 'toolstack');
+    }
     const result = this.run(() =>
       xlMain(
         {
@@ -376,6 +386,7 @@ export class Host {
       ),
     );
     this.history.push({ cmd: `xl ${argv.join(' ')}`, t, result });
+    if (trace.enabled) trace.instant(0, XL_TID, `xl ${argv[0] ?? ''} done: rc ${result.code}${result.stderr.includes('error') ? ' (libxl errors)' : ''}`, { stderr: result.stderr }, 'toolstack');
     return result;
   }
 }

@@ -8,7 +8,7 @@
 // before the stub domain's device model is up), and without a dom0 QEMU the
 // stub domain cannot write dom0's tree at all, so libxl times out.
 
-import { Host } from '../host.ts';
+import { Host, STEP_TID } from '../host.ts';
 import { DeviceModels } from '../toolstack/dm.ts';
 import { Transcript } from './transcript.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
@@ -32,7 +32,12 @@ export const dmStartup: Scenario = {
     const legacy = opts.legacy ?? false;
     const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy });
     for (const [k, v] of Object.entries(CFG)) host.files.set(k, v);
-    const tr = new Transcript(() => host.sim.now);
+    const tr = new Transcript(() => host.sim.now, (st) => {
+    if (host.sim.trace.enabled) {
+      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
+      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
+    }
+  });
     const xl = (cmd: string) => {
       const r = host.xlSync(cmd);
       tr.cmd(`xl ${cmd}`, r);

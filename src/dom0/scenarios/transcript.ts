@@ -22,7 +22,11 @@ export interface Step {
 export class Transcript {
   readonly steps: Step[] = [];
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    /** Called for each new step (e.g. to mark it in the Chrome trace). */
+    private readonly onStep?: (s: Step) => void,
+  ) {}
 
   get current(): Step {
     const s = this.steps[this.steps.length - 1];
@@ -33,6 +37,7 @@ export class Transcript {
   step(id: string, title: string): Step {
     const s: Step = { id, title, t: this.now(), lines: [], checks: [] };
     this.steps.push(s);
+    this.onStep?.(s);
     return s;
   }
 

@@ -20,7 +20,7 @@
 //      are unmapped and the zombie goes.
 
 import fs from 'node:fs';
-import { Host } from '../host.ts';
+import { Host, STEP_TID } from '../host.ts';
 import { startHostBlkfront, startHostNetfront } from './frontends.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import { Transcript } from './transcript.ts';
@@ -111,7 +111,12 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const realNext = useKernel(kernels.next, opts.frontend);
   if (realFe) await host.buildKernelFor(feKernel);
   if (realNext) await host.buildKernelFor(kernels.next);
-  const tr = new Transcript(() => host.sim.now);
+  const tr = new Transcript(() => host.sim.now, (st) => {
+    if (host.sim.trace.enabled) {
+      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
+      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
+    }
+  });
   const xl = (cmd: string): XlResult => {
     const r = host.xlSync(cmd);
     tr.cmd(`xl ${cmd}`, r);
