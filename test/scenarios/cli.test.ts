@@ -1,0 +1,64 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { main as scenarioMain } from '../../src/cli/scenario.ts';
+import { main as sweepMain } from '../../src/cli/sweep.ts';
+import { main as psMain } from '../../src/cli/ps.ts';
+import { main as stackMain } from '../../src/cli/stack.ts';
+
+async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const log = console.log;
+  const error = console.error;
+  const write = process.stdout.write.bind(process.stdout);
+  console.log = (...a: unknown[]) => { out += a.join(' ') + '\n'; };
+  console.error = (...a: unknown[]) => { err += a.join(' ') + '\n'; };
+  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => { out += String(s); return true; };
+  try {
+    const code = await fn();
+    return { code, out, err };
+  } finally {
+    console.log = log;
+    console.error = error;
+    (process.stdout as { write: unknown }).write = write;
+  }
+}
+
+const cli = suite('xenode scenario / sweep / ps / stack');
+
+cli('scenario --json', async () => {
+  const r = await capture(() => scenarioMain(['dm-startup', '--legacy', '--json', '--seed', '4']));
+  assert.is(r.code, 0);
+  const j = JSON.parse(r.out);
+  assert.is(j.ok, true);
+  assert.is(j.replay, 'xenode scenario dm-startup --legacy --seed 4');
+  assert.is(j.steps.length, 5);
+});
+
+cli('bad options and unknown scenarios fail with a message', async () => {
+  let r = await capture(() => scenarioMain(['nosuch']));
+  assert.is(r.code, 2);
+  assert.match(r.err, /unknown scenario 'nosuch'/);
+  r = await capture(() => scenarioMain(['xenwatch-stall', '--xenwatch', 'many']));
+  assert.is(r.code, 2);
+  assert.match(r.err, /--xenwatch must be single or mtwatch/);
+});
+
+cli('sweep prints plain progress lines off a TTY and the result', async () => {
+  const r = await capture(() => sweepMain(['dm-startup', '--seeds', '1..3']));
+  assert.is(r.code, 0);
+  assert.match(r.out, /\] 3\/3 seed 3 ok, 0 failing\n/);
+  assert.match(r.out, /sweep dm-startup: 3 seeds, all ok/);
+  assert.not.match(r.out, /\r/);
+});
+
+cli('ps and stack at the stuck step', async () => {
+  let r = await capture(() => psMain(['--scenario', 'xenwatch-stall', '--frontend', 'host']));
+  assert.is(r.code, 0);
+  assert.match(r.out, /\n\s+39 D    \[xenwatch\]\n/);
+  r = await capture(() => stackMain(['39', '--scenario', 'xenwatch-stall', '--frontend', 'host']));
+  assert.is(r.code, 0);
+  assert.match(r.out, /\[<0>\] kthread_stop\+0x3e\/0x110\n\[<0>\] xenvif_disconnect_data\+0x74\/0xa0 \[xen_netback\]/);
+});
+
+cli.run();
