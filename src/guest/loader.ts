@@ -117,16 +117,19 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     const slot = `__xenode_entry_${doors.vcpuId}`;
     if (k.crashed === undefined) {
       try {
-        if (typeof ctx.__xenode_kernel?.start !== 'function') throw new Error('the bundle did not register a kernel (call kernel(main))');
-        ctx.__xenode_doors = doors;
-        inner = new vm.Script(`globalThis.${slot} = __xenode_kernel.start(__xenode_doors, ${Number(startInfoPaddr)}); delete globalThis.__xenode_doors; ${slot}`).runInContext(ctx, {
-          timeout: bootTimeout,
-        }) as GuestEntry;
+        // A direct call (no Script to compile, no watchdog thread): the
+        // runtime's start (kernel() in index.ts) only builds the entry; the
+        // kernel's own code first runs in the first resume, which runs under
+        // the boot timeout.
+        const kern = ctx.__xenode_kernel as { start?: (d: GuestDoors, pa: number) => GuestEntry } | undefined;
+        if (typeof kern?.start !== 'function') throw new Error('the bundle did not register a kernel (call kernel(main))');
+        inner = kern.start(doors, Number(startInfoPaddr));
+        ctx[slot] = inner;
       } catch (e) {
         crash(e);
       }
     }
-    const resumeScript = new vm.Script(`${slot}.resume()`);
+    const resumeScript = (resumeScripts[slot] ??= new vm.Script(`${slot}.resume()`));
     let inResume = 0;
     // The runtime publishes Lwt's `native` flags: skip the (3 µs) drain while no
     // native promise continuation can be waiting.
@@ -172,6 +175,9 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
   }
   return k;
 }
+
+/** `__xenode_entry_N.resume()` per vCPU slot (a Script is not bound to a context). */
+const resumeScripts: Record<string, vm.Script> = {};
 
 let preludeScript_: vm.Script | undefined;
 const preludeScript = { runInContext: (ctx: vm.Context) => (preludeScript_ ??= new vm.Script(PRELUDE, { filename: 'xenode-prelude.js' })).runInContext(ctx) };
