@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) return usage();
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage();
-  const host = new Host({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined });
+  const host = new Host({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
   const rest = argv.slice(i);
   let code = 0;
   const one = async (args: string[], echo: boolean): Promise<void> => {

@@ -57,6 +57,12 @@ export interface HostOptions {
   kernel?: boolean;
   /** More options for dom0's kernel. */
   kernelOptions?: Dom0KernelOptions;
+  /**
+   * Run xl's per-domain monitor: on shutdown, apply on_poweroff/on_reboot/
+   * on_crash (destroy by default, as xl does). Off by default so a powered-off
+   * domain stays listed (`---s--`) for inspection; `xenode xl` turns it on.
+   */
+  monitor?: boolean;
 }
 
 interface StoreMapping {
@@ -149,6 +155,10 @@ export class Host {
    * it again from the same config; preserve: leave it shut down.
    */
   private onDomainShutdown(domid: number, reason: number): void {
+    if (!this.opts.monitor) {
+      this.diag.push(`d${domid} shut down (reason ${reason}); no xl monitor`);
+      return;
+    }
     const cfg = this.configs.get(domid);
     const why = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'][reason] ?? String(reason);
     const action = !cfg ? 'preserve' : reason === 0 ? cfg.on_poweroff : reason === 1 ? cfg.on_reboot : reason === 3 || reason === 4 ? cfg.on_crash : 'preserve';

@@ -64,7 +64,7 @@ xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
 });
 
 xl('on_poweroff=destroy (default) and on_crash=restart: the xl monitor acts on shutdown', async () => {
-  const host = new Host({ seed: 3, kernel: false });
+  const host = new Host({ seed: 3, kernel: false, monitor: true });
   host.files.set('bye.cfg', 'name="bye"\nkernel="kernels/hello.ts"\nmemory=32\n');
   assert.is((await host.xl('create bye.cfg')).code, 0);
   host.sim.run({ until: host.sim.now + 5e9 });
