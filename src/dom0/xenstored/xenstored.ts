@@ -52,6 +52,8 @@ export class Xenstored {
   private readonly dirty: Connection[] = [];
   private readonly inbox: Array<() => void> = [];
   private running = false;
+  /** Work to run once the current request's reply is queued (cxenstored's @releaseDomain order). */
+  private readonly afterReply: Array<() => void> = [];
 
   constructor(opts: XenstoredOptions = {}) {
     this.quotas = { ...DEFAULT_QUOTAS, ...opts.quotas };
@@ -166,12 +168,20 @@ export class Xenstored {
     try {
       reply = entry.fn(x);
     } catch (e) {
+      this.afterReply.length = 0;
       if (e instanceof XsError) return this.sendError(c, m, e.name);
       throw e;
     }
-    if (reply === NO_REPLY) return;
-    if (reply.length > XENSTORE_PAYLOAD_MAX) return this.sendError(c, m, 'E2BIG');
-    this.send(c, type, m.reqId, m.txId, reply);
+    if (reply !== NO_REPLY) {
+      if (reply.length > XENSTORE_PAYLOAD_MAX) this.sendError(c, m, 'E2BIG');
+      else this.send(c, type, m.reqId, m.txId, reply);
+    }
+    while (this.afterReply.length) this.afterReply.shift()!();
+  }
+
+  /** Defers `fn` until the reply of the request being processed is queued. */
+  deferAfterReply(fn: () => void): void {
+    this.afterReply.push(fn);
   }
 
   private sendError(c: Connection, m: XsMessage, name: XsdError): void {
@@ -279,7 +289,7 @@ export class Xenstored {
    * domain owns (XSA-322/419; a reused domid inherits nothing), forget the
    * domain so stale perm entries naming it are ignored, fire @releaseDomain.
    */
-  releaseDomain(domid: number): boolean {
+  releaseDomain(domid: number, eventAfterReply = false): boolean {
     const dom = this.domains.get(domid);
     if (!dom || domid === 0) return false;
     if (dom.conn) this.closeConnection(dom.conn);
@@ -291,7 +301,9 @@ export class Xenstored {
         if (d.conn) d.conn.target = undefined;
       }
     }
-    this.fireSpecial('@releaseDomain');
+    // cxenstored fires @releaseDomain from its domain cleanup, after RELEASE's reply.
+    if (eventAfterReply) this.deferAfterReply(() => this.fireSpecial('@releaseDomain'));
+    else this.fireSpecial('@releaseDomain');
     return true;
   }
 

@@ -1,0 +1,286 @@
+// Differential tests for unprivileged guests: the same sequences against our
+// daemon (in-process, ring transport) and the real cxenstored, whose guest
+// rings are the kit's file-backed pages (fakexen: ring-<domid> files, kicks
+// through the evtchn FIFO, dead-<domid> + VIRQ port 1 for domain death).
+// Replies and events are compared byte for byte.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD, XS_WATCH_EVENT,
+  XsFrameReader, XsRing, encodeMessage, latin1,
+} from '../../../src/abi/xs_wire.ts';
+import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
+import { Dom0, Guest, type Msg } from './helpers.ts';
+import { RawClient } from './rawclient.ts';
+import { missing, startRef, type RefDaemon } from './kit.ts';
+
+type Actor = 'd0' | number;
+type Step = [actor: Actor, type: number, payload: string, tx?: number] | ['intro', number] | ['kill', number];
+
+interface Target {
+  dom0(type: number, payload: string, tx: number): Promise<Msg[]>;
+  guest(domid: number, type: number, payload: string, tx: number): Promise<Msg[]>;
+  intro(domid: number): Promise<Msg[]>;
+  kill(domid: number): Promise<void>;
+  close(): void;
+}
+
+function bytesOf(p: string): Uint8Array {
+  const b = new Uint8Array(p.length);
+  for (let i = 0; i < p.length; i++) b[i] = p.charCodeAt(i);
+  return b;
+}
+
+/**
+ * Splits what a synchronous in-process call delivered the way a socket/ring
+ * client sees it: up to and including the reply now, the rest (events queued
+ * after the reply) at the next request.
+ */
+function splitter(): (ms: Msg[]) => Msg[] {
+  let left: Msg[] = [];
+  return (ms) => {
+    const all = [...left, ...ms];
+    const i = all.findIndex((m) => m.type !== XS_WATCH_EVENT);
+    left = i < 0 ? [] : all.slice(i + 1);
+    return i < 0 ? all : all.slice(0, i + 1);
+  };
+}
+
+/** Ours: in-process daemon, guests on ArrayBuffer rings. */
+function ours(): Target {
+  const guests = new Map<number, Guest>();
+  const splits = new Map<Actor, (ms: Msg[]) => Msg[]>();
+  const split = (a: Actor) => {
+    let f = splits.get(a);
+    if (!f) splits.set(a, (f = splitter()));
+    return f;
+  };
+  const d = new Xenstored({ mapRing: (domid) => guests.get(domid)?.mapping() ?? -2 });
+  const dom0 = new Dom0(d);
+  return {
+    dom0: async (t, p, tx) => split('d0')([...dom0.take(), ...dom0.send(t, p, tx)]),
+    guest: async (domid, t, p, tx) => split(domid)(guests.get(domid)!.send(t, p, tx)),
+    intro: async (domid) => {
+      guests.set(domid, new Guest(d, domid));
+      splits.delete(domid);
+      return split('d0')([...dom0.take(), ...dom0.send(8, `${domid}\x001\x001\0`)]);
+    },
+    kill: async (domid) => d.domainDied(domid),
+    close: () => {},
+  };
+}
+
+/** A guest of the real daemon: pread/pwrite on the MAP_SHARED ring file are coherent with its mapping. */
+class FileGuest {
+  private readonly fd: number;
+  private readonly reader = new XsFrameReader();
+  constructor(file: string, private readonly kick: () => void) {
+    fs.writeFileSync(file, new Uint8Array(4096));
+    this.fd = fs.openSync(file, 'r+');
+  }
+  private page(): { buf: Uint8Array; ring: XsRing } {
+    const buf = new Uint8Array(4096);
+    fs.readSync(this.fd, buf, 0, 4096, 0);
+    return { buf, ring: new XsRing(buf) };
+  }
+  async send(frame: Uint8Array): Promise<Msg[]> {
+    let off = 0;
+    const out: Msg[] = [];
+    while (off < frame.length) {
+      const { buf, ring } = this.page();
+      const n = ring.write(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, frame.subarray(off));
+      // Data first, then the producer index (only our own fields are written back).
+      fs.writeSync(this.fd, buf, XS_RING_REQ, 1024, XS_RING_REQ);
+      fs.writeSync(this.fd, buf, XS_RING_REQ_PROD, 4, XS_RING_REQ_PROD);
+      off += n;
+      this.kick();
+      if (off < frame.length) out.push(...(await this.poll(false)));
+    }
+    out.push(...(await this.poll(true)));
+    return out;
+  }
+  /** Collects messages until a reply (non-event) arrives, or briefly if !untilReply. */
+  private async poll(untilReply: boolean): Promise<Msg[]> {
+    const out: Msg[] = [];
+    const deadline = Date.now() + (untilReply ? 3000 : 20);
+    for (;;) {
+      const { buf, ring } = this.page();
+      const b = ring.read(XS_RING_RSP, XS_RING_RSP_PROD, XS_RING_RSP_CONS);
+      if (b && b.length) {
+        fs.writeSync(this.fd, buf, XS_RING_RSP_CONS, 4, XS_RING_RSP_CONS);
+        this.kick();
+        this.reader.push(b);
+        for (let m = this.reader.next(); m; m = this.reader.next()) {
+          out.push({ type: m.type, reqId: m.reqId, txId: m.txId, p: latin1(m.payload, 0, m.payload.length) });
+        }
+        if (untilReply && out.some((m) => m.type !== XS_WATCH_EVENT)) return out;
+        continue;
+      }
+      if (Date.now() > deadline) return untilReply ? [...out, { type: -2, reqId: 0, txId: 0, p: 'TIMEOUT' }] : out;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+async function theirs(ref: RefDaemon): Promise<Target> {
+  const fx = path.join(ref.dir, 'fakexen');
+  const dom0 = await RawClient.connect(ref.socket);
+  // Non-blocking: never hang the test if the daemon has no reader on the FIFO.
+  const fifo = fs.openSync(path.join(fx, 'evtchn'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  const port = (p: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, p, true);
+    fs.writeSync(fifo, b);
+  };
+  const guests = new Map<number, FileGuest>();
+  const splits = new Map<number, (ms: Msg[]) => Msg[]>();
+  return {
+    dom0: (t, p, tx) => dom0.req(t, p, tx),
+    guest: async (domid, t, p, tx) => {
+      let f = splits.get(domid);
+      if (!f) splits.set(domid, (f = splitter()));
+      return f(await guests.get(domid)!.send(encodeMessage(t, 0, tx, bytesOf(p))));
+    },
+    intro: async (domid) => {
+      guests.get(domid)?.close();
+      try {
+        fs.unlinkSync(path.join(fx, `dead-${domid}`));
+      } catch {
+        // not dead before
+      }
+      guests.set(domid, new FileGuest(path.join(fx, `ring-${domid}`), () => port(1000 + domid)));
+      splits.delete(domid);
+      return dom0.req(8, `${domid}\x001\x001\0`);
+    },
+    kill: async (domid) => {
+      fs.writeFileSync(path.join(fx, `dead-${domid}`), '');
+      port(1);
+      // Let the daemon handle the VIRQ before the next step (a dom0 round trip orders it).
+      await new Promise((r) => setTimeout(r, 50));
+    },
+    close: () => {
+      dom0.close();
+      for (const g of guests.values()) g.close();
+      fs.closeSync(fifo);
+    },
+  };
+}
+
+function show(ms: Msg[]): string {
+  return ms.map((m) => `${m.type}/${m.txId}:${JSON.stringify(m.p)}`).join(' | ');
+}
+
+async function play(t: Target, steps: Step[]): Promise<string[]> {
+  const out: string[] = [];
+  const live = new Set<number>();
+  const barrier = async () => {
+    for (const g of live) {
+      const b = await t.guest(g, 10, '0\0', 0);
+      if (b.length > 1) out.push(`  g${g} events: ${show(b.slice(0, -1))}`);
+    }
+    const b = await t.dom0(10, '0\0', 0);
+    if (b.length > 1) out.push(`  d0 events: ${show(b.slice(0, -1))}`);
+  };
+  for (const s of steps) {
+    if (s[0] === 'intro') {
+      const domid = s[1];
+      await t.dom0(12, `/local/domain/${domid}\0`, 0);
+      await t.dom0(14, `/local/domain/${domid}\0n${domid}\0r0\0`, 0);
+      out.push(`intro ${domid} -> ${show(await t.intro(domid))}`);
+      live.add(domid);
+    } else if (s[0] === 'kill') {
+      await t.kill(s[1]);
+      live.delete(s[1]);
+      out.push(`kill ${s[1]}`);
+    } else {
+      const [actor, type, payload, tx] = s;
+      const r = actor === 'd0' ? await t.dom0(type, payload, tx ?? 0) : await t.guest(actor, type, payload, tx ?? 0);
+      out.push(`${actor === 'd0' ? 'd0' : `g${actor}`} ${type} ${JSON.stringify(payload.length > 60 ? payload.slice(0, 60) + '…' : payload)} -> ${show(r)}`);
+      if (actor !== 'd0' && type === 9) live.delete(Number(payload.split('\0')[0]));
+      if (actor === 'd0' && type === 9) live.delete(Number(payload.split('\0')[0]));
+    }
+    await barrier();
+  }
+  return out;
+}
+
+interface Ctx {
+  skip?: boolean;
+}
+const DG = suite<Ctx>('differential (guests) vs cxenstored', {});
+DG.before((ctx) => {
+  const probe = startRef('cxenstored');
+  if (typeof probe === 'string') {
+    missing(probe);
+    ctx.skip = true;
+  } else probe.stop();
+});
+
+async function compare(steps: Step[]): Promise<void> {
+  const ref = startRef('cxenstored');
+  if (typeof ref === 'string') throw new Error(ref);
+  let t: Target | undefined;
+  try {
+    t = await theirs(ref);
+    const expected = await play(t, steps);
+    const actual = await play(ours(), steps);
+    assert.equal(actual, expected);
+  } finally {
+    t?.close();
+    ref.stop();
+  }
+}
+
+const SEQ: Record<string, Step[]> = {
+  'permissions and errors': [
+    ['intro', 5], [5, 11, 'data/x\0v'], [5, 3, 'data/x\0'], ['d0', 2, '/local/domain/5/data/x\0'],
+    [5, 2, '/tool/xenstored\0'], [5, 2, '/tool/nope\0'], [5, 2, 'nope\0'], [5, 11, '/tool/x\0v'], [5, 13, '/tool\0'],
+    [5, 12, '/newtop\0'], [5, 1, '/\0'], [5, 1, '/local/domain\0'], [5, 3, '/\0'],
+    [5, 0, 'help\0'], [5, 8, '5\x001\x001\0'], [5, 9, '5\0'], [5, 17, '5\0'], [5, 18, '5\0'], [5, 19, '5\x006\0'],
+    [5, 10, '7\0'], [5, 14, 'data/x\0n6\0'], [5, 14, 'data/x\0n5\0r1\0r2\0r3\0r4\0r6\0'],
+    [5, 14, 'data/x\0n5\0r1\0r2\0r3\0r4\0'], [5, 3, 'data/x\0'], [5, 14, 'data/x\0n5\0r70000\0'],
+    ['d0', 11, '/local/domain/5/q\0v'], ['d0', 14, '/local/domain/5/q\0n0\0b5\0'], [5, 14, 'q\0n0\0'], [5, 2, 'q\0'],
+    [5, 11, 'q\0w'], [5, 13, 'q\0'], ['d0', 12, '/shared\0'], ['d0', 14, '/shared\0n0\0b5\0'], [5, 11, '/shared/g\0v'],
+    [5, 3, '/shared/g\0'], [5, 1, '/shared\0'], ['d0', 14, '/shared\0n0\0w5\0'], [5, 2, '/shared\0'], [5, 11, '/shared/h\0v'],
+    [5, 2, '/shared/h\0'], [5, 13, '/shared/g\0'], [5, 3, '@releaseDomain\0'], [5, 14, '@releaseDomain\0n5\0'],
+    [5, 4, '@introduceDomain\0i\0'], [5, 6, '\0'], [5, 11, 'tx\0v', 1], [5, 7, 'T\0', 1], [5, 2, 'tx\0'],
+  ],
+  'watch permissions and special events': [
+    ['intro', 5], ['d0', 11, '/secret/a\0v'], [5, 4, '/secret\0s\0'], [5, 4, '/secret/a\0sa\0'], ['d0', 11, '/secret/a\0v2'],
+    ['d0', 11, '/secret/b\0v'], ['d0', 11, '/pub\0v'], ['d0', 14, '/pub\0n0\0r5\0'], [5, 4, '/pub\0p\0'],
+    ['d0', 11, '/pub\0v3'], ['d0', 11, '/pub/kid\0k'], ['d0', 14, '/pub/kid\0n0\0'], ['d0', 11, '/pub/kid\0k2'],
+    ['d0', 13, '/pub\0'], [5, 4, 'rel\0r\0'], [5, 11, 'rel/x\0v'], [5, 4, '@releaseDomain\0g\0'],
+    ['d0', 4, '@releaseDomain\0d\0'], ['d0', 4, '@introduceDomain\0di\0'], ['intro', 6], ['kill', 6],
+    ['d0', 14, '@releaseDomain\0n0\0r5\0'], ['intro', 7], ['kill', 7], ['d0', 9, '5\0'], ['d0', 2, '/local/domain/5\0'],
+  ],
+  'quotas': [
+    ['intro', 5],
+    ...Array.from({ length: 130 }, (_, i): Step => [5, 4, `w\0t${i}\0`]),
+    ...Array.from({ length: 12 }, (): Step => [5, 6, '\0']),
+    [5, 11, `v\0${'x'.repeat(2008)}`], [5, 11, `v\0${'x'.repeat(2009)}`], [5, 11, `v\0${'x'.repeat(2049)}`],
+    ['d0', 11, `/big\0${'x'.repeat(4091)}`], [5, 12, 'dir\0'],
+    ...Array.from({ length: 426 }, (_, i): Step => [5, 12, `dir/n${i}\0`]),
+  ],
+  'release, reuse of a domid (XSA-322), SET_TARGET': [
+    ['intro', 9], [9, 11, 'mine\0v'], ['d0', 11, '/grant\0secret'], ['d0', 14, '/grant\0n0\0r9\0'], [9, 2, '/grant\0'],
+    ['d0', 4, '@releaseDomain\0r\0'], ['d0', 9, '9\0'], ['d0', 2, '/local/domain/9/mine\0'], ['d0', 2, '/local/domain/9\0'],
+    ['d0', 17, '9\0'], ['d0', 3, '/grant\0'], ['intro', 9], [9, 2, '/grant\0'], ['d0', 3, '/grant\0'],
+    ['intro', 15], ['intro', 16], [16, 11, 'secret\0s'], [15, 2, '/local/domain/16/secret\0'], ['d0', 19, '15\x0016\0'],
+    [15, 2, '/local/domain/16/secret\0'], [15, 11, '/local/domain/16/made\0m'], ['d0', 3, '/local/domain/16/made\0'],
+    ['d0', 19, '15\x0077\0'], ['kill', 9], ['d0', 2, '/local/domain/9\0'],
+  ],
+};
+
+for (const [name, steps] of Object.entries(SEQ)) {
+  DG(name, async (ctx) => {
+    if (ctx.skip) return;
+    await compare(steps);
+  });
+}
+
+DG.run();
