@@ -56,6 +56,8 @@ function wakeupJob(r: Resolver<any>, v: unknown): void {
 export class Lwt<T> implements PromiseLike<T> {
   /** @internal */ st: number = PENDING;
   /** @internal */ v: any = undefined;
+  /** @internal Callbacks of a pending promise: the first one in `cb` (no array for the usual single listener), the rest in `cbs`. */
+  cb: Cb | undefined = undefined;
   /** @internal */ cbs: Cb[] | undefined = undefined;
 
   /** Follow proxies to the representative, compressing the path. */
@@ -73,8 +75,10 @@ export class Lwt<T> implements PromiseLike<T> {
 
   /** @internal */ listen(cb: Cb): void {
     const r = this.repr();
-    if (r.st === PENDING) (r.cbs ??= []).push(cb);
-    else enqueueCb(cb, r);
+    if (r.st === PENDING) {
+      if (r.cb === undefined) r.cb = cb;
+      else (r.cbs ??= []).push(cb);
+    } else enqueueCb(cb, r);
   }
 
   state(): 'pending' | 'fulfilled' | 'rejected' {
@@ -127,8 +131,11 @@ function settle<T>(p: Lwt<T>, st: number, v: any): void {
   if (r.st !== PENDING) throw new Error('Lwt: promise already resolved');
   r.st = st;
   r.v = v;
+  const cb = r.cb;
   const cbs = r.cbs;
+  r.cb = undefined;
   r.cbs = undefined;
+  if (cb !== undefined) enqueueCb(cb, r);
   if (cbs) for (let i = 0; i < cbs.length; i++) enqueueCb(cbs[i]!, r);
 }
 
@@ -151,13 +158,21 @@ function settleWith<T>(out: Lwt<T>, x: any): void {
       return;
     }
     // make_into_proxy: dst becomes an alias of src; its callbacks move over.
+    // (Order kept: src's callbacks, then dst's, each first `cb` then `cbs`.)
+    const cb = dst.cb;
     const cbs = dst.cbs;
+    dst.cb = undefined;
     dst.cbs = undefined;
     dst.st = PROXY;
     dst.v = src;
+    if (cb !== undefined) {
+      if (src.cb === undefined) src.cb = cb;
+      else (src.cbs ??= []).push(cb);
+    }
     if (cbs) {
-      if (src.cbs) for (const cb of cbs) src.cbs.push(cb);
-      else src.cbs = cbs;
+      if (src.cb === undefined) src.cb = cbs.shift();
+      if (src.cbs) for (const c of cbs) src.cbs.push(c);
+      else if (cbs.length > 0) src.cbs = cbs;
     }
     return;
   }
