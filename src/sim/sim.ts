@@ -129,8 +129,10 @@ export class Sim {
         this.stopWhy = undefined;
         return { reason: 'stopped', why };
       }
+      // Checked before time may advance, so a caller stepping one task at a
+      // time (runUntil) sees its condition before the clock moves on.
+      if (steps >= maxSteps) return { reason: 'steps' };
       if (this.runq.length > 0) {
-        if (steps >= maxSteps) return { reason: 'steps' };
         const i = this.runq.length === 1 ? 0 : this.choices.choose(this.runq.length);
         const t = i === this.runq.length - 1 ? this.runq.pop()! : this.runq.splice(i, 1)[0]!;
         t.queued = false;

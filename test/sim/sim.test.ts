@@ -116,3 +116,22 @@ threads('oracles stop the run when nothing is runnable', () => {
   assert.is(sim.now, 0);
 });
 threads.run();
+
+const until = suite('runUntil');
+until('stops as soon as the condition holds, before time advances', () => {
+  const sim = new Sim({ seed: 1 });
+  let flag = false;
+  new SimThread(sim, 1, 'setter', function* () {
+    yield* sleep(100);
+    flag = true;
+  });
+  new SimThread(sim, 2, 'later', function* () {
+    yield* sleep(5000);
+  });
+  assert.ok(sim.runUntil(() => flag));
+  assert.is(sim.now, 100);
+  assert.not.ok(sim.runUntil(() => false));
+  assert.is(sim.lastResult?.reason, 'idle');
+  assert.is(sim.now, 5000);
+});
+until.run();
