@@ -14,14 +14,15 @@ import { Lwt, return_, task, wait as lwtWait, wakeup_later, wakeup_later_task, t
 export const program_start = 0;
 
 export class Activations {
-  private readonly counters = new Float64Array(EVTCHN_2L_NR_CHANNELS);
+  /** Event counter per port; grown on demand (ports are allocated lowest-free: no 4096-entry arrays at boot). */
+  private counters = new Float64Array(64);
   /**
    * Per port, the `after` waiters as pairs (counter, promise) in arrival
    * order; afterN[port] slots are in use. The arrays never shrink: a wait and
    * its wakeup allocate only the promise.
    */
   private readonly afters: Array<any[] | undefined> = [];
-  private readonly afterN = new Uint32Array(EVTCHN_2L_NR_CHANNELS);
+  private afterN = new Uint32Array(64);
   private readonly waiters: Array<Resolver<void>[] | undefined> = [];
   /** The other half of the found-ports double buffer (see run). */
   private spare: number[] = [];
@@ -29,11 +30,25 @@ export class Activations {
   constructor(readonly evtchn: Evtchn) {}
 
   counter(port: number): number {
-    return this.counters[port]!;
+    return this.counters[port] ?? 0;
+  }
+
+  /** Make room for `port` in the per-port arrays. */
+  private grow(port: number): void {
+    let n = this.counters.length;
+    while (n <= port) n *= 2;
+    n = Math.min(n, EVTCHN_2L_NR_CHANNELS);
+    const c = new Float64Array(n);
+    c.set(this.counters);
+    this.counters = c;
+    const a = new Uint32Array(n);
+    a.set(this.afterN);
+    this.afterN = a;
   }
 
   /** Resolves with the port's counter once it exceeds `counter`. */
   after(port: number, counter: number): Lwt<number> {
+    if (port >= this.counters.length) this.grow(port);
     const c = this.counters[port]!;
     if (c > counter) return return_(c);
     const p = task<number>();
@@ -64,6 +79,7 @@ export class Activations {
     for (let i = 0; i < nports; i++) {
       const port = ports[i]!;
       if (!ev.test_and_clear(port)) continue;
+      if (port >= this.counters.length) this.grow(port);
       n++;
       const ws = this.waiters[port];
       if (ws && ws.length > 0) {

@@ -58,7 +58,7 @@ export class EventChannels {
   readonly remotePort = new Uint16Array(NR_PORTS);
   readonly virq = new Uint8Array(NR_PORTS);
   /** Host domains: the handler run by the host demux for each port. */
-  readonly handlers: (PortHandler | undefined)[] = new Array<PortHandler | undefined>(NR_PORTS);
+  readonly handlers: (PortHandler | undefined)[] = []; // grows on bind (ports are allocated lowest-free): no 4096-slot array per domain
   /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
   private readonly virqPort: Uint16Array;
   /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
