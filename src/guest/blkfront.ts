@@ -39,6 +39,9 @@ export class Blkfront {
   private readonly waiting = new Map<number, Lwt.Resolver<number>>();
   private counter = program_start;
   private running = false;
+  /** Bumped per connect(): a loop of an earlier connection exits (hand-over). */
+  private gen = 0;
+  private stopLoop: Lwt.Resolver<number> | undefined;
   private readonly gnt = Gnttab.get();
   readonly stats = { reads: 0, writes: 0, errors: 0 };
 
@@ -54,6 +57,7 @@ export class Blkfront {
     const g = Pages.alloc();
     this.ringBuf = { gpfn: g, ref: this.gnt.grant(this.backendId, g) };
     this.ring = FrontRing.init(Memory.frame(g), BLKIF_ENTRY, Memory.point);
+    this.free.length = 0;
     for (let i = 0; i < this.ring.nr_ents; i++) this.free.push(this.ring.nr_ents - 1 - i);
     this.port = Eventchn.alloc_unbound(this.backendId);
     const fe = this.fe, ref = this.ringBuf.ref, port = this.port;
@@ -72,7 +76,9 @@ export class Blkfront {
     this.info = Number(await xs.read(`${this.backend}/info`));
     await xs.write(`${fe}/state`, String(XenbusState.Connected));
     this.running = true;
-    void this.loop();
+    const [stop, stopR] = Lwt.wait<number>();
+    this.stopLoop = stopR;
+    void this.loop(++this.gen, stop);
   }
 
   private buf(id: number): Buf {
@@ -112,8 +118,8 @@ export class Blkfront {
     return this.waiting.size;
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
+  private async loop(gen: number, stop: Lwt.Lwt<number>): Promise<void> {
+    while (this.running && gen === this.gen) {
       const ring = this.ring!;
       do {
         while (ring.unconsumedResponses() > 0) {
@@ -126,7 +132,49 @@ export class Blkfront {
           if (w) Lwt.wakeup(w, rsp.status);
         }
       } while (ring.finalCheckForResponses());
-      this.counter = await Activations.after(this.port, this.counter);
+      const c = await Lwt.choose([Activations.after(this.port, this.counter), stop]);
+      if (c < 0 || gen !== this.gen) return;
+      this.counter = c;
     }
+  }
+
+  /**
+   * Hand-over (DESIGN.md scenario 4): Closing → (backend Closing) → Closed →
+   * (backend Closed: blkback has unmapped the ring and every persistent
+   * grant) → end every grant (ring, data pages), close the port, fail what
+   * was in flight → Initialising, unless the toolstack is removing the device
+   * (backend `online` = 0 or gone). True when every grant came back.
+   */
+  async disconnect(): Promise<boolean> {
+    const xs = this.xs;
+    this.running = false;
+    const stop = this.stopLoop;
+    this.stopLoop = undefined;
+    if (stop) Lwt.wakeup(stop, -1);
+    await xs.write(`${this.fe}/state`, String(XenbusState.Closing));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
+    await xs.write(`${this.fe}/state`, String(XenbusState.Closed));
+    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Closed || v === undefined);
+    let all = true;
+    const give = (b: Buf | undefined) => {
+      if (!b) return;
+      if (this.gnt.end(b.ref)) Pages.release(b.gpfn);
+      else all = false;
+    };
+    for (const b of this.bufs) give(b);
+    give(this.ringBuf);
+    this.bufs.length = 0;
+    this.ringBuf = undefined;
+    this.ring = undefined;
+    this.free.length = 0;
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) Lwt.wakeup(w, -1);
+    Eventchn.close(this.port);
+    this.port = 0;
+    // ENOENT, or EACCES once libxl removed the backend dir: the device is going away.
+    const online = await Lwt.catch_(() => xs.read(`${this.backend}/online`), () => undefined);
+    if (online !== undefined && online !== '0') await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
+    return all;
   }
 }

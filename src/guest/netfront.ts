@@ -52,6 +52,10 @@ export class Netfront {
   private txFreeIds: number[] = [];
   private counter = program_start;
   private running = false;
+  /** Bumped per connect(): a loop of an earlier connection exits instead of polling the new rings. */
+  private gen = 0;
+  /** Wakes the RX/TX loop out of its wait on the old port when disconnect() runs. */
+  private stopLoop: Lwt.Resolver<number> | undefined;
   readonly stats: NetfrontStats = { txPackets: 0, txBytes: 0, rxPackets: 0, txErrors: 0 };
   onReceive: ((frame: Uint8Array) => void) | undefined;
   private readonly gnt = Gnttab.get();
@@ -87,7 +91,9 @@ export class Netfront {
     this.counter = Activations.counter(this.port);
     await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
     this.running = true;
-    void this.loop();
+    const [stop, stopR] = Lwt.wait<number>();
+    this.stopLoop = stopR;
+    void this.loop(++this.gen, stop);
   }
 
   private page(): Slot {
@@ -121,11 +127,13 @@ export class Netfront {
     return this.txPending.size;
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
+  private async loop(gen: number, stop: Lwt.Lwt<number>): Promise<void> {
+    while (this.running && gen === this.gen) {
       this.poll();
       const port = this.port;
-      this.counter = await Activations.after(port, this.counter);
+      const c = await Lwt.choose([Activations.after(port, this.counter), stop]);
+      if (c < 0 || gen !== this.gen) return;
+      this.counter = c;
     }
   }
 
@@ -160,10 +168,18 @@ export class Netfront {
     if (repost && rx.pushRequestsAndCheckNotify()) Eventchn.notify(this.port);
   }
 
-  /** Closing → (backend Closing/Closed) → Closed, give every grant back, → Initialising. */
+  /**
+   * Closing → (backend Closing/Closed) → Closed, give every grant back, →
+   * Initialising. When the toolstack is removing the device (backend
+   * `online` = 0, or its directory already gone) the frontend stays Closed:
+   * writing Initialising would recreate a node libxl is about to remove.
+   */
   async disconnect(): Promise<boolean> {
     const xs = this.xs;
     this.running = false;
+    const stop = this.stopLoop;
+    this.stopLoop = undefined;
+    if (stop) Lwt.wakeup(stop, -1);
     await xs.write(`${this.fe}/state`, String(XenbusState.Closing));
     await waitFor(xs, `${this.backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
     await xs.write(`${this.fe}/state`, String(XenbusState.Closed));
@@ -184,7 +200,9 @@ export class Netfront {
     this.tx = this.rx = undefined;
     Eventchn.close(this.port);
     this.port = 0;
-    await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
+    // ENOENT, or EACCES once libxl removed the backend dir: the device is going away.
+    const online = await Lwt.catch_(() => xs.read(`${this.backend}/online`), () => undefined);
+    if (online !== undefined && online !== '0') await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
     return all;
   }
 }
