@@ -65,8 +65,13 @@ export class Sim {
   readonly oracles: Oracle[] = [];
   preemptOneIn: number;
   steps = 0;
+  // The run queue and the running stack are arrays with explicit lengths that
+  // never shrink: push/pop on a 0 <-> 1 element array makes V8 trim and
+  // reallocate its backing store at every step.
   private readonly runq: Task[] = [];
+  private nq = 0;
   private readonly running: Task[] = [];
+  private nrunning = 0;
   private stopWhy: string | undefined;
 
   constructor(opts: SimOptions = {}) {
@@ -81,18 +86,18 @@ export class Sim {
 
   /** The task running at top level or nested, innermost. */
   get current(): Task | undefined {
-    return this.running[this.running.length - 1];
+    return this.nrunning > 0 ? this.running[this.nrunning - 1] : undefined;
   }
 
   /** Put a task on the run queue (idempotent). */
   ready(task: Task): void {
     if (task.queued) return;
     task.queued = true;
-    this.runq.push(task);
+    this.runq[this.nq++] = task;
   }
 
   get runnable(): number {
-    return this.runq.length;
+    return this.nq;
   }
 
   /** Ask the main loop to return at the next step. */
@@ -102,16 +107,19 @@ export class Sim {
 
   /** A choice point (see the header). `label` names the instruction boundary. */
   point(_label: string): void {
-    if (this.runq.length === 0 || this.preemptOneIn === 0 || this.running.length > 8) return;
+    if (this.nq === 0 || this.preemptOneIn === 0 || this.nrunning > 8) return;
     let n = 0;
-    for (const t of this.runq) if (t.nestable && !this.running.includes(t)) n++;
+    for (let i = 0; i < this.nq; i++) {
+      const t = this.runq[i]!;
+      if (t.nestable && !this.isRunning(t)) n++;
+    }
     if (n === 0 || !this.choices.oneIn(this.preemptOneIn)) return;
     let k = this.choices.choose(n);
-    for (let i = 0; i < this.runq.length; i++) {
+    for (let i = 0; i < this.nq; i++) {
       const t = this.runq[i]!;
-      if (!t.nestable || this.running.includes(t)) continue;
+      if (!t.nestable || this.isRunning(t)) continue;
       if (k-- === 0) {
-        this.runq.splice(i, 1);
+        this.removeAt(i);
         t.queued = false;
         this.exec(t);
         return;
@@ -132,9 +140,9 @@ export class Sim {
       // Checked before time may advance, so a caller stepping one task at a
       // time (runUntil) sees its condition before the clock moves on.
       if (steps >= maxSteps) return { reason: 'steps' };
-      if (this.runq.length > 0) {
-        const i = this.runq.length === 1 ? 0 : this.choices.choose(this.runq.length);
-        const t = i === this.runq.length - 1 ? this.runq.pop()! : this.runq.splice(i, 1)[0]!;
+      if (this.nq > 0) {
+        const i = this.nq === 1 ? 0 : this.choices.choose(this.nq);
+        const t = this.removeAt(i);
         t.queued = false;
         this.exec(t);
         steps++;
@@ -171,12 +179,27 @@ export class Sim {
     }
   }
 
+  /** Remove and return runq[i], keeping the order of the others (as splice did). */
+  private removeAt(i: number): Task {
+    const q = this.runq;
+    const t = q[i]!;
+    const n = --this.nq;
+    for (let j = i; j < n; j++) q[j] = q[j + 1]!;
+    q[n] = undefined as unknown as Task;
+    return t;
+  }
+
+  private isRunning(t: Task): boolean {
+    for (let i = 0; i < this.nrunning; i++) if (this.running[i] === t) return true;
+    return false;
+  }
+
   private exec(t: Task): void {
-    this.running.push(t);
+    this.running[this.nrunning++] = t;
     try {
       t.run();
     } finally {
-      this.running.pop();
+      this.running[--this.nrunning] = undefined as unknown as Task;
     }
   }
 }
