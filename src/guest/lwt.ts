@@ -11,7 +11,8 @@
 // then on the realm's microtask queue, which the main loop drains through the
 // loader (see main.ts: `nativeSeen`).
 
-type Cb = (p: Lwt<any>) => void;
+/** A listener: a callback, or the output promise of a bind (its function in `f`: no closure per bind). */
+type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
 
 const PENDING = 0;
 const FULFILLED = 1;
@@ -45,7 +46,8 @@ function enqueue(job: () => void): void {
 }
 
 function enqueueCb(cb: Cb, p: Lwt<any>): void {
-  push3(cb, p, undefined);
+  if (typeof cb === 'function') push3(cb, p, undefined);
+  else push3(bindStep, p, cb);
 }
 
 /** The queued half of wakeup_later. */
@@ -59,6 +61,8 @@ export class Lwt<T> implements PromiseLike<T> {
   /** @internal Callbacks of a pending promise: the first one in `cb` (no array for the usual single listener), the rest in `cbs`. */
   cb: Cb | undefined = undefined;
   /** @internal */ cbs: Cb[] | undefined = undefined;
+  /** @internal The function of the bind whose output this is, until it runs. */
+  f: ((v: any) => any) | undefined = undefined;
 
   /** Follow proxies to the representative, compressing the path. */
   /** @internal */ repr(): Lwt<T> {
@@ -239,16 +243,22 @@ export function wakeup_later<T>(r: Resolver<T>, v: T): void {
 
 export function bind<A, B>(p: Lwt<A>, f: (v: A) => Lwt<B> | B): Lwt<B> {
   const out = new Lwt<B>();
-  p.listen((r) => {
-    if (r.st === FULFILLED) {
-      try {
-        settleWith(out, f(r.v));
-      } catch (e) {
-        reject(out, e);
-      }
-    } else reject(out, r.v);
-  });
+  out.f = f;
+  p.listen(out);
   return out;
+}
+
+/** The queued step of bind: `r` (what was bound) is resolved; settle `out` with f's result. */
+function bindStep(r: Lwt<any>, out: Lwt<any>): void {
+  const f = out.f!;
+  out.f = undefined;
+  if (r.st === FULFILLED) {
+    try {
+      settleWith(out, f(r.v));
+    } catch (e) {
+      reject(out, e);
+    }
+  } else reject(out, r.v);
 }
 
 export function map<A, B>(f: (v: A) => B, p: Lwt<A>): Lwt<B> {

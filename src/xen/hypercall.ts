@@ -55,6 +55,8 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
   const ev = v.dom.evtchn;
   switch (cmd) {
     // send/unmask/close take { port } (EVTCHN_PORT_ARG): read it without a closure, they are the hot ones.
+    // (The struct ops are in another function: their closures capture locals, which would make
+    // every call here allocate a context.)
     case EVTCHNOP.send: {
       const port = pm.readU32(arg + EVTCHN_PORT_ARG.port);
       return port < 0 ? EFAULT : ev.send(port, v.vcpuId);
@@ -67,6 +69,15 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
       const port = pm.readU32(arg + EVTCHN_PORT_ARG.port);
       return port < 0 ? EFAULT : ev.close(port);
     }
+    default:
+      return eventChannelStructOp(v, cmd, arg);
+  }
+}
+
+function eventChannelStructOp(v: Vcpu, cmd: number, arg: number): number {
+  const pm = v.dom.physmap;
+  const ev = v.dom.evtchn;
+  switch (cmd) {
     case EVTCHNOP.alloc_unbound: {
       const S = EVTCHN_ALLOC_UNBOUND;
       return pm.withStruct(arg, S.size, EFAULT, (dv, o) => {
