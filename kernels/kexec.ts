@@ -174,6 +174,8 @@ kernel(async () => {
   // After the first connect and its traffic (blkfront grants its data pages on first use).
   const baseline = gnt.live;
   log(`baseline: grants ${baseline}`);
+  // Quiet spells between phases (the scenario looks at the machine there).
+  await Time.sleep_ns(pause);
 
   for (let i = 1; i <= cycles; i++) {
     disarm();
@@ -186,6 +188,7 @@ kernel(async () => {
     log(`cycle ${i} reconnected: port ${f.port}`);
     log(`traffic ok: ${await f.traffic()}`);
     log(`cycle ${i} done: grants ${gnt.live} baseline ${baseline}`);
+    await Time.sleep_ns(pause);
   }
   log(`handover done: ${cycles} cycles grants ${gnt.live} baseline ${baseline}`);
 

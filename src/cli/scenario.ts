@@ -2,6 +2,7 @@
 //   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch
 //                   [--frontend auto|kernel|host] [--seed N] [--trace F] [--json]
 //   xenode scenario dm-startup [--legacy] [--seed N] [--trace F] [--json]
+//   xenode scenario frontend-handover [--backend netback|blkback] [--cycles N] [--seed N] [--trace F] [--json]
 // Exit code 0 when every check of every step held; otherwise the failing
 // checks and the command line that replays the run are printed.
 import { writeFileSync } from 'node:fs';
@@ -24,19 +25,28 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       scenario: { type: 'string' },
       seeds: { type: 'string' },
       frontend: { type: 'string', default: 'auto' },
+      cycles: { type: 'string', default: '3' },
     },
   });
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
+  const name = values.scenario ?? positionals[0];
+  const handover = name === 'frontend-handover';
   const backend = values.backend as ScenarioOptions['backend'];
-  if (!['netback', 'blkback-io', 'blkback-grant'].includes(backend!)) throw new Error(`--backend must be netback, blkback-io or blkback-grant`);
+  if (handover) {
+    if (values.backend !== 'netback' && values.backend !== 'blkback') throw new Error('--backend must be netback or blkback');
+  } else if (!['netback', 'blkback-io', 'blkback-grant'].includes(backend!)) throw new Error(`--backend must be netback, blkback-io or blkback-grant`);
+  const cycles = Number(values.cycles);
+  if (!Number.isSafeInteger(cycles) || cycles < 1) throw new Error(`--cycles must be a positive integer, got ${values.cycles}`);
   const xenwatch = values.xenwatch as ScenarioOptions['xenwatch'];
   if (xenwatch !== 'single' && xenwatch !== 'mtwatch') throw new Error('--xenwatch must be single or mtwatch');
   const frontend = values.frontend as ScenarioOptions['frontend'];
   if (!['auto', 'kernel', 'host'].includes(frontend!)) throw new Error('--frontend must be auto, kernel or host');
-  const opts: ScenarioOptions = { seed, backend, xenwatch, frontend, legacy: values.legacy ?? false, trace: values.trace !== undefined };
+  const opts: ScenarioOptions = handover
+    ? { seed, handoverBackend: values.backend as 'netback' | 'blkback', cycles, trace: values.trace !== undefined }
+    : { seed, backend, xenwatch, frontend, legacy: values.legacy ?? false, trace: values.trace !== undefined };
   if (values['stop-after']) opts.stopAfter = values['stop-after'];
-  const out: ReturnType<typeof scenarioOptions> = { name: values.scenario ?? positionals[0], opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
+  const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
   if (values.trace) out.trace = values.trace;
   return out;
 }

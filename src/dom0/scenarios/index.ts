@@ -1,5 +1,6 @@
 // The scenarios `xenode scenario NAME` plays.
 import { dmStartup } from './dm_startup.ts';
+import { frontendHandover } from './frontend_handover.ts';
 import { makeStallScenario } from './xenwatch_stall.ts';
 import type { Scenario } from './types.ts';
 
@@ -8,6 +9,7 @@ export const xenwatchStall = makeStallScenario();
 export const scenarios: Record<string, Scenario> = {
   [xenwatchStall.name]: xenwatchStall,
   [dmStartup.name]: dmStartup,
+  [frontendHandover.name]: frontendHandover,
 };
 
 export type { Scenario, ScenarioOptions, ScenarioResult } from './types.ts';

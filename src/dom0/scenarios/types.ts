@@ -18,6 +18,10 @@ export interface ScenarioOptions {
    * file exists, else the host.
    */
   frontend?: 'auto' | 'kernel' | 'host';
+  /** frontend-handover: the backend whose frontend is handed over (netfront or blkfront). */
+  handoverBackend?: 'netback' | 'blkback';
+  /** frontend-handover: hand-overs, and detach/attach rounds (default 3). */
+  cycles?: number;
   /** Stop after the step with this id (ps/stack look at the machine there). */
   stopAfter?: string;
 }
