@@ -52,12 +52,13 @@ kernel(() => {
     if (!quiet) Console.log(`pingpong server: port ${port} for d${peer}, ${rounds} rounds${xs ? ' (published in data/port)' : ''}`);
     let c = program_start;
     let i = 0;
-    const loop = (): LwtT<number> =>
-      Activations.after(port, c).bind_((nc) => {
-        c = nc;
-        Eventchn.notify(port);
-        return ++i >= rounds ? Lwt.return_(0) : loop();
-      });
+    // One continuation for every round (no closure allocated per event).
+    const pong = (nc: number): LwtT<number> => {
+      c = nc;
+      Eventchn.notify(port);
+      return ++i >= rounds ? Lwt.return_(0) : loop();
+    };
+    const loop = (): LwtT<number> => Activations.after(port, c).bind_(pong);
     return (xs ? publishPort(xs, port, peer) : Lwt.return_unit).bind_(loop).bind_((code) => {
       if (!quiet) Console.log(`pingpong server: ${i} pongs`);
       return code;
@@ -87,11 +88,13 @@ kernel(() => {
       const loop = (): LwtT<number> => {
         if (i >= rounds) return Lwt.return_(0);
         Eventchn.notify(port);
-        return Activations.after(port, c).bind_((nc) => {
-          c = nc;
-          i++;
-          return loop();
-        });
+        return Activations.after(port, c).bind_(ponged);
+      };
+      // One continuation for every round (no closure allocated per event).
+      const ponged = (nc: number): LwtT<number> => {
+        c = nc;
+        i++;
+        return loop();
       };
       return loop().bind_((code) => {
         if (!quiet) Console.log(`pingpong client: ${i} round trips on port ${port} in ${(Time.now_ns() - t0) / 1e6} ms virtual`);

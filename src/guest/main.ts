@@ -138,20 +138,6 @@ export class MainLoop {
 
   entry(boot: () => void): GuestEntry {
     let booted = false;
-    const guard = (f: () => void) => {
-      if (this.dead) return;
-      try {
-        f();
-      } catch (e) {
-        if (e instanceof GuestExit || (e as { __xenodeExit?: boolean })?.__xenodeExit) return;
-        if (this.dead) return;
-        try {
-          this.crash(e);
-        } catch {
-          /* GuestExit */
-        }
-      }
-    };
     const run = () => {
       if (!booted) {
         booted = true;
@@ -159,8 +145,22 @@ export class MainLoop {
       }
       this.loop();
     };
+    // (The guard is written out here: resume is entered once per wakeup.)
     return {
-      resume: () => guard(run),
+      resume: () => {
+        if (this.dead) return;
+        try {
+          run();
+        } catch (e) {
+          if (e instanceof GuestExit || (e as { __xenodeExit?: boolean })?.__xenodeExit) return;
+          if (this.dead) return;
+          try {
+            this.crash(e);
+          } catch {
+            /* GuestExit */
+          }
+        }
+      },
       interrupt: (vector: number) => {
         if (this.dead) {
           this.pf.doors.eoi();

@@ -12,6 +12,8 @@ export class Lapic {
   readonly isr = new Uint32Array(8);
   /** IRR may be non-empty (set by set(), cleared when a scan finds it empty): deliverable() is O(1) when idle. */
   private irrMaybe = false;
+  /** Likewise for ISR (set by ack()). */
+  private isrMaybe = false;
 
   /** vlapic_set_irq: request `vector`. Returns true if the IRR bit was newly set. */
   set(vector: number): boolean {
@@ -31,7 +33,7 @@ export class Lapic {
       this.irrMaybe = false;
       return -1;
     }
-    const s = highest(this.isr);
+    const s = this.isrMaybe ? highest(this.isr) : -1;
     return s < 0 || r >> 4 > s >> 4 ? r : -1;
   }
 
@@ -41,12 +43,15 @@ export class Lapic {
     const b = 1 << (vector & 31);
     this.irr[w]! &= ~b;
     this.isr[w]! |= b;
+    this.isrMaybe = true;
   }
 
   /** EOI: retire the highest vector in service (no-op when none). */
   eoi(): void {
+    if (!this.isrMaybe) return;
     const s = highest(this.isr);
     if (s >= 0) this.isr[s >> 5]! &= ~(1 << (s & 31));
+    else this.isrMaybe = false;
   }
 
   requested(vector: number): boolean {
