@@ -88,9 +88,11 @@ class FileGuest {
   async send(frame: Uint8Array): Promise<Msg[]> {
     let off = 0;
     const out: Msg[] = [];
+    const deadline = Date.now() + 3000;
     while (off < frame.length) {
+      if (Date.now() > deadline) return [...out, { type: -2, reqId: 0, txId: 0, p: 'TIMEOUT (ring full)' }];
       const { buf, ring } = this.page();
-      const n = ring.write(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, frame.subarray(off));
+      const n = Math.max(0, ring.write(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, frame.subarray(off)));
       // Data first, then the producer index (only our own fields are written back).
       fs.writeSync(this.fd, buf, XS_RING_REQ, 1024, XS_RING_REQ);
       fs.writeSync(this.fd, buf, XS_RING_REQ_PROD, 4, XS_RING_REQ_PROD);

@@ -25,8 +25,18 @@ export class RawClient {
   }
   static connect(path: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.createConnection(path, () => resolve(new RawClient(s)));
-      s.once('error', reject);
+      const s = net.createConnection(path, () => {
+        clearTimeout(t);
+        resolve(new RawClient(s));
+      });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`connect ${path}: timeout`));
+      }, 5000);
+      s.once('error', (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
     });
   }
   sendRaw(bytes: Uint8Array): void {
