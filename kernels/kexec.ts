@@ -9,7 +9,8 @@
 // after the first connect. Then it follows the toolstack: when the backend
 // goes Closing (`xl network-detach` / `block-detach`) it closes and gives
 // its grants back; when a new device appears (`xl network-attach` /
-// `block-attach`) it connects to it. Command line: dev=vif cycles=3 pause=50ms.
+// `block-attach`) it connects to it. Command line: dev=vif cycles=3 pause=50
+// (ms); leak=1 keeps one grant per hand-over (to show the checks catch it).
 //
 // Console lines (the scenario parses them):
 //   kexec: vif 0 connected to <be> port P grants G
@@ -27,7 +28,7 @@ import { Cmdline, Console, Lwt, Time, kernel } from '../src/guest/index.ts';
 import { Xs, type XsClient } from '../src/guest/xs.ts';
 import { Netfront } from '../src/guest/netfront.ts';
 import { Blkfront } from '../src/guest/blkfront.ts';
-import { Gnttab } from '../src/guest/gnttab.ts';
+import { Gnttab, Pages } from '../src/guest/gnttab.ts';
 import { XenbusState } from '../src/abi/xen.ts';
 import { waitFor } from '../src/guest/xenbus.ts';
 
@@ -181,6 +182,8 @@ kernel(async () => {
     disarm();
     log(`cycle ${i} suspend: watches off`);
     const all = await f.disconnect();
+    // leak=1 (tests only): a frontend that keeps one RX buffer's grant across the hand-over.
+    if (Cmdline.args.leak === '1') gnt.grant(0, Pages.alloc());
     log(`cycle ${i} closed: grants ${gnt.live} returned ${all ? 'yes' : 'no'}`);
     await Time.sleep_ns(pause);
     await f.connect();

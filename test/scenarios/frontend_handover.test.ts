@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { frontendHandover, HANDOVER_STEPS } from '../../src/dom0/scenarios/frontend_handover.ts';
+import { frontendHandover, HANDOVER_STEPS, runFrontendHandover } from '../../src/dom0/scenarios/frontend_handover.ts';
 import { scenarios } from '../../src/dom0/scenarios/index.ts';
 import { main as scenarioMain } from '../../src/cli/scenario.ts';
 
@@ -80,6 +80,15 @@ t('other seeds and cycle counts pass too', async () => {
     const r = await frontendHandover.run({ seed, handoverBackend: backend, cycles });
     assert.equal(r.failures, [], `${backend} seed ${seed} cycles ${cycles}\n${r.transcript.render({ checks: true })}`);
   }
+});
+
+t('a frontend that keeps a grant per hand-over fails the checks, with the replay line', async () => {
+  const r = await runFrontendHandover({ seed: 4, handoverBackend: 'netback', cycles: 2 }, { kernelArgs: 'leak=1' });
+  assert.is(r.ok, false);
+  assert.ok(r.failures.some((f) => f.startsWith('handover: cycle 1: every grant given back')), r.failures.join('\n'));
+  assert.ok(r.failures.some((f) => f.startsWith('handover: cycle 2: guest grants back to baseline')), r.failures.join('\n'));
+  assert.ok(r.failures.some((f) => f.startsWith("leaks: d1's grant table: as many live entries")), r.failures.join('\n'));
+  assert.is(r.replay, 'xenode scenario frontend-handover --backend netback --cycles 2 --seed 4');
 });
 
 t('determinism: the same seed gives the same transcript, byte for byte', async () => {

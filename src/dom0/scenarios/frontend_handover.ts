@@ -51,10 +51,15 @@ export const frontendHandover: Scenario = {
   name: 'frontend-handover',
   describe: 'kexec: frontends go Closing → Initialising and reconnect; detach/attach loop; no grant/port/watch leaks',
   steps: HANDOVER_STEPS,
-  run: (opts) => runHandover(opts),
+  run: (opts) => runFrontendHandover(opts),
 };
 
-async function runHandover(opts: ScenarioOptions): Promise<ScenarioResult> {
+/**
+ * The scenario; `kernelArgs` are appended to the kernel's command line (tests:
+ * `leak=1` makes the kernel keep one grant per hand-over, which the checks must catch).
+ */
+export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kernelArgs?: string } = {}): Promise<ScenarioResult> {
+  const more = tweaks.kernelArgs ? ` ${tweaks.kernelArgs}` : '';
   const backend: HandoverBackend = opts.handoverBackend ?? 'netback';
   const cycles = opts.cycles ?? 3;
   const net = backend === 'netback';
@@ -63,8 +68,8 @@ async function runHandover(opts: ScenarioOptions): Promise<ScenarioResult> {
   const host = new Host({ seed: opts.seed, trace: opts.trace ?? false });
   const k = host.kernel!;
   const cfg = net
-    ? `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "dev=vif cycles=${cycles}"\n`
-    : `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:16' ]\nextra = "dev=vbd cycles=${cycles}"\n`;
+    ? `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "dev=vif cycles=${cycles}${more}"\n`
+    : `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:16' ]\nextra = "dev=vbd cycles=${cycles}${more}"\n`;
   host.files.set('kexec.cfg', cfg);
   await host.buildKernelFor(KEXEC_KERNEL);
   const tr = new Transcript(() => host.sim.now, (st) => {
