@@ -158,10 +158,12 @@ D('randomised sequences (fast-check, fixed seed)', async (ctx) => {
     fc.tuple(conn, fc.constantFrom(WA, UW), p, fc.constantFrom('t1', 't2')).map(([c, t, x, k]): Step => [c, t, `${x}\0${k}\0`]),
     fc.tuple(conn).map(([c]): Step => [c, TS, '\0']),
     fc.tuple(conn, fc.constantFrom('T', 'F'), fc.nat({ max: 2 })).map(([c, a, t]): Step => [c, TE, `${a}\0`, t]),
-    fc.tuple(conn, fc.constantFrom(W, R, RM, DIR), p, fc.integer({ min: 1, max: 2 })).map(([c, t, x, tx]): Step =>
+    fc.tuple(conn, fc.constantFrom(W, R, RM, DIR, MK, GP), p, fc.integer({ min: 1, max: 2 })).map(([c, t, x, tx]): Step =>
       [c, t, t === W ? `${x}\0tx` : `${x}\0`, tx]),
+    fc.tuple(conn, p, fc.constantFrom('n0', 'b0\0r7'), fc.integer({ min: 1, max: 2 })).map(([c, x, perms, tx]): Step => [c, SP, `${x}\0${perms}\0`, tx]),
+    fc.tuple(conn, p, fc.constantFrom('0', '2', '100')).map(([c, x, off]): Step => [c, DP, `${x}\0${off}\0`]),
   );
-  const samples = fc.sample(fc.array(step, { minLength: 5, maxLength: 25 }), { seed: 1234, numRuns: 12 });
+  const samples = fc.sample(fc.array(step, { minLength: 5, maxLength: 25 }), { seed: 1234, numRuns: 100 });
   for (const steps of samples) {
     const cleanup: Step[] = [[0, 21, ''], [1, 21, ''], [0, RM, '/r\0'], [0, RM, '/local/domain/0/rel\0']];
     await compare(ctx, [...steps, ...cleanup]);
