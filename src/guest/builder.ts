@@ -98,6 +98,8 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: {
     wallEpochNs: hv.wallclockBootNs,
     seed: opts.seed ?? Math.floor(hv.sim.choices.float() * 4294967296),
     ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
+    // The boot inputs besides the bundle (see LoadOptions.bootKey).
+    bootKey: `${memKiB} ${opts.vcpus ?? 1} ${opts.storeEvtchn ?? '-'} ${opts.consoleEvtchn ?? '-'} ${opts.cmdline ?? ''}`,
     onCrash: (domid, msg) => {
       hostLog(`xenode: domain ${domid} (${opts.name}) crashed: ${msg}`);
       domain.writeConsole(`[xenode loader] ${msg}\n`);
