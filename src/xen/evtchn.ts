@@ -49,14 +49,18 @@ export function validPort(port: number): boolean {
   return port >>> 0 === port && port < NR_PORTS;
 }
 
+/** The per-port arrays share one buffer (one allocation per domain instead of six). */
+const PORT_TABLES_BYTES = NR_PORTS * (2 + 2 + 1 + 1 + 1 + 1);
+
 export class EventChannels {
-  readonly state = new Uint8Array(NR_PORTS);
-  readonly notify = new Uint8Array(NR_PORTS);
+  private readonly tables = new ArrayBuffer(PORT_TABLES_BYTES);
+  readonly remoteDom = new Uint16Array(this.tables, 0, NR_PORTS);
+  readonly remotePort = new Uint16Array(this.tables, 2 * NR_PORTS, NR_PORTS);
+  readonly state = new Uint8Array(this.tables, 4 * NR_PORTS, NR_PORTS);
+  readonly notify = new Uint8Array(this.tables, 5 * NR_PORTS, NR_PORTS);
   /** xen_consumer: 0 = the guest. xenode has no in-Xen consumers; kept for the dump's x=. */
-  readonly consumer = new Uint8Array(NR_PORTS);
-  readonly remoteDom = new Uint16Array(NR_PORTS);
-  readonly remotePort = new Uint16Array(NR_PORTS);
-  readonly virq = new Uint8Array(NR_PORTS);
+  readonly consumer = new Uint8Array(this.tables, 6 * NR_PORTS, NR_PORTS);
+  readonly virq = new Uint8Array(this.tables, 7 * NR_PORTS, NR_PORTS);
   /** Host domains: the handler run by the host demux for each port. */
   readonly handlers: (PortHandler | undefined)[] = []; // grows on bind (ports are allocated lowest-free): no 4096-slot array per domain
   /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
