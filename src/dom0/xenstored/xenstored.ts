@@ -170,7 +170,10 @@ export class Xenstored {
     } catch (e) {
       this.afterReply.length = 0;
       if (e instanceof XsError) return this.sendError(c, m, e.name);
-      throw e;
+      // A bug must not leave the client waiting forever: report it and answer EINVAL
+      // (the name cxenstored uses for errnos outside xsd_errors).
+      this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);
+      return this.sendError(c, m, 'EINVAL');
     }
     if (reply !== NO_REPLY) {
       if (reply.length > XENSTORE_PAYLOAD_MAX) this.sendError(c, m, 'E2BIG');
