@@ -167,7 +167,7 @@ export function kernel(main: KernelMain): void {
           );
         });
       };
-      return {
+      const self: GuestEntry = {
         resume: () => {
           if (!entry) {
             try {
@@ -177,6 +177,9 @@ export function kernel(main: KernelMain): void {
               throw e;
             }
           }
+          // Booted: from now on the loader calls the main loop's entry directly (one call layer less per wakeup).
+          self.resume = entry!.resume;
+          self.interrupt = entry!.interrupt;
           entry!.resume();
         },
         interrupt: (v: number) => {
@@ -184,6 +187,7 @@ export function kernel(main: KernelMain): void {
           else doors.eoi();
         },
       };
+      return self;
     },
   };
 }

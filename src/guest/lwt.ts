@@ -11,7 +11,7 @@
 // then on the realm's microtask queue, which the main loop drains through the
 // loader (see main.ts: `nativeSeen`).
 
-/** A listener: a callback, or the output promise of a bind (its function in `f`: no closure per bind). */
+/** A listener: a callback, or the output promise of a bind (its function in `v` while pending: no closure per bind). */
 type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
 
 const PENDING = 0;
@@ -57,12 +57,11 @@ function wakeupJob(r: Resolver<any>, v: unknown): void {
 
 export class Lwt<T> implements PromiseLike<T> {
   /** @internal */ st: number = PENDING;
-  /** @internal */ v: any = undefined;
+  /** @internal The value, the error, the proxied promise, or (pending output of a bind) the bind's function. */
+  v: any = undefined;
   /** @internal Callbacks of a pending promise: the first one in `cb` (no array for the usual single listener), the rest in `cbs`. */
   cb: Cb | undefined = undefined;
   /** @internal */ cbs: Cb[] | undefined = undefined;
-  /** @internal The function of the bind whose output this is, until it runs. */
-  f: ((v: any) => any) | undefined = undefined;
 
   /** Follow proxies to the representative, compressing the path. */
   /** @internal */ repr(): Lwt<T> {
@@ -243,15 +242,15 @@ export function wakeup_later<T>(r: Resolver<T>, v: T): void {
 
 export function bind<A, B>(p: Lwt<A>, f: (v: A) => Lwt<B> | B): Lwt<B> {
   const out = new Lwt<B>();
-  out.f = f;
+  out.v = f; // pending: v holds the function until bindStep runs
   p.listen(out);
   return out;
 }
 
 /** The queued step of bind: `r` (what was bound) is resolved; settle `out` with f's result. */
 function bindStep(r: Lwt<any>, out: Lwt<any>): void {
-  const f = out.f!;
-  out.f = undefined;
+  const f = out.v as (v: any) => any;
+  out.v = undefined;
   if (r.st === FULFILLED) {
     try {
       settleWith(out, f(r.v));
@@ -377,6 +376,11 @@ export function run_queue(): number {
   qhead = 0;
   qtail = 0;
   return n;
+}
+
+/** Is `p` still pending (state() without the string)? */
+export function is_pending(p: Lwt<any>): boolean {
+  return p.repr().st === PENDING;
 }
 
 export function queue_length(): number {

@@ -66,10 +66,8 @@ export class MainLoop {
 
   private finished(): boolean {
     const m = this.main;
-    if (!m) return false;
-    const st = m.state();
-    if (st === 'pending') return false;
-    if (st === 'rejected') {
+    if (!m || Lwt.is_pending(m)) return false;
+    if (m.state() === 'rejected') {
       try {
         m.value();
       } catch (e) {
