@@ -112,6 +112,32 @@ I("Xen's test-xenstore -i 100 passes", async (ctx) => {
   assert.not.match(r.out, /failed/);
 });
 
+I('xenode xenstored --socket: prints the path, serves, stops on SIGTERM', async (ctx) => {
+  if (!haveUtils()) return;
+  const sock = path.join(ctx.dir!, 'cli.sock');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'xenstored', '--socket', sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('daemon did not start')), 15000);
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (out.includes('\n')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  assert.is(out, `${sock}\n`);
+  const w = await run({ server: { path: sock, close: async () => {} } }, 'xenstore-write', ['/cli', 'ok']);
+  assert.is(w.code, 0);
+  const r = await run({ server: { path: sock, close: async () => {} } }, 'xenstore-read', ['/cli']);
+  assert.is(r.out, 'ok\n');
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.is(code, 0);
+  assert.not.ok(fs.existsSync(sock));
+});
+
 // pyxs (not libxenstore-based) exercising reads, writes, perms, a transaction and a watch.
 const PYXS_CHECK = `# Interop check run by interop.test.ts with /usr/bin/python3 against our
 # daemon (XENSTORED_PATH): pyxs is a client that does not use libxenstore.
