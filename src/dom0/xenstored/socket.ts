@@ -9,6 +9,9 @@ import { XS_HEADER_SIZE, XsFrameReader, writeHeader } from '../../abi/xs_wire.ts
 import { Connection } from './connection.ts';
 import type { Xenstored } from './xenstored.ts';
 
+/** Bytes of unsent replies after which a socket's input is paused. */
+const BACKLOG_LIMIT = 1 << 20;
+
 class SocketConnection extends Connection {
   readonly reader = new XsFrameReader();
   private buf = new Uint8Array(8192);
@@ -35,7 +38,13 @@ class SocketConnection extends Connection {
     // One write per batch of replies; the copy lets us reuse our buffer.
     const out = Buffer.from(this.buf.subarray(0, this.len));
     this.len = 0;
-    if (!this.sock.destroyed) this.sock.write(out);
+    if (this.sock.destroyed) return;
+    // A client that sends but never reads must not make us buffer without
+    // bound (XSA-326): stop reading its requests until its replies drain.
+    if (!this.sock.write(out) && this.sock.writableLength > BACKLOG_LIMIT && !this.sock.isPaused()) {
+      this.sock.pause();
+      this.sock.once('drain', () => this.sock.resume());
+    }
   }
 
   override shutdown(): void {

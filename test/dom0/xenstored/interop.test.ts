@@ -10,6 +10,8 @@ import path from 'node:path';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
 import { kitEnv, missing, which } from './kit.ts';
+import { RawClient } from './rawclient.ts';
+import { encodeMessage } from '../../../src/abi/xs_wire.ts';
 
 interface Ctx {
   server?: SocketServer;
@@ -136,6 +138,24 @@ I('xenode xenstored --socket: prints the path, serves, stops on SIGTERM', async 
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   assert.is(code, 0);
   assert.not.ok(fs.existsSync(sock));
+});
+
+I('socket: 32 pipelined requests in one write → 32 replies in order; len > 4096 closes only that connection', async (ctx) => {
+  const a = await RawClient.connect(ctx.server!.path);
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < 32; i++) frames.push(encodeMessage(i % 2 ? 2 : 11, 1000 + i, 0, i % 2 ? '/pipe\0' : `/pipe\0v${i}`));
+  a.sendRaw(Buffer.concat(frames));
+  const got = await a.replies(32);
+  assert.equal(got.map((m) => m.reqId), frames.map((_, i) => 1000 + i));
+  assert.equal(got.slice(0, 4).map((m) => m.p), ['OK\0', 'v0', 'OK\0', 'v2']);
+  const b = await RawClient.connect(ctx.server!.path);
+  const bad = new Uint8Array(16);
+  new DataView(bad.buffer).setUint32(12, 4097, true);
+  b.sendRaw(bad);
+  const r = await b.untilReply();
+  assert.is(r[0]!.p, 'CLOSED');
+  assert.equal((await a.req(2, '/pipe\0')).map((m) => m.p), ['v30']);
+  a.close();
 });
 
 // pyxs (not libxenstore-based) exercising reads, writes, perms, a transaction and a watch.
