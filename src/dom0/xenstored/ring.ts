@@ -11,7 +11,7 @@
 
 import {
   XENSTORE_CONNECTED, XENSTORE_ERROR_PROTO, XS_RING_CONNECTION, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS,
-  XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD, XsFrameReader, XsRing, encodeMessage,
+  XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD, XS_WATCH_EVENT, XsFrameReader, XsRing, encodeMessage,
 } from '../../abi/xs_wire.ts';
 import { Connection } from './connection.ts';
 import type { Xenstored } from './xenstored.ts';
@@ -20,7 +20,12 @@ export interface RingMapping {
   page: ArrayBuffer;
   /** Signals the guest's xenstore event channel. */
   notify(): void;
+  /** Called once when the daemon drops the connection (release, death): unmap the page. */
+  unmap?(): void;
 }
+
+/** Queued watch events per unprivileged ring beyond which new events are dropped (XSA-326). */
+export const MAX_QUEUED_EVENTS = 1024;
 
 export class RingConnection extends Connection {
   private readonly ring: XsRing;
@@ -102,6 +107,8 @@ export class RingConnection extends Connection {
 
   override write(type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (this.ignored) return;
+    // A guest that never reads its ring must not make us queue events without bound.
+    if (type === XS_WATCH_EVENT && !this.privileged && this.outq.length >= MAX_QUEUED_EVENTS) return;
     this.outq.push(encodeMessage(type, reqId, txId, payload));
   }
 
@@ -112,6 +119,7 @@ export class RingConnection extends Connection {
 
   override shutdown(): void {
     this.outq.length = 0;
+    this.mapping.unmap?.();
   }
 
   /** Frames waiting for room in rsp (for tests and the outstanding quota). */

@@ -6,6 +6,8 @@ import {
   XENSTORE_ERROR_PROTO, XS_RING_CONNECTION, XS_RING_ERROR, XS_RING_REQ_CONS, XS_RING_REQ_PROD, encodeMessage,
 } from '../../../src/abi/xs_wire.ts';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
+import type { RingConnection } from '../../../src/dom0/xenstored/ring.ts';
+import { XsRing } from '../../../src/abi/xs_wire.ts';
 import { Dom0, world } from './helpers.ts';
 
 const G = suite('guests');
@@ -192,6 +194,25 @@ G('INTRODUCE through the hook: errno from mapRing, re-introduce OK', () => {
   guest(5);
   assert.is(dom0.q(8, '5\x001\x009\0'), 'OK\0');
   assert.is(dom0.q(8, '40000\x001\x001\0'), 'ERR:ENOENT');
+});
+
+G('ring: unmap on release; a guest that never reads gets at most 1024 queued events', () => {
+  let unmapped = 0;
+  const g = { page: new ArrayBuffer(4096), notify: () => {}, unmap: () => void unmapped++ };
+  const d = new Xenstored({ mapRing: () => g });
+  const dom0 = new Dom0(d);
+  dom0.q(12, '/local/domain/3\0');
+  dom0.q(14, '/local/domain/3\0n3\0r0\0');
+  dom0.q(8, '3\x001\x001\0');
+  const ring = d.domains.get(3)!.conn as RingConnection;
+  // register a watch by writing the request straight into the ring
+  const req = encodeMessage(4, 0, 0, '/local/domain/3\0t\0');
+  new XsRing(g.page).write(0, 2052, 2048, req);
+  d.kick(3);
+  for (let i = 0; i < 3000; i++) dom0.q(11, `/local/domain/3/k\0${i}`);
+  assert.ok(ring.pendingOutput <= 1024 + 2);
+  assert.is(dom0.q(9, '3\0'), 'OK\0');
+  assert.is(unmapped, 1);
 });
 
 G.run();
