@@ -15,7 +15,7 @@ import { FrontRing } from '../abi/ring.ts';
 import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
 import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
 import { Gnttab, Pages } from './gnttab.ts';
-import { waitFor } from './xenbus.ts';
+import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 import type { XsClient } from './xs.ts';
 
 interface Buf {
@@ -151,10 +151,7 @@ export class Blkfront {
     const stop = this.stopLoop;
     this.stopLoop = undefined;
     if (stop) Lwt.wakeup(stop, -1);
-    await xs.write(`${this.fe}/state`, String(XenbusState.Closing));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
-    await xs.write(`${this.fe}/state`, String(XenbusState.Closed));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Closed || v === undefined);
+    await closeWithBackend(xs, this.fe, this.backend);
     let all = true;
     const give = (b: Buf | undefined) => {
       if (!b) return;
@@ -172,9 +169,7 @@ export class Blkfront {
     for (const w of waiting) Lwt.wakeup(w, -1);
     Eventchn.close(this.port);
     this.port = 0;
-    // ENOENT, or EACCES once libxl removed the backend dir: the device is going away.
-    const online = await Lwt.catch_(() => xs.read(`${this.backend}/online`), () => undefined);
-    if (online !== undefined && online !== '0') await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
+    await reinitialiseUnlessRemoved(xs, this.fe, this.backend);
     return all;
   }
 }

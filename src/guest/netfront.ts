@@ -24,7 +24,7 @@ import {
 import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
-import { waitFor } from './xenbus.ts';
+import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 
 interface Slot {
   ref: number;
@@ -180,10 +180,7 @@ export class Netfront {
     const stop = this.stopLoop;
     this.stopLoop = undefined;
     if (stop) Lwt.wakeup(stop, -1);
-    await xs.write(`${this.fe}/state`, String(XenbusState.Closing));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
-    await xs.write(`${this.fe}/state`, String(XenbusState.Closed));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Closed || v === undefined);
+    await closeWithBackend(xs, this.fe, this.backend);
     let all = true;
     const give = (s: Slot | undefined) => {
       if (!s) return;
@@ -200,9 +197,7 @@ export class Netfront {
     this.tx = this.rx = undefined;
     Eventchn.close(this.port);
     this.port = 0;
-    // ENOENT, or EACCES once libxl removed the backend dir: the device is going away.
-    const online = await Lwt.catch_(() => xs.read(`${this.backend}/online`), () => undefined);
-    if (online !== undefined && online !== '0') await xs.write(`${this.fe}/state`, String(XenbusState.Initialising));
+    await reinitialiseUnlessRemoved(xs, this.fe, this.backend);
     return all;
   }
 }
