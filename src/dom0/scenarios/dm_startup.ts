@@ -8,10 +8,10 @@
 // before the stub domain's device model is up), and without a dom0 QEMU the
 // stub domain cannot write dom0's tree at all, so libxl times out.
 
-import { Host, STEP_TID } from '../host.ts';
+import { Host } from '../host.ts';
 import { DeviceModels } from '../toolstack/dm.ts';
-import { Transcript } from './transcript.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
+import { makeDriver } from './driver.ts';
 
 const S = 1e9;
 const fmtT = (ns: number) => `${(ns / S).toFixed(3)}s`;
@@ -32,22 +32,9 @@ export const dmStartup: Scenario = {
     const legacy = opts.legacy ?? false;
     const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy });
     for (const [k, v] of Object.entries(CFG)) host.files.set(k, v);
-    const tr = new Transcript(() => host.sim.now, (st) => {
-    if (host.sim.trace.enabled) {
-      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
-      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
-    }
-  });
-    const xl = (cmd: string) => {
-      const r = host.xlSync(cmd);
-      tr.cmd(`xl ${cmd}`, r);
-      return r;
-    };
+    const { tr, xl, stop } = makeDriver(host, opts);
     const dmNotes = (from: number) => {
       for (const e of host.dms.events) if (e.t >= from && e.what !== 'starting') tr.note(`t=${fmtT(e.t)} ${e.who}: ${e.what}`);
-    };
-    const stop = (id: string) => {
-      if (opts.stopAfter === id) throw new StopScenario(id);
     };
     try {
       tr.step('boot', `dm-startup (${legacy ? 'legacy: hard-coded /local/domain/0 path' : 'fixed: readiness under the DM\'s own domain'}), seed ${opts.seed}`);

@@ -21,10 +21,9 @@
 // as it is committed.
 
 import { GRANT_ENTRY_V1, XenbusState } from '../../abi/xen.ts';
-import { Host, STEP_TID } from '../host.ts';
-import { Transcript } from './transcript.ts';
+import { Host } from '../host.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
-import type { XlResult } from '../toolstack/xl.ts';
+import { makeDriver } from './driver.ts';
 
 const S = 1e9;
 const MS = 1e6;
@@ -72,12 +71,8 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
     : `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:16' ]\nextra = "dev=vbd cycles=${cycles}${more}"\n`;
   host.files.set('kexec.cfg', cfg);
   await host.buildKernelFor(KEXEC_KERNEL);
-  const tr = new Transcript(() => host.sim.now, (st) => {
-    if (host.sim.trace.enabled) {
-      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
-      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
-    }
-  });
+  const drv = makeDriver(host, opts);
+  const tr = drv.tr;
   const replay = `xenode scenario frontend-handover --backend ${backend} --cycles ${cycles} --seed ${opts.seed}`;
 
   const domid = 1;
@@ -104,24 +99,8 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
   };
 
   // ---- probes
-  const xl = (cmd: string): XlResult => {
-    const r = host.xlSync(cmd);
-    tr.cmd(`xl ${cmd}`, r);
-    return r;
-  };
-  const sh = (cmd: string, out: string) => tr.cmd(cmd, { stdout: out, stderr: '' });
-  const stop = (id: string) => {
-    if (opts.stopAfter === id) throw new StopScenario(id);
-  };
-  const runFor = (ns: number) => host.sim.run({ until: host.sim.now + ns });
-  const runUntil = (cond: () => boolean, limitNs: number): boolean => {
-    const end = host.sim.now + limitNs;
-    while (!cond()) {
-      if (host.sim.now >= end || dead()) return cond();
-      host.sim.run({ until: Math.min(end, host.sim.now + 1 * MS) });
-    }
-    return true;
-  };
+  const { xl, sh, stop, runFor } = drv;
+  const runUntil = (cond: () => boolean, limitNs: number) => drv.runUntil(cond, limitNs, { sliceNs: 1 * MS, abort: dead });
   const dom = () => host.hv.domain(domid);
   const dead = () => {
     const d = dom();

@@ -20,12 +20,13 @@
 //      are unmapped and the zombie goes.
 
 import fs from 'node:fs';
-import { Host, STEP_TID } from '../host.ts';
+import { Host } from '../host.ts';
 import { startHostBlkfront, startHostNetfront } from './frontends.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import { Transcript } from './transcript.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
 import type { XlResult } from '../toolstack/xl.ts';
+import { makeDriver } from './driver.ts';
 
 const S = 1e9;
 const MS = 1e6;
@@ -111,30 +112,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const realNext = useKernel(kernels.next, opts.frontend);
   if (realFe) await host.buildKernelFor(feKernel);
   if (realNext) await host.buildKernelFor(kernels.next);
-  const tr = new Transcript(() => host.sim.now, (st) => {
-    if (host.sim.trace.enabled) {
-      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
-      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
-    }
-  });
-  const xl = (cmd: string): XlResult => {
-    const r = host.xlSync(cmd);
-    tr.cmd(`xl ${cmd}`, r);
-    return r;
-  };
-  const sh = (cmd: string, out: string) => tr.cmd(cmd, { stdout: out, stderr: '' });
-  const stop = (id: string) => {
-    if (opts.stopAfter === id) throw new StopScenario(id);
-  };
-  const runFor = (ns: number) => host.sim.run({ until: host.sim.now + ns });
-  const runUntil = (cond: () => boolean, limitNs: number): boolean => {
-    const end = host.sim.now + limitNs;
-    while (!cond()) {
-      if (host.sim.now >= end) return false;
-      host.sim.run({ until: Math.min(end, host.sim.now + 10 * MS) });
-    }
-    return true;
-  };
+  const { tr, xl, sh, stop, runFor, runUntil } = makeDriver(host, opts);
   const bePath = backend === 'netback' ? '/local/domain/0/backend/vif/1/0' : '/local/domain/0/backend/vbd/1/51712';
   const beState = (p: string) => {
     const r = host.xenstoreRead(`${p}/state`);

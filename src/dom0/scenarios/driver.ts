@@ -1,0 +1,61 @@
+// What every scenario does to its host: a transcript whose steps are marked
+// in the Chrome trace, `xl` and shell commands echoed into it, `--stop-after`,
+// and running the simulation for a while or until a condition holds (in
+// slices, so a condition is seen soon after it becomes true).
+
+import { Host, STEP_TID } from '../host.ts';
+import type { XlResult } from '../toolstack/xl.ts';
+import { Transcript } from './transcript.ts';
+import { StopScenario, type ScenarioOptions } from './types.ts';
+
+const MS = 1_000_000;
+
+export interface Driver {
+  readonly tr: Transcript;
+  /** Run `xl CMD` to completion and echo it with its output. */
+  xl(cmd: string): XlResult;
+  /** Echo a shell command with the given output. */
+  sh(cmd: string, out: string): void;
+  /** Throw StopScenario if the user asked to stop after step `id`. */
+  stop(id: string): void;
+  runFor(ns: number): void;
+  /**
+   * Run until `cond()` or `limitNs` of virtual time; false on the limit or
+   * when `abort()` says to give up early.
+   */
+  runUntil(cond: () => boolean, limitNs: number, opts?: { sliceNs?: number; abort?: () => boolean }): boolean;
+}
+
+export function makeDriver(host: Host, opts: Pick<ScenarioOptions, 'stopAfter'>): Driver {
+  const tr = new Transcript(() => host.sim.now, (st) => {
+    if (host.sim.trace.enabled) {
+      host.sim.trace.threadName(0, STEP_TID, 'scenario steps');
+      host.sim.trace.instant(0, STEP_TID, st.title, { step: st.id }, 'scenario');
+    }
+  });
+  return {
+    tr,
+    xl(cmd) {
+      const r = host.xlSync(cmd);
+      tr.cmd(`xl ${cmd}`, r);
+      return r;
+    },
+    sh(cmd, out) {
+      tr.cmd(cmd, { stdout: out, stderr: '' });
+    },
+    stop(id) {
+      if (opts.stopAfter === id) throw new StopScenario(id);
+    },
+    runFor(ns) {
+      host.sim.run({ until: host.sim.now + ns });
+    },
+    runUntil(cond, limitNs, { sliceNs = 10 * MS, abort } = {}) {
+      const end = host.sim.now + limitNs;
+      while (!cond()) {
+        if (host.sim.now >= end || abort?.()) return cond();
+        host.sim.run({ until: Math.min(end, host.sim.now + sliceNs) });
+      }
+      return true;
+    },
+  };
+}
