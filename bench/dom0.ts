@@ -27,8 +27,8 @@ function cycle(host: Host): { wallMs: number; virtNs: number } {
 
 /** Interleave rounds of both hosts so machine noise hits both alike. */
 async function latency(n: number): Promise<{ base: number[]; stall: number[]; baseV: number; stallV: number }> {
-  const stalled = await xenwatchStall.run({ seed: 1, backend: 'netback', xenwatch: 'mtwatch', frontend: 'host', stopAfter: 'stuck-thread' });
-  const healthy = await xenwatchStall.run({ seed: 1, backend: 'netback', xenwatch: 'mtwatch', frontend: 'host', stopAfter: 'create' });
+  const stalled = await xenwatchStall.run({ seed: 1, backend: 'netback', xenwatch: 'mtwatch', stopAfter: 'stuck-thread' });
+  const healthy = await xenwatchStall.run({ seed: 1, backend: 'netback', xenwatch: 'mtwatch', stopAfter: 'create' });
   if (!stalled.ok || !healthy.ok) throw new Error(`setup failed: ${[...stalled.failures, ...healthy.failures].join('; ')}`);
   for (const h of [stalled.host, healthy.host]) h.files.set('healthy.cfg', HEALTHY);
   const base: number[] = [];

@@ -22,8 +22,7 @@ function printCmd(cmd: string, out: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '1' }, trace: { type: 'string' }, rounds: { type: 'string', default: '1000' }, frontend: { type: 'string', default: 'auto' } } });
-  const frontendArg = values.frontend as 'auto' | 'kernel' | 'host';
+  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '1' }, trace: { type: 'string' }, rounds: { type: 'string', default: '1000' } } });
   const seed = Number(values.seed);
   const rounds = Number(values.rounds);
   const t0 = Date.now();
@@ -60,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const xenwatch of ['single', 'mtwatch'] as const) {
     console.log('');
     console.log(bold(`== ${xenwatch === 'single' ? 2 : 3}. the xenwatch stall, dom0 with ${xenwatch === 'single' ? "Linux's single xenwatch thread" : 'xenwatch multithreading (mtwatch)'}`));
-    const res = await xenwatchStall.run({ seed, backend: 'netback', xenwatch, frontend: frontendArg });
+    const res = await xenwatchStall.run({ seed, backend: 'netback', xenwatch });
     const steps = new Map(res.transcript.steps.map((s) => [s.id, s] as [string, Step]));
     const show = (id: string, filter?: (l: string) => boolean, title?: string) => {
       const s = steps.get(id);

@@ -1,6 +1,6 @@
 // `xenode scenario NAME [options]`: play a scenario as a terminal transcript.
 //   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch
-//                   [--frontend auto|kernel|host] [--seed N] [--trace F] [--json]
+//                   [--seed N] [--trace F] [--json]
 //   xenode scenario dm-startup [--legacy] [--seed N] [--trace F] [--json]
 //   xenode scenario frontend-handover [--backend netback|blkback] [--cycles N] [--seed N] [--trace F] [--json]
 // Exit code 0 when every check of every step held; otherwise the failing
@@ -24,7 +24,6 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       'stop-after': { type: 'string' },
       scenario: { type: 'string' },
       seeds: { type: 'string' },
-      frontend: { type: 'string', default: 'auto' },
       cycles: { type: 'string', default: '3' },
     },
   });
@@ -40,11 +39,9 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
   if (!Number.isSafeInteger(cycles) || cycles < 1) throw new Error(`--cycles must be a positive integer, got ${values.cycles}`);
   const xenwatch = values.xenwatch as ScenarioOptions['xenwatch'];
   if (xenwatch !== 'single' && xenwatch !== 'mtwatch') throw new Error('--xenwatch must be single or mtwatch');
-  const frontend = values.frontend as ScenarioOptions['frontend'];
-  if (!['auto', 'kernel', 'host'].includes(frontend!)) throw new Error('--frontend must be auto, kernel or host');
   const opts: ScenarioOptions = handover
     ? { seed, handoverBackend: values.backend as 'netback' | 'blkback', cycles, trace: values.trace !== undefined }
-    : { seed, backend, xenwatch, frontend, legacy: values.legacy ?? false, trace: values.trace !== undefined };
+    : { seed, backend, xenwatch, legacy: values.legacy ?? false, trace: values.trace !== undefined };
   if (values['stop-after']) opts.stopAfter = values['stop-after'];
   const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
   if (values.trace) out.trace = values.trace;

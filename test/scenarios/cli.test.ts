@@ -53,10 +53,10 @@ cli('sweep prints plain progress lines off a TTY and the result', async () => {
 });
 
 cli('ps and stack at the stuck step', async () => {
-  let r = await capture(() => psMain(['--scenario', 'xenwatch-stall', '--frontend', 'host']));
+  let r = await capture(() => psMain(['--scenario', 'xenwatch-stall']));
   assert.is(r.code, 0);
   assert.match(r.out, /\n\s+39 D    \[xenwatch\]\n/);
-  r = await capture(() => stackMain(['39', '--scenario', 'xenwatch-stall', '--frontend', 'host']));
+  r = await capture(() => stackMain(['39', '--scenario', 'xenwatch-stall']));
   assert.is(r.code, 0);
   assert.match(r.out, /\[<0>\] kthread_stop\+0x3e\/0x110\n\[<0>\] xenvif_disconnect_data\+0x74\/0xa0 \[xen_netback\]/);
 });

@@ -11,13 +11,6 @@ export interface ScenarioOptions {
   xenwatch?: 'single' | 'mtwatch';
   /** dm-startup: the broken, hard-coded dom0 path. */
   legacy?: boolean;
-  /**
-   * xenwatch-stall: who drives the frontends. 'kernel': the unikernels
-   * (kernels/netfront.ts, kernels/blkfront.ts); 'host': host-driven frontends
-   * acting as the domain (frontends.ts); 'auto' (default): the kernel if the
-   * file exists, else the host.
-   */
-  frontend?: 'auto' | 'kernel' | 'host';
   /** frontend-handover: the backend whose frontend is handed over (netfront or blkfront). */
   handoverBackend?: 'netback' | 'blkback';
   /** frontend-handover: hand-overs, and detach/attach rounds (default 3). */

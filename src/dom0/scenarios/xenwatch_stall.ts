@@ -19,9 +19,7 @@
 //      the page) lets the callback return; the queued events run, the grants
 //      are unmapped and the zombie goes.
 
-import fs from 'node:fs';
 import { Host } from '../host.ts';
-import { startHostBlkfront, startHostNetfront } from './frontends.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import { Transcript } from './transcript.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
@@ -55,13 +53,8 @@ export const DEFAULT_KERNELS: StallKernels = {
   next: 'kernels/blkfront.ts',
 };
 
-/** A kernel line, or none (a kernel-less domain driven by a host frontend) when the file is missing. */
-function useKernel(path: string, fe: ScenarioOptions['frontend']): boolean {
-  return fe === 'kernel' || ((fe ?? 'auto') === 'auto' && fs.existsSync(path));
-}
-
-function configs(backend: Backend, k: StallKernels, fe: ScenarioOptions['frontend']): Record<string, string> {
-  const kernelLine = (path: string) => (useKernel(path, fe) ? `kernel = "${path}"\n` : '');
+function configs(backend: Backend, k: StallKernels): Record<string, string> {
+  const kernelLine = (path: string) => `kernel = "${path}"\n`;
   const d1 =
     backend === 'netback'
       ? `name = "netfront-1"\n${kernelLine(k.netfront)}memory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "tx=1500 interval=1ms"\n`
@@ -104,14 +97,12 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const mode = opts.xenwatch ?? 'single';
   const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode });
   const k = host.kernel!;
-  const files = configs(backend, kernels, opts.frontend);
+  const files = configs(backend, kernels);
   for (const [n, v] of Object.entries(files)) host.files.set(n, v);
   const d1cfg = backend === 'netback' ? 'netfront.cfg' : 'blkfront.cfg';
   const feKernel = backend === 'netback' ? kernels.netfront : kernels.blkfront;
-  const realFe = useKernel(feKernel, opts.frontend);
-  const realNext = useKernel(kernels.next, opts.frontend);
-  if (realFe) await host.buildKernelFor(feKernel);
-  if (realNext) await host.buildKernelFor(kernels.next);
+  await host.buildKernelFor(feKernel);
+  await host.buildKernelFor(kernels.next);
   const { tr, xl, sh, stop, runFor, runUntil } = makeDriver(host, opts);
   const bePath = backend === 'netback' ? '/local/domain/0/backend/vif/1/0' : '/local/domain/0/backend/vbd/1/51712';
   const beState = (p: string) => {
@@ -135,15 +126,10 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     tr.step('create', `create domain 1 with a ${backend === 'netback' ? 'netfront' : 'blkfront'} and let it work`);
     const c1 = xl(`create ${d1cfg}`);
     tr.check('xl create succeeds', c1.code === 0, c1.stderr);
-    if (!realFe) {
-      tr.note(`${fs.existsSync(feKernel) ? 'frontend=host' : `${feKernel} is not in the tree`}: d1's ${backend === 'netback' ? 'netfront' : 'blkfront'} is driven from the host (as d1, through xenstore, grants and its event channel)`);
-      if (backend === 'netback') startHostNetfront(host, 1);
-      else startHostBlkfront(host, 1);
-    }
     const connected = runUntil(() => beState(bePath) === XenbusState.Connected, 5 * S);
     tr.check('backend reaches Connected (4)', connected, `state ${beState(bePath)}`);
     runFor(200 * MS);
-    if (realFe) xl(`console ${backend === 'netback' ? 'netfront-1' : 'blkfront-1'}`);
+    xl(`console ${backend === 'netback' ? 'netfront-1' : 'blkfront-1'}`);
     fault.traffic(tr);
     stop('create');
 
@@ -187,7 +173,6 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     tr.step('create-next', 'xl create pv.cfg: the next domain');
     t0 = host.sim.now;
     const c2 = xl('create pv.cfg');
-    if (!realNext && c2.code === 0) startHostBlkfront(host, 2);
     tr.note(`xl create returned after ${((host.sim.now - t0) / S).toFixed(3)} s`);
     if (mode === 'single') {
       tr.check('xl create fails with libxl\'s seven lines', c2.stderr === ['Parsing config from pv.cfg', ...CREATE_FAIL_LINES(2)].join('\n') + '\n', c2.stderr);
@@ -229,8 +214,6 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     if (mode === 'single') {
       const c3 = xl('create pv.cfg');
       tr.check('xl create succeeds now', c3.code === 0, c3.stderr);
-      const id3 = host.hv.domains().find((x) => x.name === 'pv' && !x.dying)?.id;
-      if (!realNext && c3.code === 0 && id3 !== undefined) startHostBlkfront(host, id3);
     }
     const pvId = host.hv.domains().find((x) => x.name === 'pv' && !x.dying)?.id;
     if (pvId !== undefined) {
@@ -252,7 +235,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     host,
     ok: failures.length === 0,
     failures,
-    replay: `xenode scenario xenwatch-stall --backend ${backend} --xenwatch ${mode}${opts.frontend && opts.frontend !== 'auto' ? ` --frontend ${opts.frontend}` : ''} --seed ${opts.seed}`,
+    replay: `xenode scenario xenwatch-stall --backend ${backend} --xenwatch ${mode} --seed ${opts.seed}`,
   };
 }
 
