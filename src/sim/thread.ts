@@ -59,6 +59,7 @@ export class SimThread implements Task {
   ) {
     this.frames = [...baseFrames];
     this.gen = body(this);
+    sim.trace.threadName(domid, pid, `[${name}] (pid ${pid})`);
     sim.ready(this);
   }
 
@@ -95,6 +96,9 @@ export class SimThread implements Task {
         this.sim.ready(this);
       } else {
         this.state = op.state;
+        // In Perfetto a thread's track shows where it went to sleep and in
+        // which state: a stalled xenwatch is a "D kthread_stop" mark.
+        if (this.sim.trace.enabled) this.sim.trace.instant(this.domid, this.pid, `${op.state} ${this.frames[this.frames.length - 1] ?? ''}`, undefined, 'sched');
       }
     } finally {
       currentThread = prev;
