@@ -57,7 +57,7 @@ xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
   const r = host.xlSync('list');
   assert.is(r.stdout,
     'Name                                        ID   Mem VCPUs\tState\tTime(s)\n' +
-    'Domain-0                                     0  2879     4     r-----       0.3\n' +
+    'Domain-0                                     0  2879     4     r-----       0.0\n' +
     'hello                                        1    32     1     ---s--       0.0\n');
   assert.match(host.xlSync('console hello').stdout, /^Hello from xenode!\n/);
   assert.match(host.xlSync('debug-keys e').stdout, /^\(XEN\) 'e' pressed -> dumping event-channel info/);
