@@ -81,8 +81,17 @@ I('xenstore-watch sees the initial event and a change', async (ctx) => {
   await run(ctx, 'xenstore-write', ['/wt/x', '1']);
   const child = spawn('xenstore-watch', ['-n', '2', '/wt'], { env: { ...process.env, XENSTORED_PATH: ctx.server!.path } });
   let out = '';
-  child.stdout.on('data', (b) => (out += b));
-  await new Promise((r) => setTimeout(r, 300));
+  // Write only once the watch is registered (its initial event has been printed).
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, 5000);
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (out.includes('\n')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
   await run(ctx, 'xenstore-write', ['/wt/x/y', '2']);
   const code = await new Promise<number>((r) => {
     const t = setTimeout(() => child.kill(), 5000);
