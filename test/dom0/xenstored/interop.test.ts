@@ -80,6 +80,9 @@ I('xenstore-watch sees the initial event and a change', async (ctx) => {
   if (!haveUtils()) return;
   await run(ctx, 'xenstore-write', ['/wt/x', '1']);
   const child = spawn('xenstore-watch', ['-n', '2', '/wt'], { env: { ...process.env, XENSTORED_PATH: ctx.server!.path } });
+  // Listen for the exit at once: with -n 2 it may exit before we would otherwise attach.
+  const exited = new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  const killer = setTimeout(() => child.kill(), 8000);
   let out = '';
   // Write only once the watch is registered (its initial event has been printed).
   await new Promise<void>((resolve) => {
@@ -93,13 +96,8 @@ I('xenstore-watch sees the initial event and a change', async (ctx) => {
     });
   });
   await run(ctx, 'xenstore-write', ['/wt/x/y', '2']);
-  const code = await new Promise<number>((r) => {
-    const t = setTimeout(() => child.kill(), 5000);
-    child.on('close', (c) => {
-      clearTimeout(t);
-      r(c ?? -1);
-    });
-  });
+  const code = await exited;
+  clearTimeout(killer);
   assert.is(code, 0);
   assert.is(out, '/wt\n/wt/x/y\n');
 });
