@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
 import { RawClient } from './rawclient.ts';
-import { missing, startRef, type RefDaemon } from './kit.ts';
+import { missing, startRef, timed, type RefDaemon } from './kit.ts';
 import type { Msg } from './helpers.ts';
 
 type Step = [conn: number, type: number, payload: string, tx?: number];
@@ -140,13 +140,13 @@ const SEQUENCES: Record<string, Step[]> = {
 };
 
 for (const [name, steps] of Object.entries(SEQUENCES)) {
-  D(name, async (ctx) => {
+  D(name, timed(async (ctx) => {
     if (ctx.skip) return;
     await compare(ctx, steps);
-  });
+  }));
 }
 
-D('randomised sequences (fast-check, fixed seed)', async (ctx) => {
+D('randomised sequences (fast-check, fixed seed)', timed(async (ctx) => {
   if (ctx.skip) return;
   const paths = ['/r', '/r/a', '/r/a/b', '/r/c', 'rel', 'rel/x', '/r/a/b/c/d'];
   const p = fc.constantFrom(...paths);
@@ -168,6 +168,6 @@ D('randomised sequences (fast-check, fixed seed)', async (ctx) => {
     const cleanup: Step[] = [[0, 21, ''], [1, 21, ''], [0, RM, '/r\0'], [0, RM, '/local/domain/0/rel\0']];
     await compare(ctx, [...steps, ...cleanup]);
   }
-});
+}));
 
 D.run();

@@ -15,7 +15,7 @@ import {
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { Dom0, Guest, type Msg } from './helpers.ts';
 import { RawClient } from './rawclient.ts';
-import { missing, startRef, type RefDaemon } from './kit.ts';
+import { missing, startRef, timed, type RefDaemon } from './kit.ts';
 
 type Actor = 'd0' | number;
 type Step = [actor: Actor, type: number, payload: string, tx?: number] | ['intro', number] | ['kill', number];
@@ -292,13 +292,13 @@ const SEQ: Record<string, Step[]> = {
 };
 
 for (const [name, steps] of Object.entries(SEQ)) {
-  DG(name, async (ctx) => {
+  DG(name, timed(async (ctx) => {
     if (ctx.skip) return;
     await compare(steps);
-  });
+  }));
 }
 
-DG('randomised guest sequences (fast-check, fixed seed)', async (ctx) => {
+DG('randomised guest sequences (fast-check, fixed seed)', timed(async (ctx) => {
   if (ctx.skip) return;
   const paths = ['/shared', '/shared/a', '/shared/a/b', '/local/domain/5/x', '/local/domain/6/y', 'rel', 'rel/z', '/tool/t'];
   const p = fc.constantFrom(...paths);
@@ -330,6 +330,6 @@ DG('randomised guest sequences (fast-check, fixed seed)', async (ctx) => {
     all.push([a, 21, ''], [b, 21, ''], ['d0', 21, ''], ['d0', 13, `/shared${i}\0`]);
   });
   await compare(all);
-});
+}));
 
 DG.run();

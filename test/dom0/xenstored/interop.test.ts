@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
-import { kitEnv, missing, which } from './kit.ts';
+import { kitEnv, missing, timed, which } from './kit.ts';
 import { RawClient } from './rawclient.ts';
 import { encodeMessage } from '../../../src/abi/xs_wire.ts';
 
@@ -38,7 +38,7 @@ function run(ctx: Ctx, cmd: string, args: string[], extraEnv: Record<string, str
 
 const haveUtils = () => (which('xenstore-write') ? true : (missing('xenstore-utils (apt-get install xenstore-utils)'), false));
 
-I('xenstore-write/read/ls/list/exists/rm', async (ctx) => {
+I('xenstore-write/read/ls/list/exists/rm', timed(async (ctx) => {
   if (!haveUtils()) return;
   assert.is((await run(ctx, 'xenstore-write', ['/it/a/b', 'hello', '/it/c', 'two words'])).code, 0);
   assert.is((await run(ctx, 'xenstore-read', ['/it/a/b'])).out, 'hello\n');
@@ -55,16 +55,16 @@ I('xenstore-write/read/ls/list/exists/rm', async (ctx) => {
   // Relative paths live under dom0's home for socket clients.
   await run(ctx, 'xenstore-write', ['rel', 'r']);
   assert.is((await run(ctx, 'xenstore-read', ['/local/domain/0/rel'])).out, 'r\n');
-});
+}));
 
-I('xenstore-chmod and ls -p', async (ctx) => {
+I('xenstore-chmod and ls -p', timed(async (ctx) => {
   if (!haveUtils()) return;
   await run(ctx, 'xenstore-write', ['/pm/x', 'v']);
   assert.is((await run(ctx, 'xenstore-chmod', ['/pm/x', 'n0', 'r5', 'b7'])).code, 0);
   assert.match((await run(ctx, 'xenstore-ls', ['-p', '/pm'])).out, /x = "v" .*\(n0,r5,b7\)/);
-});
+}));
 
-I('xenstore-list of 600 children goes through DIRECTORY_PART', async (ctx) => {
+I('xenstore-list of 600 children goes through DIRECTORY_PART', timed(async (ctx) => {
   if (!haveUtils()) return;
   const args: string[] = [];
   for (let i = 0; i < 600; i++) args.push(`/big/child-number-${i}`, '');
@@ -74,9 +74,9 @@ I('xenstore-list of 600 children goes through DIRECTORY_PART', async (ctx) => {
   const names = r.out.trim().split('\n');
   assert.is(names.length, 600);
   assert.is(names[599], 'child-number-599');
-});
+}));
 
-I('xenstore-watch sees the initial event and a change', async (ctx) => {
+I('xenstore-watch sees the initial event and a change', timed(async (ctx) => {
   if (!haveUtils()) return;
   await run(ctx, 'xenstore-write', ['/wt/x', '1']);
   const child = spawn('xenstore-watch', ['-n', '2', '/wt'], { env: { ...process.env, XENSTORED_PATH: ctx.server!.path } });
@@ -100,18 +100,18 @@ I('xenstore-watch sees the initial event and a change', async (ctx) => {
   clearTimeout(killer);
   assert.is(code, 0);
   assert.is(out, '/wt\n/wt/x/y\n');
-});
+}));
 
-I('pyxs client', async (ctx) => {
+I('pyxs client', timed(async (ctx) => {
   const r = await run(ctx, '/usr/bin/python3', ['-c', 'import pyxs']);
   if (r.code !== 0) return void missing('python3-pyxs (apt-get install python3-pyxs)');
   const res = await run(ctx, '/usr/bin/python3', ['-c', PYXS_CHECK]);
   assert.is(res.err, '');
   // Same line as produced against the real cxenstored.
   assert.is(res.out, '1 a,dir b0,r5 T /local/domain/0 T err2 in-tx /py|tok|/py/w F\n');
-});
+}));
 
-I("Xen's test-xenstore -i 100 passes", async (ctx) => {
+I("Xen's test-xenstore -i 100 passes", timed(async (ctx) => {
   const env = kitEnv();
   const bin = env && path.join(env.XS_XENBIN!, 'test-xenstore');
   if (!bin || !fs.existsSync(bin)) return void missing('test-xenstore (run the anchors kit setup.sh)');
@@ -119,9 +119,9 @@ I("Xen's test-xenstore -i 100 passes", async (ctx) => {
   assert.is(r.code, 0, r.out + r.err);
   assert.match(r.out, /ta err/);
   assert.not.match(r.out, /failed/);
-});
+}));
 
-I('xenode xenstored --socket: prints the path, serves, stops on SIGTERM', async (ctx) => {
+I('xenode xenstored --socket: prints the path, serves, stops on SIGTERM', timed(async (ctx) => {
   if (!haveUtils()) return;
   const sock = path.join(ctx.dir!, 'cli.sock');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'xenstored', '--socket', sock], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -145,9 +145,9 @@ I('xenode xenstored --socket: prints the path, serves, stops on SIGTERM', async 
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   assert.is(code, 0);
   assert.not.ok(fs.existsSync(sock));
-});
+}));
 
-I('socket: 32 pipelined requests in one write → 32 replies in order; len > 4096 closes only that connection', async (ctx) => {
+I('socket: 32 pipelined requests in one write → 32 replies in order; len > 4096 closes only that connection', timed(async (ctx) => {
   const a = await RawClient.connect(ctx.server!.path);
   const frames: Uint8Array[] = [];
   for (let i = 0; i < 32; i++) frames.push(encodeMessage(i % 2 ? 2 : 11, 1000 + i, 0, i % 2 ? '/pipe\0' : `/pipe\0v${i}`));
@@ -163,7 +163,7 @@ I('socket: 32 pipelined requests in one write → 32 replies in order; len > 409
   assert.is(r[0]!.p, 'CLOSED');
   assert.equal((await a.req(2, '/pipe\0')).map((m) => m.p), ['v30']);
   a.close();
-});
+}));
 
 // pyxs (not libxenstore-based) exercising reads, writes, perms, a transaction and a watch.
 const PYXS_CHECK = `# Interop check run by interop.test.ts with /usr/bin/python3 against our

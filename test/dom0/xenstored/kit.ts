@@ -63,3 +63,18 @@ export function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
+
+/**
+ * uvu has no per-test timeout: a test waiting on a peer that never answers
+ * would hang the whole run (our socket server keeps the loop alive). This
+ * fails the test instead after `ms`.
+ */
+export function timed<C>(fn: (ctx: C) => Promise<void>, ms = 45000): (ctx: C) => Promise<void> {
+  return (ctx) => {
+    let t: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`test took longer than ${ms} ms`)), ms);
+    });
+    return Promise.race([fn(ctx), limit]).finally(() => clearTimeout(t));
+  };
+}
