@@ -5,11 +5,29 @@ import { styleText } from 'node:util';
 
 const commands: Record<string, { file: string; help: string }> = {
   demo: { file: './demo.ts', help: 'the main demo (what `npm start` runs)' },
-  run: { file: './run.ts', help: 'build and boot a kernel: xenode run kernels/hello.ts [--seed N] [--trace out.json]' },
+  run: {
+    file: './run.ts',
+    help:
+      'build and boot a kernel: xenode run kernels/hello.ts [--seed N] [--trace out.json] [--debug-keys e]\n' +
+      '               [--variant fixed|unmask=checks-mask|block=hlt-without-cli|handler-clears-upcall-pending|upcall=global-callback]',
+  },
   'debug-keys': { file: './debug_keys.ts', help: "boot and print a debug-key dump: xenode debug-keys e KERNEL" },
   xenstored: { file: './xenstored.ts', help: 'run the xenstore daemon on a unix socket: xenode xenstored --socket PATH' },
-  scenario: { file: './scenario.ts', help: 'play a scenario: xenode scenario NAME [--seed N] [--trace F]' },
-  xl: { file: './xl.ts', help: 'the toolstack, in an emulated host: xenode xl <create|destroy|list|...>' },
+  scenario: {
+    file: './scenario.ts',
+    help:
+      'play a scenario as a terminal transcript [--seed N] [--trace F] [--json]:\n' +
+      '               xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch\n' +
+      '               dm-startup [--legacy]\n' +
+      '               frontend-handover [--backend netback|blkback] [--cycles N]',
+  },
+  xl: {
+    file: './xl.ts',
+    help:
+      'the toolstack on an emulated host: xenode xl [--xenwatch single|mtwatch] "create a.cfg; list; destroy 1"\n' +
+      '               (create, destroy, list, network-attach|detach, block-attach|detach, debug-keys e, console, dmesg;\n' +
+      '               no command: read them from stdin; `sleep S` advances virtual time)',
+  },
   ps: { file: './ps.ts', help: "dom0's kernel threads after a scenario" },
   stack: { file: './stack.ts', help: '/proc/PID/stack of a dom0 thread after a scenario' },
   sweep: { file: './sweep.ts', help: 'run a scenario over many seeds with a progress bar' },
@@ -26,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!cmd) {
     console.error(`xenode: unknown command '${name}' (try: xenode help)`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`xenode ${name}: ${cmd.help}`);
+    return 0;
   }
   const mod = (await import(cmd.file)) as { main(argv: string[]): Promise<number> };
   return mod.main(rest);
