@@ -1,8 +1,12 @@
 // `xenode sweep SCENARIO --seeds A..B [scenario options]`: run a scenario over
-// many seeds; a progress bar (`\r` on a TTY, plain lines otherwise); reports
-// the failing seeds with the command that replays each.
+// many seeds, and `xenode sweep run KERNEL --variant V --seeds A..B`: boot a
+// kernel (with its peers) over many seeds, e.g. to show that the fixed
+// runtime never hangs while `unmask=checks-mask` always does. A progress bar
+// (`\r` on a TTY, plain lines otherwise); the failing seeds are listed with
+// the command that replays each. Exit 1 if any seed failed.
 import { parseArgs } from 'node:util';
 import { playScenario, scenarioOptions } from './scenario.ts';
+import { runScenario } from '../guest/scenario.ts';
 
 export function parseSeeds(s: string): number[] {
   const out: number[] = [];
@@ -16,19 +20,55 @@ export function parseSeeds(s: string): number[] {
   return out;
 }
 
+/** One seed's outcome: `why` is empty when it passed. */
+interface Outcome {
+  why: string;
+  replay: string;
+}
+
+type Runner = { label: string; run(seed: number): Promise<Outcome> };
+
+function kernelRunner(argv: string[]): Runner {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { seeds: { type: 'string' }, variant: { type: 'string', default: 'fixed' }, cmdline: { type: 'string' } },
+  });
+  const kernel = positionals[1];
+  if (!kernel) throw new Error('usage: xenode sweep run KERNEL [--variant V] [--cmdline "k=v"] --seeds 1..200');
+  const variant = values.variant!;
+  return {
+    label: `run ${kernel} (variant ${variant})`,
+    async run(seed) {
+      const r = await runScenario({ kernel, seed, variant, ...(values.cmdline ? { cmdline: values.cmdline } : {}), hostLog: () => {} });
+      const replay = `xenode run ${kernel} --seed ${seed} --variant ${variant}${values.cmdline ? ` --cmdline "${values.cmdline}"` : ''}`;
+      return { why: r.ok && r.result.reason !== 'hang' ? '' : r.summary, replay };
+    },
+  };
+}
+
+function scenarioRunner(argv: string[]): Runner {
+  const parsed = scenarioOptions(argv);
+  if (!parsed.name) throw new Error('usage: xenode sweep SCENARIO --seeds 1..200 [scenario options]');
+  const name = parsed.name;
+  return {
+    label: name,
+    async run(seed) {
+      const r = await playScenario(name, { ...parsed.opts, seed });
+      return { why: r.ok ? '' : (r.failures[0] ?? 'failed'), replay: r.replay };
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   let seeds: number[];
-  let parsed;
+  let runner: Runner;
   try {
-    const { values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { seeds: { type: 'string', default: '1..50' } } });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { seeds: { type: 'string', default: '1..50' } } });
     seeds = parseSeeds(String(values.seeds));
-    parsed = scenarioOptions(argv);
+    runner = positionals[0] === 'run' ? kernelRunner(argv) : scenarioRunner(argv);
   } catch (e) {
     console.error(`xenode sweep: ${(e as Error).message}`);
-    return 2;
-  }
-  if (!parsed.name) {
-    console.error('usage: xenode sweep SCENARIO --seeds 1..200 [scenario options]');
     return 2;
   }
   const tty = process.stdout.isTTY === true;
@@ -37,29 +77,26 @@ export async function main(argv: string[]): Promise<number> {
   const width = 30;
   for (let i = 0; i < seeds.length; i++) {
     const seed = seeds[i]!;
-    let why = '';
-    let replay = `xenode scenario ${argv.filter((a, j) => !(a === '--seeds' || argv[j - 1] === '--seeds' || a.startsWith('--seeds='))).join(' ')} --seed ${seed}`;
+    let out: Outcome;
     try {
-      const r = await playScenario(parsed.name, { ...parsed.opts, seed });
-      if (!r.ok) why = r.failures[0] ?? 'failed';
-      replay = r.replay;
+      out = await runner.run(seed);
     } catch (e) {
-      why = `threw: ${(e as Error).message}`;
+      out = { why: `threw: ${(e as Error).message}`, replay: `(seed ${seed})` };
     }
-    if (why) failing.push({ seed, why, replay });
+    if (out.why) failing.push({ seed, ...out });
     const done = i + 1;
     const filled = Math.round((done / seeds.length) * width);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${seeds.length} seed ${seed} ${why ? 'FAIL' : 'ok'}, ${failing.length} failing`;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${seeds.length} seed ${seed} ${out.why ? 'FAIL' : 'ok'}, ${failing.length} failing`;
     if (tty) process.stdout.write(`\r${bar}`);
     else console.log(bar);
   }
   if (tty) process.stdout.write('\n');
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (failing.length === 0) {
-    console.log(`sweep ${parsed.name}: ${seeds.length} seeds, all ok (${secs} s)`);
+    console.log(`sweep ${runner.label}: ${seeds.length} seeds, all ok (${secs} s)`);
     return 0;
   }
-  console.log(`sweep ${parsed.name}: ${failing.length} of ${seeds.length} seeds failed (${secs} s)`);
+  console.log(`sweep ${runner.label}: ${failing.length} of ${seeds.length} seeds failed (${secs} s)`);
   for (const f of failing) console.log(`  seed ${f.seed}: ${f.why}\n    replay: ${f.replay}`);
   return 1;
 }

@@ -61,4 +61,14 @@ cli('ps and stack at the stuck step', async () => {
   assert.match(r.out, /\[<0>\] kthread_stop\+0x3e\/0x110\n\[<0>\] xenvif_disconnect_data\+0x74\/0xa0 \[xen_netback\]/);
 });
 
+cli('sweep run KERNEL: the fixed runtime survives every seed, the hlt-without-cli build loses some', async () => {
+  let r = await capture(() => sweepMain(['run', 'kernels/ring.ts', '--variant', 'fixed', '--seeds', '1..30']));
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /30 seeds, all ok/);
+  r = await capture(() => sweepMain(['run', 'kernels/ring.ts', '--variant', 'block=hlt-without-cli', '--seeds', '1..30']));
+  assert.is(r.code, 1);
+  assert.match(r.out, /lost interrupt/);
+  assert.match(r.out, /replay: xenode run kernels\/ring.ts --seed \d+ --variant block=hlt-without-cli/);
+});
+
 cli.run();
