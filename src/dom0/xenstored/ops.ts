@@ -11,6 +11,7 @@ import {
   latin1, latin1Bytes, type XsMessage, type XsdError,
 } from '../../abi/xs_wire.ts';
 import type { Connection } from './connection.ts';
+import { XsError } from './errors.ts';
 import { DOMID_FIRST_RESERVED } from './domain.ts';
 import { baseName, canonicalize, childPath, homePath, isRelative, isSpecial, isValidNodename, parentOf } from './path.ts';
 import {
@@ -21,10 +22,7 @@ import { childList, emptyNode, makeNode, withChild, withoutChild, type XsNode } 
 import type { TreeView } from './transaction.ts';
 import type { Xenstored } from './xenstored.ts';
 
-/** An error reply. Not an Error subclass: no stack capture on the request path. */
-export class XsError {
-  constructor(readonly name: XsdError) {}
-}
+export { XsError };
 
 export const NO_REPLY: unique symbol = Symbol('no reply');
 export type Reply = Uint8Array | typeof NO_REPLY;
@@ -133,15 +131,14 @@ function checkSize(x: OpContext, perms: Perms, valueLen: number, childLen: numbe
   if (unprivileged(x) && nodeRecordSize(perms, valueLen, childLen) >= x.d.quotas.nodeSize) fail('ENOSPC');
 }
 
-function checkTxNodes(x: OpContext): void {
-  if (x.inTx && unprivileged(x) && x.view.touched > x.d.quotas.transactionNodes) fail('ENOSPC');
-}
-
 /**
  * create_node: creates `path` and any missing ancestors. The nearest existing
  * ancestor needs write permission; new nodes inherit its perm list, with an
- * unprivileged creator as owner. All checks run before anything is written,
- * so a failure leaves the tree unchanged (XSA-414/415).
+ * unprivileged creator as owner. All checks (permission, node quota for every
+ * new node, node size of every record written) run before anything is
+ * written, so a failure leaves the tree unchanged (XSA-414/415). In a
+ * transaction, the transaction-nodes quota is checked as nodes are read, which
+ * happens here before the first write too.
  */
 function createNode(x: OpContext, path: string, value: Uint8Array): void {
   const v = x.view;
@@ -178,7 +175,6 @@ function createNode(x: OpContext, path: string, value: Uint8Array): void {
     v.write(missing[i]!, child);
   }
   v.write(p, withChild(parent, baseName(missing[missing.length - 1]!), gen));
-  checkTxNodes(x);
 }
 
 // ---------------------------------------------------------------- handlers
@@ -240,7 +236,6 @@ const write: Handler = (x) => {
   if (n && perm(x, n) & XS_PERM_WRITE) {
     checkSize(x, n.perms, value.length, n.childLen);
     v.write(path, makeNode(value, n.perms, n.children, n.childLen, v.newGen()));
-    checkTxNodes(x);
   } else {
     if (n) getNode(x, path, XS_PERM_WRITE); // throws EACCES (or hides it)
     else if (!x.c.privileged) {
@@ -281,11 +276,12 @@ const rm: Handler = (x) => {
     throw e;
   }
   if (path === '/') fail('EINVAL');
-  removeTree(v, path, n);
   const parentPath = parentOf(path);
   const parent = v.read(parentPath);
+  // Nothing below fails outside a transaction; inside one, a transaction-nodes
+  // ENOSPC part-way through the subtree is undone by the transaction's rollback.
+  removeTree(v, path, n);
   if (parent) v.write(parentPath, withoutChild(parent, baseName(path), v.newGen()));
-  checkTxNodes(x);
   return OK;
 };
 
@@ -344,6 +340,7 @@ const setPerms: Handler = (x) => {
     const cur = x.d.specialPerms.get(raw);
     if (!cur) fail('ENOENT');
     if ((permForConn(x.c, cur, Infinity, x.d.domains.generationOf) & (XS_PERM_WRITE | XS_PERM_OWNER)) !== (XS_PERM_WRITE | XS_PERM_OWNER)) fail('EACCES');
+    checkPermOwner(perms);
     allocPermDomains(x, perms);
     x.d.specialPerms.set(raw, perms);
     return OK;
@@ -351,12 +348,12 @@ const setPerms: Handler = (x) => {
   const path = nodePath(x, raw);
   const n = getNode(x, path, XS_PERM_WRITE | XS_PERM_OWNER);
   if (unprivileged(x) && perms[0]!.id !== n.perms[0]!.id) fail('EPERM');
-  allocPermDomains(x, perms);
+  checkPermOwner(perms);
   const v = x.view;
-  if (unprivileged(x) && perms[0]!.id !== n.perms[0]!.id && v.owned(perms[0]!.id) >= x.d.quotas.nodes) fail('ENOSPC');
   checkSize(x, perms, n.value.length, n.childLen);
+  // Only after every check: allocating the named domains is itself a change.
+  allocPermDomains(x, perms);
   v.write(path, makeNode(n.value, perms, n.children, n.childLen, v.newGen()));
-  checkTxNodes(x);
   v.changed(path, false, n.perms);
   return OK;
 };
@@ -365,8 +362,12 @@ const setPerms: Handler = (x) => {
  * The owner is accounted to its domain, which must be able to exist (ENOENT
  * otherwise, as cxenstored); other entries may name anything.
  */
-function allocPermDomains(x: OpContext, perms: Perms): void {
+function checkPermOwner(perms: Perms): void {
   if (perms[0]!.id >= DOMID_FIRST_RESERVED) fail('ENOENT');
+}
+
+/** Makes every domain the list names known (cxenstored's domain_alloc_permrefs); call once nothing can fail. */
+function allocPermDomains(x: OpContext, perms: Perms): void {
   for (const p of perms) x.d.domains.getOrAlloc(p.id, x.d.store.gen);
 }
 
@@ -410,7 +411,7 @@ const transactionStart: Handler = (x) => {
   let id = c.nextTxId;
   while (id === 0 || c.transactions.has(id)) id = (id + 1) >>> 0;
   c.nextTxId = (id + 1) >>> 0;
-  c.transactions.set(id, x.d.newTransaction(id));
+  c.transactions.set(id, x.d.newTransaction(id, c));
   return asciiz(String(id));
 };
 

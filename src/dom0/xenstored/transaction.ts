@@ -2,7 +2,14 @@
 // since Xen 4.9): a transaction works on an overlay of the committed tree and
 // remembers the generation of every node it touched (read, written, or read
 // implicitly as a parent). Commit fails with EAGAIN if any of them changed.
+//
+// A request that fails inside a transaction changes nothing in it: its writes,
+// deletions, pending watch events and node accounting are undone (journal,
+// begin/finish/rollback around each request). What it read stays recorded, as
+// in cxenstored: the client may have acted on an ENOENT, so a later change of
+// that node must still make the commit fail.
 
+import { XsError } from './errors.ts';
 import type { Perms } from './perms.ts';
 import type { Store, XsNode } from './tree/store.ts';
 
@@ -24,8 +31,6 @@ export interface TreeView {
   newGen(): number;
   /** Records that `path` changed, for watches. */
   changed(path: string, exact: boolean, oldPerms: Perms | undefined): void;
-  /** Number of distinct nodes touched (transaction-nodes quota); 0 outside transactions. */
-  readonly touched: number;
 }
 
 export type FireFn = (path: string, change: Change) => void;
@@ -51,9 +56,6 @@ export class BaseView implements TreeView {
   changed(path: string, exact: boolean, oldPerms: Perms | undefined): void {
     this.fire(path, { exact, oldPerms });
   }
-  get touched(): number {
-    return 0;
-  }
 }
 
 export class Transaction implements TreeView {
@@ -66,14 +68,42 @@ export class Transaction implements TreeView {
   private readonly accessed = new Map<string, XsNode | null>();
   private readonly changes = new Map<string, Change>();
   private readonly ownedDelta = new Map<number, number>();
+  /** Undo steps of the request being processed (newest last); undefined between requests. */
+  private journal: Array<() => void> | undefined;
 
-  constructor(readonly id: number, private readonly store: Store) {}
+  /**
+   * @param nodeLimit transaction-nodes quota: how many distinct nodes this
+   * transaction may touch (Infinity for a privileged connection).
+   */
+  constructor(readonly id: number, private readonly store: Store, private readonly nodeLimit: () => number = () => Infinity) {}
 
+  /** A request starts: record how to undo what it changes. */
+  begin(): void {
+    this.journal = [];
+  }
+
+  /** The request succeeded: keep its changes. */
+  finish(): void {
+    this.journal = undefined;
+  }
+
+  /** The request failed: undo its writes, deletions, pending events and accounting. */
+  rollback(): void {
+    const j = this.journal;
+    this.journal = undefined;
+    if (j) for (let i = j.length - 1; i >= 0; i--) j[i]!();
+  }
+
+  /**
+   * cxenstored's access_node: a node not touched before counts against the
+   * transaction-nodes quota, checked before it is recorded (ENOSPC, reads too).
+   */
   read(path: string): XsNode | undefined {
     const o = this.overlay.get(path);
     if (o !== undefined) return o ?? undefined;
     const seen = this.accessed.get(path);
     if (seen !== undefined) return seen ?? undefined;
+    if (this.accessed.size >= this.nodeLimit()) throw new XsError('ENOSPC');
     const n = this.store.nodes.get(path);
     this.accessed.set(path, n ?? null);
     return n;
@@ -83,13 +113,23 @@ export class Transaction implements TreeView {
     const old = this.read(path);
     if (old) this.delta(old.perms[0]!.id, -1);
     this.delta(node.perms[0]!.id, 1);
-    this.overlay.set(path, node);
+    this.setOverlay(path, node);
   }
 
   remove(path: string): void {
     const old = this.read(path);
     if (old) this.delta(old.perms[0]!.id, -1);
-    this.overlay.set(path, null);
+    this.setOverlay(path, null);
+  }
+
+  private setOverlay(path: string, node: XsNode | null): void {
+    const j = this.journal;
+    if (j) {
+      const ov = this.overlay;
+      const prev = ov.get(path);
+      j.push(prev === undefined ? () => void ov.delete(path) : () => void ov.set(path, prev));
+    }
+    this.overlay.set(path, node);
   }
 
   owned(domid: number): number {
@@ -105,10 +145,18 @@ export class Transaction implements TreeView {
     const prev = this.changes.get(path);
     // cxenstored keeps one entry per node: a plain change wins over an exact one,
     // and the first saved permissions are the ones from before the transaction.
-    if (prev) prev.exact = prev.exact && exact;
-    else this.changes.set(path, { exact, oldPerms });
+    const j = this.journal;
+    if (prev) {
+      const was = prev.exact;
+      if (j) j.push(() => void (prev.exact = was));
+      prev.exact = was && exact;
+    } else {
+      if (j) j.push(() => void this.changes.delete(path));
+      this.changes.set(path, { exact, oldPerms });
+    }
   }
 
+  /** Distinct nodes touched so far (transaction-nodes quota). */
   get touched(): number {
     return this.accessed.size;
   }
@@ -138,6 +186,8 @@ export class Transaction implements TreeView {
   }
 
   private delta(domid: number, d: number): void {
-    this.ownedDelta.set(domid, (this.ownedDelta.get(domid) ?? 0) + d);
+    const was = this.ownedDelta.get(domid);
+    if (this.journal) this.journal.push(was === undefined ? () => void this.ownedDelta.delete(domid) : () => void this.ownedDelta.set(domid, was));
+    this.ownedDelta.set(domid, (was ?? 0) + d);
   }
 }

@@ -156,18 +156,22 @@ export class Xenstored {
     if (!entry) return this.sendError(c, m, 'ENOSYS');
     if (entry.flags & XS_FLAG_PRIV && !c.privileged) return this.sendError(c, m, 'EACCES');
     let view: TreeView = this.base;
-    let inTx = false;
+    let tx: Transaction | undefined;
     if (!(entry.flags & XS_FLAG_NOTID) && m.txId !== 0) {
-      const t = c.transactions.get(m.txId);
-      if (!t) return this.sendError(c, m, 'ENOENT');
-      view = t;
-      inTx = true;
+      tx = c.transactions.get(m.txId);
+      if (!tx) return this.sendError(c, m, 'ENOENT');
+      view = tx;
     }
-    const x: OpContext = { d: this, c, m, view, inTx };
+    const x: OpContext = { d: this, c, m, view, inTx: tx !== undefined };
     let reply;
+    // Outside a transaction every handler checks before it changes anything;
+    // inside one, a failed request's changes to the transaction are undone.
+    tx?.begin();
     try {
       reply = entry.fn(x);
+      tx?.finish();
     } catch (e) {
+      tx?.rollback();
       this.afterReply.length = 0;
       if (e instanceof XsError) return this.sendError(c, m, e.name);
       // A bug must not leave the client waiting forever: report it and answer EINVAL
@@ -193,8 +197,9 @@ export class Xenstored {
     this.send(c, XS_ERROR, m.reqId, m.txId, p);
   }
 
-  newTransaction(id: number): Transaction {
-    return new Transaction(id, this.store);
+  /** A transaction of `c`; an unprivileged one may touch at most `transaction-nodes` nodes. */
+  newTransaction(id: number, c: Connection): Transaction {
+    return new Transaction(id, this.store, () => (c.privileged ? Infinity : this.quotas.transactionNodes));
   }
 
   // ------------------------------------------------------------ watches
@@ -264,6 +269,7 @@ export class Xenstored {
 
   /** XS_INTRODUCE: returns an error name or undefined. */
   introduce(domid: number, gfn: number, port: number): XsdError | undefined {
+    const known = this.domains.get(domid) !== undefined;
     const dom = this.domains.getOrAlloc(domid, this.store.gen);
     if (!dom) return 'ENOENT';
     if (dom.introduced) {
@@ -274,7 +280,11 @@ export class Xenstored {
     }
     if (this.mapRing) {
       const r = this.mapRing(domid, gfn, port);
-      if (typeof r === 'number') return ERRNO_NAMES[-r] ?? 'EINVAL';
+      if (typeof r === 'number') {
+        // A failed INTRODUCE leaves no domain behind (it would make perm entries naming it live).
+        if (!known) this.domains.delete(domid);
+        return ERRNO_NAMES[-r] ?? 'EINVAL';
+      }
       const conn = new RingConnection(this, this.nextConnSeq(), domid, r);
       this.connections.add(conn);
       dom.conn = conn;
