@@ -28,6 +28,7 @@ const commands: Record<string, { file: string; help: string }> = {
       '               (create, destroy, list, network-attach|detach, block-attach|detach, debug-keys e, console, dmesg;\n' +
       '               no command: read them from stdin; `sleep S` advances virtual time)',
   },
+  dom0: { file: './xl.ts', help: 'the same host shell as `xl`, for dom0 commands: xenode dom0 "ifconfig eth0 down; ifconfig eth0 up"' },
   ps: { file: './ps.ts', help: "dom0's kernel threads after a scenario" },
   stack: { file: './stack.ts', help: '/proc/PID/stack of a dom0 thread after a scenario' },
   sweep: { file: './sweep.ts', help: 'run a scenario over many seeds with a progress bar' },

@@ -1,11 +1,17 @@
-// `xenode xl …`: the toolstack in a fresh emulated host.
+// `xenode xl …` (also `xenode dom0 …`): the toolstack and dom0's shell on a
+// fresh emulated host.
 //   xenode xl [--seed N] [--xenwatch single|mtwatch] [--legacy-dm] [--trace F] CMD [ARGS…] [; CMD …]
-// Several commands run on the same host, separated by a `;` argument (quote it
-// in a shell: \; or ';'). `sleep SECONDS` lets virtual time pass between them.
-// With no command, commands are read from stdin, one per line (a tiny shell).
+//   xenode xl "create a.cfg; xwstall hold vif1.0; sleep 1; destroy 1; list; ps"
+// Several commands run on the same host, separated by `;` (a separate argument,
+// or inside one quoted argument). `sleep SECONDS` lets virtual time pass. Lines
+// that are not xl commands go to dom0's shell (src/dom0/shell.ts: ps,
+// cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk, blkgrant,
+// xenstore-read/ls/write, dmesg). With no command, commands are read from
+// stdin, one per line (a tiny shell).
 import { writeFileSync } from 'node:fs';
 import readline from 'node:readline';
 import { Host, splitArgs } from '../dom0/host.ts';
+import { dom0Command } from '../dom0/shell.ts';
 
 function usage(): number {
   console.error('usage: xenode xl [--seed N] [--xenwatch single|mtwatch] [--legacy-dm] [--trace F] CMD [ARGS…] [; CMD …]');
@@ -37,15 +43,15 @@ export async function main(argv: string[]): Promise<number> {
       host.sim.run({ until: host.sim.now + Number(args[1] ?? 1) * 1e9 });
       return;
     }
-    const xlArgs = args[0] === 'xl' ? args.slice(1) : args;
-    const r = await host.xl(xlArgs);
+    const r = dom0Command(host, args) ?? (await host.xl(args[0] === 'xl' ? args.slice(1) : args));
     process.stderr.write(r.stderr);
     process.stdout.write(r.stdout);
     code = r.code;
   };
   if (rest.length > 0) {
+    // One quoted argument may hold a whole `a; b; c` line.
     const cmds: string[][] = [[]];
-    for (const a of rest) {
+    for (const a of rest.length === 1 && /[;\s]/.test(rest[0]!) ? splitArgs(rest[0]!.replace(/;/g, ' ; ')) : rest) {
       if (a === ';') cmds.push([]);
       else cmds[cmds.length - 1]!.push(a);
     }

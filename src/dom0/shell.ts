@@ -1,0 +1,83 @@
+// dom0's shell, beside `xl`: the commands the 2016-2018 reports used to look
+// at a stall and to undo it, on an emulated Host. `xenode xl` (and
+// `xenode dom0`) hand every line that is not an xl command to dom0Command().
+//
+//   ps                              kernel threads, procps style
+//   cat /proc/PID/stack             a thread's call chain
+//   ethtool -S vifD.N               netback's zerocopy counters
+//   ifconfig ethX up|down           NIC down frees the skbs it holds (the 2016 workaround)
+//   xwstall hold vifD.N             the NIC keeps the next zerocopy skb from vifD.N (2018 repro hook)
+//   blkdisk stall|resume            the backing store stops / resumes completing I/O (blkback case 2)
+//   blkgrant hold|release           the block layer keeps a persistent grant page (blkback case 3)
+//   xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
+//   dmesg                           NIC and dom0 kernel log lines
+
+import type { Host } from './host.ts';
+import type { XlResult } from './toolstack/xl.ts';
+
+const ok = (stdout: string): XlResult => ({ code: 0, stdout: stdout && !stdout.endsWith('\n') ? stdout + '\n' : stdout, stderr: '' });
+const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
+
+export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg'];
+
+/** Run a dom0 shell command; undefined when `argv[0]` is not one. */
+export function dom0Command(host: Host, argv: string[]): XlResult | undefined {
+  const [cmd, a1, a2] = argv;
+  if (!cmd || !DOM0_COMMANDS.includes(cmd)) return undefined;
+  const k = host.kernel;
+  if (!k && !cmd.startsWith('xenstore')) return fail(`${cmd}: this host runs no dom0 kernel`);
+  switch (cmd) {
+    case 'ps':
+      return ok(k!.psText());
+    case 'cat': {
+      const m = /^\/proc\/(\d+)\/stack$/.exec(a1 ?? '');
+      if (!m) return fail(`cat: ${a1 ?? ''}: only /proc/PID/stack is emulated`);
+      const s = k!.stack(Number(m[1]));
+      return s === undefined ? fail(`cat: ${a1}: No such file or directory`) : ok(s);
+    }
+    case 'ethtool': {
+      if (a1 !== '-S' || !a2) return fail('usage: ethtool -S vifD.N', 2);
+      const s = k!.ethtool(a2);
+      return s === undefined ? fail(`Cannot get stats strings information: No such device`) : ok(s);
+    }
+    case 'ifconfig': {
+      if (!a1 || (a2 !== 'up' && a2 !== 'down')) return fail('usage: ifconfig ethX up|down', 2);
+      const r = k!.ifconfig(a1, a2);
+      host.sim.run({ until: host.sim.now + 1_000_000 });
+      return r ? ok('') : fail(`${a1}: ERROR while getting interface flags: No such device`);
+    }
+    case 'xwstall': {
+      if (a1 !== 'hold' || !a2) return fail('usage: xwstall hold vifD.N', 2);
+      k!.nic.hold(a2);
+      return ok(`xwstall: the NIC will hold the next zerocopy sk_buff from ${a2}`);
+    }
+    case 'blkdisk': {
+      if (a1 === 'stall') k!.blkback.queue.stall();
+      else if (a1 === 'resume') k!.blkback.queue.resume();
+      else return fail('usage: blkdisk stall|resume', 2);
+      host.sim.run({ until: host.sim.now + 1_000_000 });
+      return ok('');
+    }
+    case 'blkgrant': {
+      if (a1 === 'hold') return ok(k!.blkback.holdPersistentGrant() ? 'holding a persistent grant page' : 'will hold the next persistent grant page mapped');
+      if (a1 === 'release') {
+        k!.blkback.releasePersistentGrants();
+        host.sim.run({ until: host.sim.now + 1_000_000 });
+        return ok('');
+      }
+      return fail('usage: blkgrant hold|release', 2);
+    }
+    case 'xenstore-read':
+      return a1 ? host.xenstoreRead(a1) : fail('usage: xenstore-read PATH', 2);
+    case 'xenstore-ls':
+      return host.xenstoreLs(a1 ?? '/');
+    case 'xenstore-write': {
+      if (!a1 || a2 === undefined) return fail('usage: xenstore-write PATH VALUE', 2);
+      host.run(() => host.xs.write(0, a1, a2), 'xenstore-write');
+      return ok('');
+    }
+    case 'dmesg':
+      return ok(k!.nic.log.join('\n'));
+  }
+  return undefined;
+}
