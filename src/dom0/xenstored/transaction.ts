@@ -156,6 +156,15 @@ export class Transaction implements TreeView {
     }
   }
 
+  /** What committing would change, for tests and diagnostics: overlay, pending events, accounting deltas. */
+  pending(): { overlay: Array<[string, XsNode | null]>; changes: Array<[string, boolean]>; owned: Array<[number, number]> } {
+    return {
+      overlay: [...this.overlay],
+      changes: [...this.changes].map(([p, c]) => [p, c.exact]),
+      owned: [...this.ownedDelta].filter(([, n]) => n !== 0),
+    };
+  }
+
   /** Distinct nodes touched so far (transaction-nodes quota). */
   get touched(): number {
     return this.accessed.size;
