@@ -111,16 +111,7 @@ export class EventChannels {
     const p = u32[pi]!;
     if (p & b) return; // coalesced: N sends while pending are one event
     u32[pi] = p | b;
-    if ((u32[MASK + (port >> 5)]! & b) === 0) {
-      const v = this.notify[port]!;
-      const si = v * STRIDE + SEL + (port >> 11);
-      const sb = 1 << ((port >> 6) & 31);
-      const s = u32[si]!;
-      if ((s & sb) === 0) {
-        u32[si] = s | sb;
-        this.dom.vcpus[v]!.markEventsPending();
-      }
-    }
+    if ((u32[MASK + (port >> 5)]! & b) === 0) this.raiseSelector(port);
     if (this.dom.pollMask !== 0) this.dom.checkPollers(port);
   }
 
@@ -364,17 +355,25 @@ export class EventChannels {
     const m = u32[MASK + w]!;
     if ((m & b) === 0) return 0;
     u32[MASK + w] = m & ~b;
-    if (u32[PEND + w]! & b) {
-      const v = this.notify[port]!;
-      const si = v * STRIDE + SEL + (port >> 11);
-      const sb = 1 << ((port >> 6) & 31);
-      const s = u32[si]!;
-      if ((s & sb) === 0) {
-        u32[si] = s | sb;
-        this.dom.vcpus[v]!.markEventsPending();
-      }
-    }
+    if (u32[PEND + w]! & b) this.raiseSelector(port);
     return 0;
+  }
+
+  /**
+   * The common tail of set_pending and unmask: set the port's selector bit on
+   * its notify vCPU and, on that bit's 0 -> 1 edge, mark events pending (which
+   * raises the upcall on evtchn_upcall_pending's own 0 -> 1 edge).
+   */
+  private raiseSelector(port: number): void {
+    const u32 = this.u32;
+    const v = this.notify[port]!;
+    const si = v * STRIDE + SEL + (port >> 11);
+    const sb = 1 << ((port >> 6) & 31);
+    const s = u32[si]!;
+    if ((s & sb) === 0) {
+      u32[si] = s | sb;
+      this.dom.vcpus[v]!.markEventsPending();
+    }
   }
 
   /** Close every port (domain destruction): peers see their ends go UNBOUND. */
