@@ -4,25 +4,8 @@ import { main as scenarioMain } from '../../src/cli/scenario.ts';
 import { main as sweepMain } from '../../src/cli/sweep.ts';
 import { main as psMain } from '../../src/cli/ps.ts';
 import { main as stackMain } from '../../src/cli/stack.ts';
+import { capture } from '../capture.ts';
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const log = console.log;
-  const error = console.error;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (...a: unknown[]) => { out += a.join(' ') + '\n'; };
-  console.error = (...a: unknown[]) => { err += a.join(' ') + '\n'; };
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => { out += String(s); return true; };
-  try {
-    const code = await fn();
-    return { code, out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    (process.stdout as { write: unknown }).write = write;
-  }
-}
 
 const cli = suite('xenode scenario / sweep / ps / stack');
 

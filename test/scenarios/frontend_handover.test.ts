@@ -3,27 +3,11 @@ import * as assert from 'uvu/assert';
 import { frontendHandover, HANDOVER_STEPS, runFrontendHandover } from '../../src/dom0/scenarios/frontend_handover.ts';
 import { scenarios } from '../../src/dom0/scenarios/index.ts';
 import { main as scenarioMain } from '../../src/cli/scenario.ts';
+import { capture } from '../capture.ts';
 
 const t = suite('scenario frontend-handover');
 const SEEDS = { netback: 41, blkback: 42 } as const;
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const log = console.log;
-  const error = console.error;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (...a: unknown[]) => { out += a.join(' ') + '\n'; };
-  console.error = (...a: unknown[]) => { err += a.join(' ') + '\n'; };
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => { out += String(s); return true; };
-  try {
-    return { code: await fn(), out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    (process.stdout as { write: unknown }).write = write;
-  }
-}
 
 t('registered', () => {
   assert.is(scenarios['frontend-handover'], frontendHandover);

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Host } from '../../../src/dom0/host.ts';
 import { dom0Command } from '../../../src/dom0/shell.ts';
 import { main as xlMain } from '../../../src/cli/xl.ts';
+import { capture } from '../../capture.ts';
 
 const shell = suite("dom0's shell beside xl");
 
@@ -43,14 +44,8 @@ shell('bad input: clear errors, nothing else', () => {
 });
 
 shell('xenode xl takes a whole `a; b` line in one argument', async () => {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  (process.stdout as { write: unknown }).write = (s: string | Uint8Array) => ((out += String(s)), true);
-  try {
-    assert.is(await xlMain(['xenstore-write /x 1; xenstore-read /x; list']), 0);
-  } finally {
-    (process.stdout as { write: unknown }).write = write;
-  }
+  const { code, out } = await capture(() => xlMain(['xenstore-write /x 1; xenstore-read /x; list']));
+  assert.is(code, 0);
   assert.match(out, /# xenstore-read \/x\n1\n# list\nName\s+ID/);
 });
 
