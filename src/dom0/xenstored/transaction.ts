@@ -179,7 +179,10 @@ export class Transaction implements TreeView {
     return true;
   }
 
-  /** Applies the overlay to the store; returns the changes to fire, in access order. */
+  /**
+   * Applies the overlay to the store; returns the changes to fire, in access
+   * order, leaving out nodes that neither existed before nor exist after.
+   */
   apply(): Array<[string, Change]> {
     const gen = this.store.nextGen();
     for (const [p, n] of this.overlay) {
@@ -187,9 +190,14 @@ export class Transaction implements TreeView {
       else this.store.set(p, { value: n.value, perms: n.perms, children: n.children, childLen: n.childLen, gen });
     }
     const out: Array<[string, Change]> = [];
-    for (const p of this.accessed.keys()) {
+    for (const [p, before] of this.accessed) {
       const c = this.changes.get(p);
-      if (c) out.push([p, c]);
+      if (!c) continue;
+      // cxenstored (observed): a node absent before the transaction and absent
+      // after it (created then deleted, implicit parents included) fires nothing;
+      // nor does its parent, whose child list ends up unchanged.
+      if (before === null && this.overlay.get(p) === null) continue;
+      out.push([p, c]);
     }
     return out;
   }

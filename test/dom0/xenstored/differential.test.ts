@@ -130,6 +130,19 @@ const SEQUENCES: Record<string, Step[]> = {
     [0, R, '/d6/t/u\0'], [0, TE, 'T\0', 3], [0, TS, '\0'], [0, W, '/d6/z\0v', 4], [0, TE, 'F\0', 4], [0, R, '/d6/z\0'],
     [0, TS, '\0'], [0, TS, '\0'], [0, 21, ''], [0, TE, 'F\0', 5], [0, TS, '\0'], [0, RM, '/d6\0'],
   ],
+  // README row 14: a node absent before and after the transaction (created then deleted,
+  // implicit parents included) fires nothing at commit, nor does its parent; re-created fires.
+  'transactions: nodes created and deleted inside fire nothing': [
+    [1, WA, '/d8\0wp\0'], [1, WA, '/d8/n\0wn\0'], [1, WA, '/d8/n/m\0wm\0'], [1, WA, '/\0wr\0'], [0, W, '/d8\0x'],
+    [0, TS, '\0'], [0, W, '/d8/n\0v', 1], [0, RM, '/d8/n\0', 1], [0, TE, 'T\0', 1],
+    [0, TS, '\0'], [0, W, '/d8/n\0v', 2], [0, RM, '/d8/n\0', 2], [0, W, '/d8/n\0w', 2], [0, TE, 'T\0', 2],
+    [0, TS, '\0'], [0, W, '/d8/n/m\0v', 3], [0, RM, '/d8/n\0', 3], [0, TE, 'T\0', 3],
+    [0, TS, '\0'], [0, MK, '/d8/k\0', 4], [0, SP, '/d8/k\0n0\0r1\0', 4], [0, RM, '/d8/k\0', 4], [0, TE, 'T\0', 4],
+    [0, TS, '\0'], [0, W, '/d9/a/b\0v', 5], [0, RM, '/d9\0', 5], [0, TE, 'T\0', 5],
+    [0, TS, '\0'], [0, RM, '/d8/n\0', 6], [0, W, '/d8/n\0v', 6], [0, TE, 'T\0', 6],
+    [0, TS, '\0'], [0, W, '/d8/n/q\0v', 7], [0, RM, '/d8/n/q\0', 7], [0, TE, 'T\0', 7],
+    [0, RM, '/d8\0'],
+  ],
   'directory_part': [
     ...Array.from({ length: 30 }, (_, i): Step => [0, MK, `/d7/${'n'.repeat(120)}${i}\0`]),
     [0, DIR, '/d7\0'], [0, DP, '/d7\x000\0'], [0, DP, '/d7\x003\0'], [0, DP, '/d7\x003000\0'], [0, DP, '/d7\x009999\0'],

@@ -87,6 +87,45 @@ W('transaction: events held until commit, dropped on abort / EAGAIN', () => {
   assert.equal(w.take(), []);
 });
 
+W('transaction: nodes absent before and after the commit fire nothing (cxenstored)', () => {
+  const d = new Xenstored();
+  const w = new Dom0(d);
+  const c = new Dom0(d);
+  c.q(11, '/t\0x');
+  w.send(4, '/t\0tp\0');
+  w.send(4, '/t/n\0tn\0');
+  w.send(4, '/\0tr\0');
+  w.take();
+  const tx = () => Number(c.q(6, '\0').replace('\0', ''));
+  // created then deleted, implicit parents included: nothing, not even for the parent
+  let id = tx();
+  c.q(11, '/t/n/m/o\0v', id);
+  c.q(13, '/t/n\0', id);
+  c.q(12, '/u/v\0', id);
+  c.q(13, '/u\0', id);
+  assert.is(c.q(7, 'T\0', id), 'OK\0');
+  assert.equal(w.take(), []);
+  // created, deleted, re-created: fires
+  id = tx();
+  c.q(11, '/t/n\0v', id);
+  c.q(13, '/t/n\0', id);
+  c.q(11, '/t/n\0w', id);
+  c.q(7, 'T\0', id);
+  assert.equal(w.take().map((m) => m.p), ['/t/n\0tp\0', '/t/n\0tn\0', '/t/n\0tr\0']);
+  // existed before, deleted then re-created: fires
+  id = tx();
+  c.q(13, '/t/n\0', id);
+  c.q(11, '/t/n\0v', id);
+  c.q(7, 'T\0', id);
+  assert.equal(w.take().map((m) => m.p), ['/t/n\0tp\0', '/t/n\0tn\0', '/t/n\0tr\0']);
+  // existed before, deleted: fires
+  id = tx();
+  c.q(11, '/t/n\0z', id);
+  c.q(13, '/t/n\0', id);
+  c.q(7, 'T\0', id);
+  assert.equal(w.take().map((m) => m.p), ['/t/n\0tp\0', '/t/n\0tn\0', '/t/n\0tr\0']);
+});
+
 W('@introduceDomain/@releaseDomain: privileged always, guests only with read on the special', () => {
   const { d, dom0, guest } = world();
   const w = new Dom0(d);
