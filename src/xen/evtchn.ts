@@ -62,6 +62,13 @@ export class EventChannels {
   readonly consumer = new Uint8Array(this.tables, 6 * NR_PORTS, NR_PORTS);
   readonly virq = new Uint8Array(this.tables, 7 * NR_PORTS, NR_PORTS);
   /** Host domains: the handler run by the host demux for each port. */
+  /**
+   * Per port, 1 once Xen raised the selector for it while its notify vCPU had
+   * an upcall path (per-vCPU vector or global callback): the guest had the
+   * port unmasked after it set up event delivery (for the hang oracle's
+   * 'masked-after-delivery' rule). Cleared when the port is freed.
+   */
+  readonly delivered = new Uint8Array(NR_PORTS);
   readonly handlers: (PortHandler | undefined)[] = []; // grows on bind (ports are allocated lowest-free): no 4096-slot array per domain
   /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
   private readonly virqPort: Uint16Array;
@@ -148,6 +155,7 @@ export class EventChannels {
   private free(port: number): void {
     this.clearPending(port);
     this.state[port] = ECS.FREE;
+    this.delivered[port] = 0;
     this.notify[port] = 0;
     this.remoteDom[port] = 0;
     this.remotePort[port] = 0;
@@ -370,9 +378,11 @@ export class EventChannels {
     const si = v * STRIDE + SEL + (port >> 11);
     const sb = 1 << ((port >> 6) & 31);
     const s = u32[si]!;
+    const vc = this.dom.vcpus[v]!;
+    if (vc.upcallVector !== 0 || this.dom.callbackVector !== 0) this.delivered[port] = 1;
     if ((s & sb) === 0) {
       u32[si] = s | sb;
-      this.dom.vcpus[v]!.markEventsPending();
+      vc.markEventsPending();
     }
   }
 

@@ -129,7 +129,7 @@ export class Hypervisor {
       const vs = d.vcpus.map((v) => `v${v.vcpuId}=${v.state}${v.why ? ` (${v.why})` : ''} IF=${v.IF ? 1 : 0} upcall_pending=${v.upcallPending ? 1 : 0}` +
         (v.timerDeadline >= 0 ? ` timer@${v.timerDeadline}` : ''));
       lines.push(`d${d.id} ${d.name} [${d.stateFlags()}]: ${d.host ? 'host' : vs.join('; ')}`);
-      for (const s of suspects(d)) lines.push(`  ${s.line}`);
+      for (const s of suspects(d, this.sim.clock.now)) lines.push(`  ${s.line}`);
     }
     return `${lines.join('\n')}\n${dumpEvtchn(this.domains())}`;
   }

@@ -5,6 +5,24 @@
 //   [1/0/1]  with upcall_pending = 1 while halted: the lost interrupt of
 //            "check, then hlt" (§4.4): the upcall was taken (and EOI'd)
 //            before hlt, so the LAPIC has nothing left to wake the vCPU.
+//   [1/1/0]  masked after delivery (§4.5, the handler that demuxes and clears
+//            upcall_pending): the port was delivered (Xen raised its selector
+//            while the guest had an upcall vector, so the guest had unmasked
+//            it), the guest masked it again (demux) and never unmasked it, and
+//            the vCPU sleeps with no deliverable interrupt, not polling, and no
+//            timer within a day. Later sends only set pending on the masked
+//            port, so nothing will ever run its handler. Why this is sound for
+//            a correct runtime: mirage/xenode mask a port in two places only,
+//            mask_all at boot (BEFORE the upcall vector is set, so never-unmasked
+//            ports such as a netfront port before connect or a console port the
+//            guest ignores have delivered=0 and do not count) and demux, which
+//            the main loop always follows with Activations.run ->
+//            test_and_clear -> unmask before it can block. So a correct guest
+//            never halts with a delivered port masked. Polling vCPUs are
+//            excluded (SCHEDOP_poll legitimately waits on masked ports), and
+//            so is any vCPU with a timer due within a day (the build may still
+//            recover when it fires: this is reported only when the sleep is
+//            for good, i.e. the 1-day idle deadline of Main.run or none).
 // Either way the vCPU can sleep forever (or until an unrelated timer), so
 // the run is reported with the 'e' dump. An interrupt storm (level callback
 // with a handler that never clears upcall_pending) is reported too.
@@ -16,13 +34,17 @@ import type { Hypervisor } from './hypervisor.ts';
 export interface Suspect {
   domid: number;
   vcpu: number;
-  kind: 'wedged' | 'lost-interrupt' | 'storm';
+  kind: 'wedged' | 'lost-interrupt' | 'masked-after-delivery' | 'storm';
   ports: number[];
   line: string;
 }
 
 /** Suspicious ports of halted guest vCPUs in `d`. */
-export function suspects(d: Domain): Suspect[] {
+/** A set_timer_op deadline at least this far away counts as "no timer" (Main.run's idle deadline is now + 1 day). */
+export const FOREVER_NS = 86_400 * 1e9;
+
+/** Suspicious ports of halted guest vCPUs in `d`. `now`: the current time (ns). */
+export function suspects(d: Domain, now = Number.NaN): Suspect[] {
   if (d.host || d.dying || d.paused || d.shutdownReason !== undefined) return [];
   const out: Suspect[] = [];
   const ch = d.evtchn;
@@ -36,16 +58,33 @@ export function suspects(d: Domain): Suspect[] {
       if (!ch.selector(port)) wedged.push(port);
       else if (v.upcallPending) lost.push(port);
     }
+    // Masked after delivery: only when the sleep is for good (see the header).
+    const masked: number[] = [];
+    const quiet =
+      !v.pollPorts &&
+      v.lapic.deliverable() < 0 &&
+      !(v.upcallVector === 0 && d.callbackVector !== 0 && v.upcallPending) &&
+      (v.timerDeadline < 0 || v.timerDeadline - now >= FOREVER_NS);
+    if (quiet && wedged.length === 0 && lost.length === 0) {
+      for (const port of ch.boundPorts()) {
+        if (ch.notify[port] === v.vcpuId && ch.usable(port) && ch.delivered[port] && ch.isPending(port) && ch.isMasked(port)) masked.push(port);
+      }
+    }
     const list = (ps: number[], sig: string) => ps.map((p) => `port ${p} ${sig}`).join(', ');
     if (wedged.length) out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'wedged', ports: wedged, line: `domain ${d.id}: vCPU ${v.vcpuId} halted with ${list(wedged, '[1/0/0]')} (wedged: pending, unmasked, selector clear)` });
     if (lost.length) out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'lost-interrupt', ports: lost, line: `domain ${d.id}: vCPU ${v.vcpuId} halted with upcall_pending=1 and ${list(lost, '[1/0/1]')} (lost interrupt)` });
+    if (masked.length)
+      out.push({
+        domid: d.id, vcpu: v.vcpuId, kind: 'masked-after-delivery', ports: masked,
+        line: `domain ${d.id}: vCPU ${v.vcpuId} halted, no interrupt or timer within a day, with ${list(masked, '[1/1/0]')} (masked after delivery: demuxed, never unmasked)`,
+      });
   }
   return out;
 }
 
 export function hangOracle(hv: Hypervisor): Oracle {
   return (): Hang | undefined => {
-    const all = hv.domains().flatMap(suspects);
+    const all = hv.domains().flatMap((d) => suspects(d, hv.sim.clock.now));
     if (all.length === 0) return undefined;
     return { summary: all[0]!.line, details: [...all.map((s) => s.line), '', dumpEvtchn(hv.domains())].join('\n') };
   };
