@@ -14,7 +14,8 @@ const BACKLOG_LIMIT = 1 << 20;
 
 class SocketConnection extends Connection {
   readonly reader = new XsFrameReader();
-  private buf = new Uint8Array(8192);
+  /** Output buffer, reused across flushes while the kernel takes each write whole. */
+  private buf = Buffer.allocUnsafeSlow(8192);
   private len = 0;
 
   constructor(seq: number, private readonly sock: net.Socket) {
@@ -24,7 +25,7 @@ class SocketConnection extends Connection {
   override write(type: number, reqId: number, txId: number, payload: Uint8Array): void {
     const need = this.len + XS_HEADER_SIZE + payload.length;
     if (need > this.buf.length) {
-      const nb = new Uint8Array(Math.max(need, this.buf.length * 2));
+      const nb = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
       nb.set(this.buf.subarray(0, this.len));
       this.buf = nb;
     }
@@ -35,13 +36,19 @@ class SocketConnection extends Connection {
 
   override flush(): void {
     if (this.len === 0) return;
-    // One write per batch of replies; the copy lets us reuse our buffer.
-    const out = Buffer.from(this.buf.subarray(0, this.len));
+    // One write per batch of replies, straight from our buffer: no copy, no
+    // allocation per request. A unix-socket write is attempted synchronously;
+    // if the kernel took it whole, nothing references the buffer any more and
+    // it is reused. Otherwise Node keeps the view until the write completes,
+    // so the next replies go to a fresh buffer.
+    const out = this.buf.subarray(0, this.len);
     this.len = 0;
     if (this.sock.destroyed) return;
+    const all = this.sock.write(out);
+    if (this.sock.writableLength !== 0) this.buf = Buffer.allocUnsafeSlow(this.buf.length);
     // A client that sends but never reads must not make us buffer without
     // bound (XSA-326): stop reading its requests until its replies drain.
-    if (!this.sock.write(out) && this.sock.writableLength > BACKLOG_LIMIT && !this.sock.isPaused()) {
+    if (!all && this.sock.writableLength > BACKLOG_LIMIT && !this.sock.isPaused()) {
       this.sock.pause();
       this.sock.once('drain', () => this.sock.resume());
     }
