@@ -9,6 +9,7 @@
 import type { GuestDoors } from '../abi/doors.ts';
 import { SHARED_INFO, VCPU_INFO, VCPU_TIME_INFO } from '../abi/xen.ts';
 import { Lwt, wait, wakeup } from './lwt.ts';
+import { DeadlineHeap } from '../lib/deadline_heap.ts';
 
 export interface TimerHandle {
   at: number;
@@ -18,7 +19,7 @@ export interface TimerHandle {
 }
 
 export class Time {
-  private heap: TimerHandle[] = [];
+  private readonly heap = new DeadlineHeap<TimerHandle>();
   private seq = 0;
   private dv!: DataView;
   /** shared_info as u32 words and bytes (vcpu_time_info fields are 4-byte aligned). */
@@ -78,7 +79,7 @@ export class Time {
   /** Run `fn` at monotonic time `at` (from the main loop). */
   at(at: number, fn: () => void): TimerHandle {
     const h: TimerHandle = { at, seq: this.seq++, cancelled: false, fn };
-    this.push(h);
+    this.heap.push(h);
     return h;
   }
 
@@ -94,18 +95,16 @@ export class Time {
 
   /** Earliest live deadline, if any. */
   next_deadline(): number | undefined {
-    this.drop();
-    return this.heap[0]?.at;
+    return this.heap.peek()?.at;
   }
 
   /** Fire everything due at `now` (Time.restart_threads). Returns how many fired. */
   restart_threads(now: number): number {
     let n = 0;
     for (;;) {
-      this.drop();
-      const top = this.heap[0];
+      const top = this.heap.peek();
       if (!top || top.at > now) return n;
-      this.pop();
+      this.heap.pop();
       top.cancelled = true;
       n++;
       try {
@@ -119,44 +118,6 @@ export class Time {
   get size(): number {
     return this.heap.length;
   }
-
-  private drop(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
-  }
-
-  private push(t: TimerHandle): void {
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && less(h[r]!, h[m]!)) m = r;
-      if (m === i) return;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
-  }
-}
-
-function less(a: TimerHandle, b: TimerHandle): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 function u64(dv: DataView, off: number): number {
