@@ -14,26 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
+import { kitDir, kitEnv } from '../src/dom0/xenstored/anchor_kit.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-
-function kitDir(): string | undefined {
-  const cands = [process.env.XENODE_ANCHOR_KIT, path.resolve(root, '../shared/anchors/xenstored'), '/work/shared/anchors/xenstored'];
-  for (const c of cands) if (c && fs.existsSync(path.join(c, 'run.sh'))) return c;
-  return undefined;
-}
-
-function kitEnv(): Record<string, string> | undefined {
-  const dir = process.env.XS_ANCHOR_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'xs-anchor/xen-4.17');
-  const f = path.join(dir, 'env');
-  if (!fs.existsSync(f)) return undefined;
-  const env: Record<string, string> = {};
-  for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
-  return env;
-}
 
 type DaemonKind = 'ours' | 'cxenstored' | 'oxenstored';
 interface Running {
