@@ -96,26 +96,23 @@ export class Physmap {
 
   /** Copy guest memory into `out` (caller checked the range). */
   read(gpa: number, out: Uint8Array): void {
-    let done = 0;
-    while (done < out.length) {
-      const a = gpa + done;
-      const gpfn = Math.floor(a / PAGE_SIZE);
-      const off = a - gpfn * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - off, out.length - done);
-      out.set(new Uint8Array(this.frame(gpfn), off, n), done);
-      done += n;
-    }
+    this.eachChunk(gpa, out.length, (frame, off, n, done) => out.set(new Uint8Array(frame, off, n), done));
   }
 
   /** Copy `src` into guest memory (caller checked the range). */
   write(gpa: number, src: Uint8Array): void {
+    this.eachChunk(gpa, src.length, (frame, off, n, done) => new Uint8Array(frame, off, n).set(src.subarray(done, done + n)));
+  }
+
+  /** Walk [gpa, gpa + len) one frame at a time: the range may cross frames that are not contiguous buffers. */
+  private eachChunk(gpa: number, len: number, fn: (frame: ArrayBuffer, off: number, n: number, done: number) => void): void {
     let done = 0;
-    while (done < src.length) {
+    while (done < len) {
       const a = gpa + done;
       const gpfn = Math.floor(a / PAGE_SIZE);
       const off = a - gpfn * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - off, src.length - done);
-      new Uint8Array(this.frame(gpfn), off, n).set(src.subarray(done, done + n));
+      const n = Math.min(PAGE_SIZE - off, len - done);
+      fn(this.frame(gpfn), off, n, done);
       done += n;
     }
   }
