@@ -10,12 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchRow } from './lib.ts';
 import { median } from './lib.ts';
-import { Host } from '../src/dom0/host.ts';
-import { xenwatchStall } from '../src/dom0/scenarios/index.ts';
+import { Machine } from '../src/machine/machine.ts';
+import { xenwatchStall } from '../src/machine/scenarios/index.ts';
 
 const HEALTHY = 'name = "h"\nmemory = 4\nvif = [ "bridge=xenbr0" ]\n';
 
-function cycle(host: Host): { wallMs: number; virtNs: number } {
+function cycle(host: Machine): { wallMs: number; virtNs: number } {
   const v0 = host.sim.now;
   const t0 = performance.now();
   const c = host.xlSync('create healthy.cfg');
@@ -56,7 +56,7 @@ async function latency(n: number): Promise<{ base: number[]; stall: number[]; ba
 function memoryChild(n: number): { perDomain: number; buffersPerDomain: number; nodes: number; threads: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
-  const host = new Host({ seed: 1, xenwatch: 'mtwatch' });
+  const host = new Machine({ seed: 1, xenwatch: 'mtwatch' });
   for (let i = 0; i < n; i++) host.files.set(`d${i}.cfg`, `name = "d${i}"\nmemory = 4\nvif = [ "bridge=xenbr0" ]\n`);
   // Warm up code paths, then measure.
   host.xlSync('create d0.cfg');

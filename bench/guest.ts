@@ -5,8 +5,8 @@ import type { BenchOptions, BenchRow } from './lib.ts';
 import { median } from './lib.ts';
 import { Sim } from '../src/sim/index.ts';
 import { Hypervisor } from '../src/xen/index.ts';
-import { buildKernel } from '../src/guest/build.ts';
-import { bootBundle } from '../src/guest/builder.ts';
+import { buildKernel } from '../src/machine/kernels.ts';
+import { bootBundle } from '../src/dom0/toolstack/xenguest.ts';
 
 function host(seed = 1) {
   const sim = new Sim({ seed, preemptOneIn: 0 });

@@ -5,8 +5,9 @@
 // (pending/mask/selector/upcall_pending, both directions), i.e. the floor the
 // emulation overhead is measured against.
 import { Sim } from '../src/sim/index.ts';
-import { FakeGuest } from '../src/xen/fake_guest.ts';
+import { FakeGuest } from '../test/support/fake_guest.ts';
 import { Hypervisor } from '../src/xen/index.ts';
+import { attachDom0Events } from '../src/dom0/kernel/events.ts';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
 
 function pingPong(n: number, trace = false): number {
@@ -21,8 +22,9 @@ function pingPong(n: number, trace = false): number {
   b.shared.u8[0] = 0;
   sim.run();
   let trips = 0;
-  a.bindHandler(pa, () => { if (++trips < n) a.evtchn.send(pa); });
-  b.bindHandler(pb, () => { b.evtchn.send(pb); });
+  const ea = attachDom0Events(a), eb = attachDom0Events(b);
+  ea.bindHandler(pa, () => { if (++trips < n) a.evtchn.send(pa); });
+  eb.bindHandler(pb, () => { b.evtchn.send(pb); });
   const t0 = process.hrtime.bigint();
   b.evtchn.send(pb);
   sim.run();

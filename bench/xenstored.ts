@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
-import { kitDir, kitEnv } from '../src/dom0/xenstored/anchor_kit.ts';
+import { kitDir, kitEnv } from '../test/support/anchor_kit.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 

@@ -7,7 +7,7 @@
 // With the buggy unmask or the racy block a notification is lost and the
 // kernel sleeps forever with cons < prod: the hang oracle fires.
 import { Activations, Cmdline, Console, Eventchn, Lwt, Memory, kernel, program_start, type LwtT } from '../src/guest/index.ts';
-import { RING } from '../src/guest/ring_page.ts';
+import { RING } from '../src/abi/ring_page.ts';
 
 kernel(() => {
   const n = Number(Cmdline.args.count ?? 100);

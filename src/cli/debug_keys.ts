@@ -2,7 +2,7 @@
 // (each with its peers, see src/guest/scenario.ts), runs until they finish or
 // hang, and prints the debug-key dump Xen would print (only 'e' for now).
 import { parseArgs } from 'node:util';
-import { runScenario } from '../guest/scenario.ts';
+import { runScenario } from '../machine/run_kernel.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -9,9 +9,9 @@
 //      releases the stall in both.
 import { writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
-import { Host } from '../dom0/host.ts';
-import { xenwatchStall } from '../dom0/scenarios/index.ts';
-import type { Step } from '../dom0/scenarios/transcript.ts';
+import { Machine } from '../machine/machine.ts';
+import { xenwatchStall } from '../machine/scenarios/index.ts';
+import type { Step } from '../machine/scenarios/transcript.ts';
 
 const bold = (s: string) => (process.stdout.isTTY ? styleText('bold', s) : s);
 const dim = (s: string) => (process.stdout.isTTY ? styleText('dim', s) : s);
@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
 
   // ---------------------------------------------------------------- part 1
   console.log(bold('== 1. two unikernels, one event channel (xl create, xl debug-keys e)'));
-  const host = new Host({ seed, trace: values.trace !== undefined });
+  const host = new Machine({ seed, trace: values.trace !== undefined });
   host.files.set('ping.cfg', `name = "ping"\nkernel = "kernels/pingpong.ts"\nmemory = 32\non_poweroff = "preserve"\nextra = "role=server peer=2 rounds=${rounds}"\n`);
   let r = await host.xl('create ping.cfg');
   printCmd('xl create ping.cfg', r.stdout + r.stderr);

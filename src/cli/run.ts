@@ -5,7 +5,7 @@
 // prints the line that replays it.
 import { writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
-import { runScenario } from '../guest/scenario.ts';
+import { runScenario } from '../machine/run_kernel.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -7,7 +7,7 @@
 // checks and the command line that replays the run are printed.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { scenarios, type ScenarioOptions, type ScenarioResult } from '../dom0/scenarios/index.ts';
+import { scenarios, type ScenarioOptions, type ScenarioResult } from '../machine/scenarios/index.ts';
 
 export function scenarioOptions(argv: string[]): { name: string | undefined; opts: ScenarioOptions; json: boolean; trace?: string; checks: boolean; rest: string[] } {
   const { values, positionals } = parseArgs({

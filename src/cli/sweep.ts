@@ -6,7 +6,7 @@
 // the command that replays each. Exit 1 if any seed failed.
 import { parseArgs } from 'node:util';
 import { playScenario, scenarioOptions } from './scenario.ts';
-import { runScenario } from '../guest/scenario.ts';
+import { runScenario } from '../machine/run_kernel.ts';
 
 export function parseSeeds(s: string): number[] {
   const out: number[] = [];

@@ -10,8 +10,8 @@
 // stdin, one per line (a tiny shell).
 import { writeFileSync } from 'node:fs';
 import readline from 'node:readline';
-import { Host, splitArgs } from '../dom0/host.ts';
-import { dom0Command } from '../dom0/shell.ts';
+import { Machine, splitArgs } from '../machine/machine.ts';
+import { dom0Command } from '../machine/shell.ts';
 
 function usage(): number {
   console.error('usage: xenode xl [--seed N] [--xenwatch single|mtwatch] [--legacy-dm] [--trace F] CMD [ARGS…] [; CMD …]');
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) return usage();
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage();
-  const host = new Host({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
+  const host = new Machine({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
   const rest = argv.slice(i);
   let code = 0;
   const one = async (args: string[], echo: boolean): Promise<void> => {

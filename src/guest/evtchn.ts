@@ -17,7 +17,7 @@
 import type { GuestDoors } from '../abi/doors.ts';
 import { EVTCHN_2L_NR_CHANNELS, SHARED_INFO, VCPU_INFO } from '../abi/xen.ts';
 import type { Hyper } from './hypercall.ts';
-import { buildVariant, type Variant } from './variant.ts';
+import { buildVariant, type Variant } from '../abi/variant.ts';
 
 const PEND = SHARED_INFO.evtchn_pending >> 2;
 const MASK = SHARED_INFO.evtchn_mask >> 2;

@@ -18,7 +18,7 @@ import type { TimerHandle } from './time.ts';
 
 export * as Lwt from './lwt.ts';
 export type { Lwt as LwtT } from './lwt.ts';
-export { buildVariant, type Variant } from './variant.ts';
+export { buildVariant, type Variant } from '../abi/variant.ts';
 export { program_start } from './activations.ts';
 
 let pf: Platform | undefined;

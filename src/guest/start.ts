@@ -12,9 +12,9 @@ import { Activations } from './activations.ts';
 import { Console } from './console.ts';
 import { Evtchn } from './evtchn.ts';
 import { Hyper } from './hypercall.ts';
-import { LAYOUT, UPCALL_VECTOR } from './layout.ts';
+import { LAYOUT, UPCALL_VECTOR } from '../abi/pvh.ts';
 import { Time } from './time.ts';
-import { buildVariant, type Variant } from './variant.ts';
+import { buildVariant, type Variant } from '../abi/variant.ts';
 
 export interface Platform {
   doors: GuestDoors;

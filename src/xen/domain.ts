@@ -97,14 +97,6 @@ export class Domain {
     return undefined;
   }
 
-  // ---- host API ----
-
-  /** Host domains: run `fn(port)` from the host demux when `port` fires. */
-  bindHandler(port: number, fn: PortHandler | undefined): number {
-    if (!validPort(port) || port === 0) return -XEN_E.EINVAL;
-    this.evtchn.handlers[port] = fn;
-    return 0;
-  }
 
   getParam(index: number): bigint | number {
     if (index >>> 0 !== index || index >= HVM_NR_PARAMS) return -XEN_E.EINVAL;

@@ -61,7 +61,6 @@ export class EventChannels {
   /** xen_consumer: 0 = the guest. xenode has no in-Xen consumers; kept for the dump's x=. */
   readonly consumer = new Uint8Array(this.tables, 6 * NR_PORTS, NR_PORTS);
   readonly virq = new Uint8Array(this.tables, 7 * NR_PORTS, NR_PORTS);
-  /** Host domains: the handler run by the host demux for each port. */
   /**
    * Per port, 1 once Xen raised the selector for it while its notify vCPU had
    * an upcall path (per-vCPU vector or global callback): the guest had the
@@ -69,7 +68,6 @@ export class EventChannels {
    * 'masked-after-delivery' rule). Cleared when the port is freed.
    */
   readonly delivered = new Uint8Array(NR_PORTS);
-  readonly handlers: (PortHandler | undefined)[] = []; // grows on bind (ports are allocated lowest-free): no 4096-slot array per domain
   /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
   private readonly virqPort: Uint16Array;
   /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
@@ -160,7 +158,6 @@ export class EventChannels {
     this.remoteDom[port] = 0;
     this.remotePort[port] = 0;
     this.virq[port] = 0;
-    this.handlers[port] = undefined;
     this.flows.delete(port);
     if (port < this.lowestFree) this.lowestFree = port;
   }

@@ -60,7 +60,7 @@ export function schedOp(v: Vcpu, cmd: number, arg: number): number {
   }
 }
 
-/** Host API as well: block `v` until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
+/** Host-side API as well: block `v` until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
 export function pollPorts(v: Vcpu, ports: number[], timeout: number): number {
   const dom = v.dom;
   for (const p of ports) if (!validPort(p)) return -XEN_E.EINVAL;

@@ -15,7 +15,9 @@
 //                           after STORM_LIMIT injections in one entry and
 //                           count a storm (the oracle reports it).
 //   else (GSI/none)      -> nothing reaches the vCPU.
-//   host domain          -> the Linux-like host demux task (host_upcall.ts).
+//   upcallHook installed -> the domain's kernel is host-side code (dom0's
+//                           Linux, src/dom0/kernel/events.ts) and runs its
+//                           own demux; the hypervisor only calls the hook.
 //
 // Interleavings that the model must reproduce (numbered as in the reference):
 //  §4.4 "check, then hlt" with IF=1:
@@ -31,7 +33,6 @@ import type { Clock, Sim, Task, Timer } from '../sim/index.ts';
 import type { Domain } from './domain.ts';
 import { Lapic } from './lapic.ts';
 import { dispatchHypercall } from './hypercall.ts';
-import { HostUpcall } from './host_upcall.ts';
 
 /** running: executing guest code; runnable: woken, waiting for the run queue; halted: hlt/block/poll; down: never runs again. */
 export type VcpuState = 'down' | 'runnable' | 'running' | 'halted';
@@ -67,8 +68,12 @@ export class Vcpu implements GuestDoors {
   storms = 0;
   /** Interrupts injected (for tests and the trace). */
   injections = 0;
-  /** Host domains only: the task that runs the Linux-like demux on the upcall edge. */
-  readonly hostUpcall: HostUpcall | undefined;
+  /**
+   * Host domains: called on the upcall edge instead of a vector. dom0's kernel
+   * installs it (src/dom0/kernel/events.ts), as a guest registers its vector;
+   * the hypervisor knows nothing of what runs behind it.
+   */
+  upcallHook: (() => void) | undefined;
   /** The task that resumes the guest on this vCPU. */
   readonly task: Task;
   private lastTime = -1;
@@ -91,7 +96,6 @@ export class Vcpu implements GuestDoors {
         self.runTask();
       },
     };
-    this.hostUpcall = dom.host ? new HostUpcall(this) : undefined;
     // vcpu_time_info: tsc is in ns, so mul = 2^31 with shift 1 gives ns = tsc.
     const t = vcpuId * VCPU_INFO.size + VCPU_INFO.time;
     dom.shared.dv.setUint32(t + VCPU_TIME_INFO.tsc_to_system_mul, 0x80000000, true);
@@ -196,8 +200,8 @@ export class Vcpu implements GuestDoors {
 
   /** hvm_assert_evtchn_irq (see the header for the three ways). */
   assertEvtchnIrq(): void {
-    if (this.hostUpcall) {
-      this.hostUpcall.raise();
+    if (this.upcallHook) {
+      this.upcallHook();
     } else if (this.upcallVector !== 0) {
       this.lapicSetIrq(this.upcallVector);
     } else if (this.dom.callbackVector !== 0) {

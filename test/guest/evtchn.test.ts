@@ -6,7 +6,7 @@ import { SHARED_INFO, VCPU_INFO } from '../../src/abi/xen.ts';
 import { Evtchn } from '../../src/guest/evtchn.ts';
 import { Activations } from '../../src/guest/activations.ts';
 import * as Lwt from '../../src/guest/lwt.ts';
-import { FIXED, type Variant } from '../../src/guest/variant.ts';
+import { FIXED, type Variant } from '../../src/abi/variant.ts';
 
 /** shared_info + the two Xen 2L operations the guest can trigger (set_pending by a sender, EVTCHNOP_unmask). */
 function setup(variant: Variant = FIXED) {

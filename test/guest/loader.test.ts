@@ -1,9 +1,9 @@
 // Loader robustness and the hello kernel end to end, on the fake hypervisor.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildKernel } from '../../src/guest/build.ts';
-import { loadKernel } from '../../src/guest/loader.ts';
-import { FakeDomain, FakeWorld } from './fake_xen.ts';
+import { buildKernel } from '../../src/machine/kernels.ts';
+import { loadKernel } from '../../src/dom0/toolstack/loader.ts';
+import { FakeDomain, FakeWorld } from '../support/fake_xen.ts';
 
 async function boot(path: string, opts: { variant?: string; bootTimeoutMs?: number } = {}) {
   const w = new FakeWorld();

@@ -3,7 +3,7 @@
 // kernels/ring.ts + dom0's producer thread; see src/guest/scenario.ts).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runScenario } from '../../src/guest/scenario.ts';
+import { runScenario } from '../../src/machine/run_kernel.ts';
 
 const quiet = { hostLog: () => {} };
 const V = suite('runtime variants (kernels/ring.ts + dom0 producer)');

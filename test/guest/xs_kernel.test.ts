@@ -3,13 +3,13 @@
 // its in-process connection, the kernel answers in the store and exits.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host } from '../../src/dom0/host.ts';
+import { Machine } from '../../src/machine/machine.ts';
 
 const K = suite('xs kernel on the host');
 const S = 1e9;
 
 async function boot(seed: number) {
-  const host = new Host({ seed, xenpvQemu: false });
+  const host = new Machine({ seed, xenpvQemu: false });
   host.files.set('xs.cfg', 'name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n');
   const r = await host.xl('create xs.cfg');
   assert.is(r.code, 0, r.stderr);
@@ -71,7 +71,7 @@ K('deterministic: the same seed gives the same console and timing', async () => 
 
 K('seed sweep: xs kernel next to a xenstore pingpong pair, full preemption', async () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
-    const host = new Host({ seed, xenpvQemu: false, preemptOneIn: 1 });
+    const host = new Machine({ seed, xenpvQemu: false, preemptOneIn: 1 });
     host.files.set('xs.cfg', 'name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n');
     host.files.set('c.cfg', 'name = "ppc"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=client peer=3 rounds=30 quiet"\n');
     host.files.set('s.cfg', 'name = "pps"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=server peer=2 rounds=30 quiet"\n');

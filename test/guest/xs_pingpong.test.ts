@@ -3,14 +3,14 @@
 // watches for it); the bare-hypervisor scenario keeps the cmdline `port=`.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host } from '../../src/dom0/host.ts';
-import { runScenario } from '../../src/guest/scenario.ts';
+import { Machine } from '../../src/machine/machine.ts';
+import { runScenario } from '../../src/machine/run_kernel.ts';
 
 const P = suite('pingpong port exchange');
 const S = 1e9;
 
 P('over xenstore on the host (client created first, waits on a watch)', async () => {
-  const host = new Host({ seed: 5, xenpvQemu: false });
+  const host = new Machine({ seed: 5, xenpvQemu: false });
   // the client is created first: it must wait for the server's data/port
   host.files.set('c.cfg', 'name = "ppc"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=client peer=2 rounds=50"\n');
   host.files.set('s.cfg', 'name = "pps"\nkernel = "kernels/pingpong.ts"\nmemory = 32\ncmdline = "role=server peer=1 rounds=50"\n');

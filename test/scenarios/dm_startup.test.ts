@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { dmStartup } from '../../src/dom0/scenarios/dm_startup.ts';
+import { dmStartup } from '../../src/machine/scenarios/dm_startup.ts';
 
 const dm = suite('scenario dm-startup');
 

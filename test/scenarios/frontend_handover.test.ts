@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { frontendHandover, HANDOVER_STEPS, runFrontendHandover } from '../../src/dom0/scenarios/frontend_handover.ts';
-import { scenarios } from '../../src/dom0/scenarios/index.ts';
+import { frontendHandover, HANDOVER_STEPS, runFrontendHandover } from '../../src/machine/scenarios/frontend_handover.ts';
+import { scenarios } from '../../src/machine/scenarios/index.ts';
 import { main as scenarioMain } from '../../src/cli/scenario.ts';
 import { capture } from '../capture.ts';
 

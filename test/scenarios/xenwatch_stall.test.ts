@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { xenwatchStall } from '../../src/dom0/scenarios/index.ts';
-import { CREATE_FAIL_LINES, DESTROY_LINES, STALL_STEPS, listRows } from '../../src/dom0/scenarios/xenwatch_stall.ts';
-import type { ScenarioOptions } from '../../src/dom0/scenarios/types.ts';
+import { xenwatchStall } from '../../src/machine/scenarios/index.ts';
+import { CREATE_FAIL_LINES, DESTROY_LINES, STALL_STEPS, listRows } from '../../src/machine/scenarios/xenwatch_stall.ts';
+import type { ScenarioOptions } from '../../src/machine/scenarios/types.ts';
 
 const stall = suite('scenario xenwatch-stall');
 const BACKENDS = ['netback', 'blkback-io', 'blkback-grant'] as const;

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHARED_INFO_U32, VIRQ } from '../../src/abi/xen.ts';
 import { NS, Sim } from '../../src/sim/index.ts';
-import { FakeGuest } from '../../src/xen/fake_guest.ts';
+import { FakeGuest } from '../support/fake_guest.ts';
 import { bitmapList, dumpEvtchn, Hypervisor } from '../../src/xen/index.ts';
 import { guest, setup } from './_helpers.ts';
 

@@ -221,27 +221,4 @@ t('privilege: unprivileged domains act only on themselves', () => {
   assert.is(dom0.evtchn.allocUnbound(0, 99), -XEN_E.ESRCH);
 });
 
-t('host domains: the demux clears pending before the handler and coalesces', () => {
-  const { sim, hv, dom0 } = setup();
-  const b = hv.createDomain({ name: 'backend', memKiB: 1024, vcpus: 1, host: true });
-  const pa = dom0.evtchn.allocUnbound(b.id);
-  const pb = b.evtchn.bindInterdomain(0, pa);
-  b.evtchn.clearPending(pb);
-  let aGot = 0, bGot = 0;
-  dom0.bindHandler(pa, (port) => {
-    aGot++;
-    assert.not.ok(dom0.evtchn.isPending(port), 'pending cleared before the handler');
-    if (aGot < 100) dom0.evtchn.send(pa);
-  });
-  b.bindHandler(pb, () => { bGot++; b.evtchn.send(pb); });
-  dom0.evtchn.send(pa);
-  dom0.evtchn.send(pa); // coalesced with the first
-  const r = sim.run();
-  assert.is(r.reason, 'idle');
-  assert.is(aGot, 100);
-  assert.is(bGot, 100);
-  assert.is(dom0.bindHandler(0, () => {}), -XEN_E.EINVAL);
-  assert.equal(hv.internalErrors, []);
-});
-
 t.run();

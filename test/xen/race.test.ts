@@ -1,8 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NS, Sim } from '../../src/sim/index.ts';
-import { FakeGuest } from '../../src/xen/fake_guest.ts';
+import { FakeGuest } from '../support/fake_guest.ts';
 import { Hypervisor } from '../../src/xen/index.ts';
+import { attachDom0Events } from '../../src/dom0/kernel/events.ts';
 
 const t = suite('race');
 
@@ -13,7 +14,7 @@ function echo(seed: number, racyBlock: boolean) {
   const dom0 = hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: 1024, vcpus: 1, host: true });
   const d = hv.createDomain({ name: 'mirage', memKiB: 256, vcpus: 1 });
   const p0 = dom0.evtchn.allocUnbound(d.id);
-  dom0.bindHandler(p0, () => dom0.evtchn.send(p0));
+  attachDom0Events(dom0).bindHandler(p0, () => dom0.evtchn.send(p0));
   let n = 0;
   let port = -1;
   const g = new FakeGuest(d.vcpus[0]!, {

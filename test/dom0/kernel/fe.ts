@@ -12,6 +12,7 @@ import { FrontRing } from '../../../src/abi/ring.ts';
 import { NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeRxResponse, decodeTxResponse, encodeRxRequest, encodeTxRequest, type NetifTxResponse } from '../../../src/abi/netif.ts';
 import { BLKIF_ENTRY, decodeResponse, encodeRequest, type BlkifResponse } from '../../../src/abi/blkif.ts';
 import { Tool, spawn } from './helpers.ts';
+import { attachDom0Events } from '../../../src/dom0/kernel/events.ts';
 
 export function machine(opts: Dom0KernelOptions & { seed?: number } = {}) {
   const sim = new Sim({ seed: opts.seed ?? 1 });
@@ -19,7 +20,7 @@ export function machine(opts: Dom0KernelOptions & { seed?: number } = {}) {
   const dom0 = hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: 64 << 10, vcpus: 1, host: true });
   const xs = new Xenstored();
   const tool = new Tool(xs);
-  const k = new Dom0Kernel({ sim, dom0, xenstored: xs, hv }, opts);
+  const k = new Dom0Kernel({ sim, dom0: attachDom0Events(dom0), xenstored: xs, hv }, opts);
   k.start();
   sim.runUntil(() => k.ready);
   const run = (cond: () => boolean = () => false, ns = 120e9) => sim.runUntil(cond, { until: sim.now + ns });

@@ -1,11 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host } from '../../../src/dom0/host.ts';
+import { Machine } from '../../../src/machine/machine.ts';
 
 const t = suite('guest frontends against dom0 backends');
 
 t('kernels/netfront.ts: real netfront ↔ netback, zerocopy counters move', async () => {
-  const host = new Host({ seed: 1 });
+  const host = new Machine({ seed: 1 });
   host.files.set('nf.cfg', `name = "nf"\nkernel = "kernels/netfront.ts"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "tx=1500 interval=1ms count=20"\n`);
   const r = await host.xl('create nf.cfg');
   assert.not.match(r.stderr ?? '', /error/, String(r.stderr));
@@ -19,7 +19,7 @@ t('kernels/netfront.ts: real netfront ↔ netback, zerocopy counters move', asyn
 });
 
 t('kernels/blkfront.ts: real blkfront ↔ blkback on a mem: disk, persistent grants, round trip', async () => {
-  const host = new Host({ seed: 2 });
+  const host = new Machine({ seed: 2 });
   host.files.set('bf.cfg', `name = "bf"\nkernel = "kernels/blkfront.ts"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:4' ]\nextra = "io=rw depth=4 count=40"\n`);
   const r = await host.xl('create bf.cfg');
   assert.not.match(r.stderr ?? '', /error/, String(r.stderr));

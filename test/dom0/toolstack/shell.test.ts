@@ -1,14 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host } from '../../../src/dom0/host.ts';
-import { dom0Command } from '../../../src/dom0/shell.ts';
+import { Machine } from '../../../src/machine/machine.ts';
+import { dom0Command } from '../../../src/machine/shell.ts';
 import { main as xlMain } from '../../../src/cli/xl.ts';
 import { capture } from '../../capture.ts';
 
 const shell = suite("dom0's shell beside xl");
 
 shell('the 2018 netback stall by hand: hold, destroy, look, ifconfig down/up', async () => {
-  const host = new Host({ seed: 7, xenwatch: 'single' });
+  const host = new Machine({ seed: 7, xenwatch: 'single' });
   host.files.set('nf.cfg', `name = "nf"\nkernel = "kernels/netfront.ts"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "tx=1500 interval=1ms"\n`);
   const sh = (line: string) => {
     const r = dom0Command(host, line.split(' '));
@@ -32,7 +32,7 @@ shell('the 2018 netback stall by hand: hold, destroy, look, ifconfig down/up', a
 });
 
 shell('bad input: clear errors, nothing else', () => {
-  const host = new Host({ seed: 1 });
+  const host = new Machine({ seed: 1 });
   assert.is(dom0Command(host, ['create', 'x.cfg']), undefined, 'xl commands are not the shell');
   assert.is(dom0Command(host, ['cat', '/etc/passwd'])!.code, 1);
   assert.match(dom0Command(host, ['cat', '/proc/99999/stack'])!.stderr, /No such file or directory/);

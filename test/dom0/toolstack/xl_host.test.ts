@@ -1,12 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host, splitArgs } from '../../../src/dom0/host.ts';
+import { Machine, splitArgs } from '../../../src/machine/machine.ts';
 import { parseSeeds } from '../../../src/cli/sweep.ts';
 
 const xl = suite('xl on an emulated host (dom0 kernel, netback, blkback)');
 
 xl('network-attach / block-attach / detach against the real backends', () => {
-  const host = new Host({ seed: 4 });
+  const host = new Machine({ seed: 4 });
   host.files.set('g.cfg', 'name = "g"\nmemory = 4\n');
   assert.is(host.xlSync('create g.cfg').code, 0);
   let r = host.xlSync('network-attach g mac=00:16:3e:aa:bb:cc bridge=xenbr0');
@@ -31,7 +31,7 @@ xl('network-attach / block-attach / detach against the real backends', () => {
 });
 
 xl('config errors and bad identifiers print like xl', () => {
-  const host = new Host({ seed: 1, kernel: false });
+  const host = new Machine({ seed: 1, kernel: false });
   host.files.set('bad.cfg', 'name = "x"\nmemory = = 1\n');
   let r = host.xlSync('create bad.cfg');
   assert.is(r.code, 1);
@@ -50,7 +50,7 @@ xl('config errors and bad identifiers print like xl', () => {
 });
 
 xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
-  const host = new Host({ seed: 2, kernel: false });
+  const host = new Machine({ seed: 2, kernel: false });
   host.files.set('hello.cfg', 'name="hello"\nkernel="kernels/hello.ts"\nmemory=32\non_poweroff="preserve"\n');
   assert.is((await host.xl('create hello.cfg')).code, 0);
   host.sim.run({ until: host.sim.now + 3e9 });
@@ -64,7 +64,7 @@ xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
 });
 
 xl('on_poweroff=destroy (default) and on_crash=restart: the xl monitor acts on shutdown', async () => {
-  const host = new Host({ seed: 3, kernel: false, monitor: true });
+  const host = new Machine({ seed: 3, kernel: false, monitor: true });
   host.files.set('bye.cfg', 'name="bye"\nkernel="kernels/hello.ts"\nmemory=32\n');
   assert.is((await host.xl('create bye.cfg')).code, 0);
   host.sim.run({ until: host.sim.now + 5e9 });

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kitDir, kitEnv } from '../../../src/dom0/xenstored/anchor_kit.ts';
+import { kitDir, kitEnv } from '../../support/anchor_kit.ts';
 
 export { kitDir, kitEnv };
 

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { Sim, type RunResult } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
-import { buildKernel } from './build.ts';
-import { bootBundle } from './builder.ts';
+import { buildKernel } from './kernels.ts';
+import { bootBundle } from '../dom0/toolstack/xenguest.ts';
 import { startRingProducer } from './peers.ts';
 
 export interface ScenarioOptions {

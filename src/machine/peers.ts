@@ -2,7 +2,7 @@
 // start next to a kernel): dom0's producer thread for kernels/ring.ts.
 import type { Hypervisor } from '../xen/hypervisor.ts';
 import { SimThread, sleep, yieldNow, type Co } from '../sim/index.ts';
-import { RING } from './ring_page.ts';
+import { RING } from '../abi/ring_page.ts';
 
 export interface ProducerOptions {
   count: number;

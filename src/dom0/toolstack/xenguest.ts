@@ -6,11 +6,11 @@
 //
 //   const { domain, kernel } = await bootKernel(hv, { bundle: 'kernels/hello.ts', name: 'hello', memKiB: 32768 });
 //   hv.sim.run();
-import type { Hypervisor } from '../xen/hypervisor.ts';
-import type { Domain } from '../xen/domain.ts';
-import { HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../abi/xen.ts';
-import { buildKernel, type KernelBundle } from './build.ts';
-import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from './layout.ts';
+import type { Hypervisor } from '../../xen/hypervisor.ts';
+import type { Domain } from '../../xen/domain.ts';
+import { HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../../abi/xen.ts';
+import { buildKernel, type KernelBundle } from '../../machine/kernels.ts';
+import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from '../../abi/pvh.ts';
 import { loadKernel, type LoadedKernel } from './loader.ts';
 
 export interface BootKernelOptions {

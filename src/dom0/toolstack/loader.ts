@@ -12,7 +12,7 @@
 // crashed; it never takes the host down.
 
 import vm from 'node:vm';
-import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
+import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;

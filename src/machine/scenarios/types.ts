@@ -1,5 +1,5 @@
 // What every scenario takes and returns.
-import type { Host } from '../host.ts';
+import type { Machine } from '../machine.ts';
 import type { Transcript } from './transcript.ts';
 
 export interface ScenarioOptions {
@@ -23,7 +23,7 @@ export interface ScenarioResult {
   name: string;
   options: ScenarioOptions;
   transcript: Transcript;
-  host: Host;
+  host: Machine;
   ok: boolean;
   failures: string[];
   /** How to replay this run. */

@@ -19,11 +19,11 @@
 //      the page) lets the callback return; the queued events run, the grants
 //      are unmapped and the zombie goes.
 
-import { Host } from '../host.ts';
+import { Machine } from '../machine.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import { Transcript } from './transcript.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
-import type { XlResult } from '../toolstack/xl.ts';
+import type { XlResult } from '../../dom0/toolstack/xl.ts';
 import { makeDriver } from './driver.ts';
 
 const S = 1e9;
@@ -95,7 +95,7 @@ export function makeStallScenario(kernels: StallKernels = DEFAULT_KERNELS): Scen
 async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<ScenarioResult> {
   const backend: Backend = opts.backend ?? 'netback';
   const mode = opts.xenwatch ?? 'single';
-  const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode });
+  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode });
   const k = host.kernel!;
   const files = configs(backend, kernels);
   for (const [n, v] of Object.entries(files)) host.files.set(n, v);
@@ -251,7 +251,7 @@ interface Fault {
   release(tr: Transcript): void;
 }
 
-function stallFault(host: Host, backend: Backend): Fault {
+function stallFault(host: Machine, backend: Backend): Fault {
   const k = host.kernel!;
   const sh = (tr: Transcript, cmd: string, out = '') => tr.cmd(cmd, { stdout: out, stderr: '' });
   if (backend === 'netback') {

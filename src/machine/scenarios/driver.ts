@@ -3,8 +3,8 @@
 // and running the simulation for a while or until a condition holds (in
 // slices, so a condition is seen soon after it becomes true).
 
-import { Host, STEP_TID } from '../host.ts';
-import type { XlResult } from '../toolstack/xl.ts';
+import { Machine, STEP_TID } from '../machine.ts';
+import type { XlResult } from '../../dom0/toolstack/xl.ts';
 import { Transcript } from './transcript.ts';
 import { StopScenario, type ScenarioOptions } from './types.ts';
 
@@ -26,7 +26,7 @@ export interface Driver {
   runUntil(cond: () => boolean, limitNs: number, opts?: { sliceNs?: number; abort?: () => boolean }): boolean;
 }
 
-export function makeDriver(host: Host, opts: Pick<ScenarioOptions, 'stopAfter'>): Driver {
+export function makeDriver(host: Machine, opts: Pick<ScenarioOptions, 'stopAfter'>): Driver {
   const tr = new Transcript(() => host.sim.now, (st) => {
     if (host.sim.trace.enabled) {
       host.sim.trace.threadName(0, STEP_TID, 'scenario steps');

@@ -9,12 +9,12 @@
 // The vector handler only EOIs (Mirage's final design); with the global
 // callback it demuxes in interrupt context (Mini-OS). `racyBlock` switches
 // the block to the broken "check, then hlt" with IF=1 (§4.4).
-import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
+import type { GuestDoors, GuestEntry } from '../../src/abi/doors.ts';
 import {
   DOMID_SELF, EVTCHN_ALLOC_UNBOUND, EVTCHN_BIND_INTERDOMAIN, EVTCHN_BIND_VIRQ, EVTCHN_PORT_ARG, EVTCHNOP, HVM_PARAM,
   HVMOP, HYPERVISOR, PAGE_SIZE, SCHEDOP, SHARED_INFO_U32, XEN_ADD_TO_PHYSMAP, XEN_HVM_EVTCHN_UPCALL_VECTOR,
   XEN_HVM_PARAM, XENMAPSPACE, XENMEM_add_to_physmap, CONSOLEIO_write,
-} from '../abi/xen.ts';
+} from '../../src/abi/xen.ts';
 
 export interface FakeApp {
   /** Once, after boot (IF=1, upcalls set up). */

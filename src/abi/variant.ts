@@ -1,6 +1,6 @@
 // Build-time variants of the runtime (DESIGN.md principle 4). The historical
 // bugs of the 2020 PVHv2 port are switches in THE SAME code, selected by
-// esbuild `define` (build.mjs); outside a bundle (unit tests) the defaults are
+// esbuild `define` (src/machine/kernels.ts); outside a bundle (unit tests) the defaults are
 // the fixed runtime. See guest-abi.md §4.2-§4.5.
 
 declare const __XENODE_VARIANT_UNMASK__: string;
@@ -59,4 +59,14 @@ export function variantDefines(v: Variant): Record<string, string> {
     __XENODE_VARIANT_HANDLER__: JSON.stringify(v.handler),
     __XENODE_VARIANT_UPCALL__: JSON.stringify(v.upcall),
   };
+}
+
+/** The CLI name of `v`: `fixed`, or the comma list of its bugs in a fixed order. */
+export function variantName(v: Variant): string {
+  const parts: string[] = [];
+  if (v.unmask !== FIXED.unmask) parts.push(`unmask=${v.unmask}`);
+  if (v.block !== FIXED.block) parts.push(`block=${v.block}`);
+  if (v.handler !== FIXED.handler) parts.push('handler-clears-upcall-pending');
+  if (v.upcall !== FIXED.upcall) parts.push(`upcall=${v.upcall}`);
+  return parts.length ? parts.join(',') : 'fixed';
 }

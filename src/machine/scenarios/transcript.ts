@@ -2,7 +2,7 @@
 // output (`# xl list` then what xl printed) and the checks the step makes.
 // Rendered as a terminal session; also returned as data for tests and --json.
 
-import type { XlResult } from '../toolstack/xl.ts';
+import type { XlResult } from '../../dom0/toolstack/xl.ts';
 
 export interface Check {
   name: string;

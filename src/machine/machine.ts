@@ -2,7 +2,7 @@
 // (host domain 0), xenstored wired to the hypervisor, dom0's kernel (xenbus,
 // xenwatch, backends) and the toolstack.
 //
-//   const host = new Host({ seed: 1, xenwatch: 'mtwatch' });
+//   const host = new Machine({ seed: 1, xenwatch: 'mtwatch' });
 //   host.files.set('g.cfg', 'name="g"\nkernel="kernels/hello.ts"\n');
 //   const r = await host.xl('create g.cfg');   // runs as a sim thread, virtual time
 //   console.log(r.stderr, (await host.xl('list')).stdout);
@@ -15,21 +15,24 @@
 // pages (then `xl list` shows the `(null) … --p--d` zombie).
 
 import fs from 'node:fs';
-import { GNTTAB_RESERVED_XENSTORE, XEN_E } from '../abi/xen.ts';
+import { GNTTAB_RESERVED_XENSTORE } from '../abi/xen.ts';
 import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
-import { Xenstored } from './xenstored/xenstored.ts';
-import { XsClient } from './toolstack/xs.ts';
-import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from './toolstack/libxl.ts';
-import { DeviceModels } from './toolstack/dm.ts';
-import { runThread } from './toolstack/run.ts';
-import { xlMain, type XlResult } from './toolstack/xl.ts';
-import { parseDomainConfig, type DomainConfig } from './toolstack/cfg.ts';
-import { bootBundle } from '../guest/builder.ts';
-import { buildKernel, type KernelBundle } from '../guest/build.ts';
-import { LAYOUT } from '../guest/layout.ts';
-import { Dom0Kernel, type Dom0KernelOptions } from './kernel/kernel.ts';
+import { Xenstored } from '../dom0/xenstored/xenstored.ts';
+import { XsClient } from '../dom0/toolstack/xs.ts';
+import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from '../dom0/toolstack/libxl.ts';
+import { DeviceModels } from '../dom0/toolstack/dm.ts';
+import { runThread } from '../dom0/toolstack/run.ts';
+import { xlMain, type XlResult } from '../dom0/toolstack/xl.ts';
+import { parseDomainConfig, type DomainConfig } from '../dom0/toolstack/cfg.ts';
+import { bootBundle } from '../dom0/toolstack/xenguest.ts';
+import { buildKernel, type KernelBundle } from './kernels.ts';
+import { LAYOUT } from '../abi/pvh.ts';
+import { attachDom0Events, type Dom0Events } from '../dom0/kernel/events.ts';
+import type { Dom0Host } from '../dom0/kernel/host.ts';
+import { XenstoreRings } from '../dom0/kernel/xenstore_rings.ts';
+import { Dom0Kernel, type Dom0KernelOptions } from '../dom0/kernel/kernel.ts';
 
 export type XenwatchMode = 'single' | 'mtwatch';
 
@@ -37,7 +40,7 @@ export type XenwatchMode = 'single' | 'mtwatch';
 export const XL_TID = 9000;
 export const STEP_TID = 9001;
 
-export interface HostOptions {
+export interface MachineOptions {
   seed?: number;
   trace?: boolean;
   /** dom0's watch execution: one xenwatch thread, or one per domU. */
@@ -65,22 +68,20 @@ export interface HostOptions {
   monitor?: boolean;
 }
 
-interface StoreMapping {
-  handle: number;
-  port: number;
-}
-
-export class Host {
+export class Machine {
   readonly sim: Sim;
   readonly hv: Hypervisor;
   readonly dom0: Domain;
+  /** dom0's kernel-side view of its Domain: event channels with its IRQ table, grant table. */
+  readonly dom0host: Dom0Host & { events: Dom0Events };
+  readonly storeRings: XenstoreRings;
   readonly xsd: Xenstored;
   readonly xs: XsClient;
   readonly libxl: Libxl;
   readonly dms: DeviceModels;
   /** dom0's kernel (undefined with `kernel: false`). */
   readonly kernel: Dom0Kernel | undefined;
-  readonly opts: HostOptions;
+  readonly opts: MachineOptions;
   /** In-memory files (configs) consulted before the real filesystem. */
   readonly files = new Map<string, string>();
   /** Built kernel bundles by path. */
@@ -89,11 +90,10 @@ export class Host {
   readonly diag: string[] = [];
   /** Every xl command run, with its result (the scenario transcript uses it). */
   readonly history: { cmd: string; t: number; result: XlResult }[] = [];
-  private readonly storeMaps = new Map<number, StoreMapping>();
   private readonly built = new Map<number, BuiltDomain>();
   private nextUserPid = 2000;
 
-  constructor(opts: HostOptions = {}) {
+  constructor(opts: MachineOptions = {}) {
     this.opts = opts;
     const log = (l: string) => {
       this.diag.push(l);
@@ -102,7 +102,9 @@ export class Host {
     this.sim = new Sim({ seed: opts.seed ?? 0, trace: opts.trace ?? false, preemptOneIn: opts.preemptOneIn ?? 2 });
     this.hv = new Hypervisor(this.sim);
     this.dom0 = this.hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: opts.dom0MemKiB ?? 2879 * 1024 + 512, vcpus: opts.dom0Vcpus ?? 4, host: true });
-    this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.mapStoreRing(domid, gfn, port), log });
+    this.dom0host = attachDom0Events(this.dom0);
+    this.storeRings = new XenstoreRings(this.dom0host, (domid) => this.xsd.kick(domid));
+    this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.storeRings.map(domid, gfn, port), log });
     const conn = this.xsd.connectLocal();
     this.xs = new XsClient({
       send: (f) => conn.send(f),
@@ -115,7 +117,7 @@ export class Host {
     });
     this.dms = new DeviceModels(this.sim, this.xsd, () => this.allocUserPid());
     if (opts.kernel ?? true) {
-      this.kernel = new Dom0Kernel({ sim: this.sim, dom0: this.dom0, xenstored: this.xsd, hv: this.hv }, { xenwatch: opts.xenwatch ?? 'single', ...opts.kernelOptions });
+      this.kernel = new Dom0Kernel({ sim: this.sim, dom0: this.dom0host, xenstored: this.xsd, hv: this.hv }, { xenwatch: opts.xenwatch ?? 'single', ...opts.kernelOptions });
       this.kernel.start();
       const k = this.kernel;
       if (!this.sim.runUntil(() => k.ready)) throw new Error(`dom0 kernel did not boot: ${k.oopses.join('; ')}`);
@@ -136,7 +138,7 @@ export class Host {
     // xl's per-domain monitor (the forked `xl create` daemon): act on a shutdown as the config says.
     this.hv.onShutdown = (d, reason) => this.onDomainShutdown(d.id, reason);
     // xencommons: dom0's name and domid.
-    this.run(function* (this: Host) {
+    this.run(function* (this: Machine) {
       const xs = this.xs;
       yield* xs.transaction(function* (t) {
         yield* xs.write(t, '/local/domain/0/name', 'Domain-0');
@@ -167,7 +169,7 @@ export class Host {
     const restart = action === 'restart' || action === 'rename-restart' || action === 'coredump-restart';
     const libxl = this.libxl;
     this.configs.delete(domid);
-    new SimThread(this.sim, this.allocUserPid(), 'xl', function* (this: Host): Co {
+    new SimThread(this.sim, this.allocUserPid(), 'xl', function* (this: Machine): Co {
       yield* libxl.domainDestroy(domid);
       if (restart && cfg) {
         const r = yield* libxl.domainCreate(cfg);
@@ -185,30 +187,6 @@ export class Host {
   /** Run a coroutine as a dom0 process to completion (virtual time). */
   run<T>(co: () => Co<T>, name = 'xl'): T {
     return runThread(this.sim, co, { pid: this.allocUserPid(), name });
-  }
-
-  // ------------------------------------------------------------------ xenstore ring
-
-  private mapStoreRing(domid: number, _gfn: number, port: number): { page: ArrayBuffer; notify(): void } | number {
-    const m = this.dom0.gnttab.map(domid, GNTTAB_RESERVED_XENSTORE, false);
-    if (m.status !== 0 || !m.page) return -XEN_E.EINVAL;
-    const lport = this.dom0.evtchn.bindInterdomain(domid, port);
-    if (lport < 0) {
-      this.dom0.gnttab.unmap(m.handle);
-      return lport;
-    }
-    this.dom0.bindHandler(lport, () => this.xsd.kick(domid));
-    this.storeMaps.set(domid, { handle: m.handle, port: lport });
-    return { page: m.page, notify: () => void this.dom0.evtchn.send(lport) };
-  }
-
-  private unmapStoreRing(domid: number): void {
-    const m = this.storeMaps.get(domid);
-    if (!m) return;
-    this.storeMaps.delete(domid);
-    this.dom0.bindHandler(m.port, undefined);
-    this.dom0.evtchn.close(m.port);
-    this.dom0.gnttab.unmap(m.handle);
   }
 
   // ------------------------------------------------------------------ hypervisor port
@@ -285,7 +263,7 @@ export class Host {
     this.configs.delete(domid);
     this.hv.destroyDomain(domid);
     this.xsd.domainDied(domid);
-    this.unmapStoreRing(domid);
+    this.storeRings.unmap(domid);
   }
 
   // ------------------------------------------------------------------ hotplug scripts

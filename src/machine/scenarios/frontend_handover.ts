@@ -21,7 +21,7 @@
 // as it is committed.
 
 import { GRANT_ENTRY_V1, XenbusState } from '../../abi/xen.ts';
-import { Host } from '../host.ts';
+import { Machine } from '../machine.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
 import { makeDriver } from './driver.ts';
 
@@ -64,7 +64,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
   const net = backend === 'netback';
   const kind = net ? 'vif' : 'vbd';
   const devid = net ? 0 : 51712;
-  const host = new Host({ seed: opts.seed, trace: opts.trace ?? false });
+  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false });
   const k = host.kernel!;
   const cfg = net
     ? `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "dev=vif cycles=${cycles}${more}"\n`

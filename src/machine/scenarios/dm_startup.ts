@@ -8,8 +8,8 @@
 // before the stub domain's device model is up), and without a dom0 QEMU the
 // stub domain cannot write dom0's tree at all, so libxl times out.
 
-import { Host } from '../host.ts';
-import { DeviceModels } from '../toolstack/dm.ts';
+import { Machine } from '../machine.ts';
+import { DeviceModels } from '../../dom0/toolstack/dm.ts';
 import { StopScenario, type Scenario, type ScenarioOptions, type ScenarioResult } from './types.ts';
 import { makeDriver } from './driver.ts';
 
@@ -30,7 +30,7 @@ export const dmStartup: Scenario = {
   steps: STEPS,
   async run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const legacy = opts.legacy ?? false;
-    const host = new Host({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy });
+    const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy });
     for (const [k, v] of Object.entries(CFG)) host.files.set(k, v);
     const { tr, xl, stop } = makeDriver(host, opts);
     const dmNotes = (from: number) => {

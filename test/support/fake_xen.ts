@@ -9,7 +9,7 @@ import {
   HVMOP, HYPERVISOR, PAGE_SIZE, SCHEDOP, SHARED_INFO, XEN_ADD_TO_PHYSMAP, XEN_HVM_EVTCHN_UPCALL_VECTOR, XEN_HVM_START_MAGIC_VALUE,
   XEN_E,
 } from '../../src/abi/xen.ts';
-import { LAYOUT } from '../../src/guest/layout.ts';
+import { LAYOUT } from '../../src/abi/pvh.ts';
 
 export class FakeWorld {
   now = 0;

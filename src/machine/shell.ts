@@ -1,5 +1,5 @@
 // dom0's shell, beside `xl`: the commands the 2016-2018 reports used to look
-// at a stall and to undo it, on an emulated Host. `xenode xl` (and
+// at a stall and to undo it, on an emulated Machine. `xenode xl` (and
 // `xenode dom0`) hand every line that is not an xl command to dom0Command().
 //
 //   ps                              kernel threads, procps style
@@ -12,8 +12,8 @@
 //   xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
 //   dmesg                           NIC and dom0 kernel log lines
 
-import type { Host } from './host.ts';
-import type { XlResult } from './toolstack/xl.ts';
+import type { Machine } from './machine.ts';
+import type { XlResult } from '../dom0/toolstack/xl.ts';
 
 const ok = (stdout: string): XlResult => ({ code: 0, stdout: stdout && !stdout.endsWith('\n') ? stdout + '\n' : stdout, stderr: '' });
 const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
@@ -21,7 +21,7 @@ const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr
 export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg'];
 
 /** Run a dom0 shell command; undefined when `argv[0]` is not one. */
-export function dom0Command(host: Host, argv: string[]): XlResult | undefined {
+export function dom0Command(host: Machine, argv: string[]): XlResult | undefined {
   const [cmd, a1, a2] = argv;
   if (!cmd || !DOM0_COMMANDS.includes(cmd)) return undefined;
   const k = host.kernel;

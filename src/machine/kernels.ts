@@ -1,0 +1,108 @@
+// Building kernels: each kernels/*.ts (app + the src/guest runtime) becomes one
+// platform-neutral IIFE bundle with esbuild. The build-time variants of the
+// runtime (src/abi/variant.ts) are selected with esbuild `define`, so the
+// historical bugs are the same code built differently. A guest may not import
+// node:* (the unikernel's only doors are the hypercall interface, its vCPU and
+// its pages): an onResolve plugin refuses it at build time.
+//
+//   const { code, bytes, variantName } = await buildKernel('kernels/hello.ts', { variant: 'unmask=checks-mask' });
+//
+// `npm run build:kernels [-- --variant V]` writes every kernel to dist/.
+import * as esbuild from 'esbuild';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VARIANT_NAMES, parseVariant, variantDefines, variantName, type Variant } from '../abi/variant.ts';
+
+/** The repository root (kernels/ and the runtime are found from here). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface KernelBundle {
+  code: string;
+  bytes: number;
+  variant: Variant;
+  variantName: string;
+  /** Entry path relative to the repo root. */
+  entry: string;
+}
+
+export interface BuildOptions {
+  variant?: string | Partial<Variant>;
+  minify?: boolean;
+  noCache?: boolean;
+}
+
+/** The variants the CLI offers (comma lists of these combine). */
+export const VARIANTS: readonly string[] = VARIANT_NAMES;
+export { variantName };
+
+const NODE_BUILTIN = /^node:|^(fs|path|os|child_process|net|vm|worker_threads|crypto|util|events|stream)$/;
+
+const noNode: esbuild.Plugin = {
+  name: 'xenode-no-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: NODE_BUILTIN }, (args) => ({
+      errors: [{ text: `a guest kernel may not import '${args.path}' (imported by ${path.relative(ROOT, args.importer)})` }],
+    }));
+  },
+};
+
+/** Bundles by (absolute entry, variant, minify): a kernel is built once per process. */
+const cache = new Map<string, KernelBundle>();
+
+/** Bundle `entry` (relative to the repo root, or absolute). */
+export async function buildKernel(entry: string, opts: BuildOptions = {}): Promise<KernelBundle> {
+  const variant = typeof opts.variant === 'object' ? { ...parseVariant('fixed'), ...opts.variant } : parseVariant(opts.variant);
+  const abs = path.resolve(ROOT, entry);
+  const key = `${abs}\0${variantName(variant)}\0${opts.minify ? 1 : 0}`;
+  const hit = cache.get(key);
+  if (hit && !opts.noCache) return hit;
+  const res = await esbuild.build({
+    entryPoints: [abs],
+    bundle: true,
+    write: false,
+    platform: 'neutral',
+    format: 'iife',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['es2015'],
+    treeShaking: true,
+    minify: opts.minify ?? false,
+    define: variantDefines(variant),
+    banner: { js: '"use strict";' },
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [noNode],
+  });
+  for (const input of Object.keys(res.metafile!.inputs)) {
+    if (input.startsWith('node:')) throw new Error(`guest bundle pulls in ${input}`);
+  }
+  const code = res.outputFiles![0]!.text;
+  const out: KernelBundle = { code, bytes: Buffer.byteLength(code), variant, variantName: variantName(variant), entry: path.relative(ROOT, abs) };
+  cache.set(key, out);
+  return out;
+}
+
+/** kernels/*.ts (not _*.ts or .d.ts), relative to the root. */
+export function listKernels(): string[] {
+  return readdirSync(path.join(ROOT, 'kernels'))
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
+    .map((f) => path.join('kernels', f));
+}
+
+/** `npm run build:kernels`: every kernel into dist/. */
+async function buildAll(variant: string): Promise<void> {
+  mkdirSync(path.join(ROOT, 'dist'), { recursive: true });
+  for (const k of listKernels()) {
+    const t0 = performance.now();
+    const { code, bytes, variantName: vn } = await buildKernel(k, { variant });
+    const name = path.basename(k, '.ts') + (vn === 'fixed' ? '' : '.' + vn.replace(/[=,]/g, '_')) + '.js';
+    writeFileSync(path.join(ROOT, 'dist', name), code);
+    console.log(`${k} -> dist/${name}  ${(bytes / 1024).toFixed(1)} KiB  (${(performance.now() - t0).toFixed(0)} ms)`);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--variant');
+  await buildAll(i > 0 ? process.argv[i + 1]! : 'fixed');
+}
