@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   let r = await host.xl('create ping.cfg');
   printCmd('xl create ping.cfg', r.stdout + r.stderr);
   host.sim.run({ until: host.sim.now + 1e6 });
-  const con = host.hv.domain(1)?.console ?? '';
+  const con = host.console(1) ?? '';
   printCmd('xl console ping', con);
   const port = Number(/port (\d+)/.exec(con)?.[1] ?? 2);
   host.files.set('pong.cfg', `name = "pong"\nkernel = "kernels/pingpong.ts"\nmemory = 32\non_poweroff = "preserve"\nextra = "role=client peer=1 port=${port} rounds=${rounds}"\n`);
@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   r = host.xlSync('debug-keys e');
   printCmd('xl debug-keys e', r.stdout);
   host.sim.run({ until: host.sim.now + 5e9 });
-  printCmd('xl console pong', host.hv.domain(2)?.console ?? '');
+  printCmd('xl console pong', host.console(2) ?? '');
   r = host.xlSync('list');
   printCmd('xl list', r.stdout);
   const both = [1, 2].every((d) => host.hv.domain(d)?.shutdownReason === 0);

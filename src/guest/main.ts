@@ -44,7 +44,7 @@ export class MainLoop {
   /** Print, shut down with `reason`, and unwind. */
   die(reason: number, msg?: string): never {
     if (msg !== undefined) this.pf.console.write(msg.endsWith('\n') ? msg : msg + '\n');
-    this.pf.console.flush();
+    this.pf.console.flush(true);
     this.dead = true;
     this.pf.hyper.shutdown(reason);
     throw new GuestExit(reason);
@@ -102,6 +102,7 @@ export class MainLoop {
         if (Lwt.queue_length() > 0 || Lwt.native.dirty) continue;
       }
       if (Lwt.paused_count() > 0) continue;
+      this.pf.console.pump();
       const now = time.now();
       const deadline = time.next_deadline() ?? now + DAY_NS;
       if (deadline <= now) continue;

@@ -76,6 +76,13 @@ export function startOfDay(doors: GuestDoors, startInfoPaddr: number, variant: V
   const virqTimerPort = hyper.bindVirq(VIRQ.TIMER, 0);
   evtchn.unmask(virqTimerPort);
   const console = new Console(hyper);
+  // Solo5 console_init: the PV console ring the builder set up, if any.
+  const conPort = hyper.getParam(HVM_PARAM.CONSOLE_EVTCHN);
+  const conPfn = hyper.getParam(HVM_PARAM.CONSOLE_PFN);
+  if (conPort !== 0 && conPfn !== 0) {
+    console.attachRing(doors.frame(conPfn), conPort);
+    console.write(`Solo5: Xen console: port 0x${conPort.toString(16)}, ring @0x${(conPfn * PAGE_SIZE).toString(16).padStart(16, '0')}\n`);
+  }
   return {
     doors, variant, hyper, evtchn, activations: new Activations(evtchn), time, console, cmdline,
     args: parseCmdline(cmdline), virqTimerPort, nrFrames: doors.nrFrames, nextFree: LAYOUT.FIRST_FREE_GPFN,

@@ -20,13 +20,14 @@ import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
-import { XsClient } from '../dom0/toolstack/xs.ts';
+import { XsClient, type XsTransport } from '../dom0/toolstack/xs.ts';
+import { Xenconsoled } from '../dom0/xenconsoled.ts';
 import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from '../dom0/toolstack/libxl.ts';
 import { DeviceModels } from '../dom0/toolstack/dm.ts';
 import { runThread } from '../dom0/toolstack/run.ts';
 import { xlMain, type XlResult } from '../dom0/toolstack/xl.ts';
 import { parseDomainConfig, type DomainConfig } from '../dom0/toolstack/cfg.ts';
-import { bootBundle } from '../dom0/toolstack/xenguest.ts';
+import { bootBundle, setupRings } from '../dom0/toolstack/xenguest.ts';
 import { buildKernel, type KernelBundle } from './kernels.ts';
 import { LAYOUT } from '../abi/pvh.ts';
 import { attachDom0Events, type Dom0Events } from '../dom0/kernel/events.ts';
@@ -52,8 +53,12 @@ export interface MachineOptions {
   /** dom0 memory (KiB) and vCPUs, as `xl list` shows them. */
   dom0MemKiB?: number;
   dom0Vcpus?: number;
+  /** Runtime variant for kernels whose config has no `xenode_variant` key (default fixed). */
+  variant?: string;
   /** Preemption at choice points (Sim option). */
   preemptOneIn?: number;
+  /** Guest console output as it arrives (PV console ring via xenconsoled, and CONSOLEIO_write). */
+  onConsole?: (domid: number, text: string) => void;
   /** Where host-side diagnostics go (kernel crashes, xenstored internals). */
   log?: (line: string) => void;
   /** Boot dom0's kernel (xenbus, xenwatch, netback, blkback). Default true. */
@@ -77,6 +82,8 @@ export class Machine {
   readonly storeRings: XenstoreRings;
   readonly xsd: Xenstored;
   readonly xs: XsClient;
+  /** dom0's console daemon: every guest's PV console ring. */
+  readonly consoled: Xenconsoled;
   readonly libxl: Libxl;
   readonly dms: DeviceModels;
   /** dom0's kernel (undefined with `kernel: false`). */
@@ -84,7 +91,7 @@ export class Machine {
   readonly opts: MachineOptions;
   /** In-memory files (configs) consulted before the real filesystem. */
   readonly files = new Map<string, string>();
-  /** Built kernel bundles by path. */
+  /** Built kernel bundles by bundleKey(path, variant). */
   readonly bundles = new Map<string, KernelBundle>();
   /** Host diagnostics (kernel crashes, daemon errors). */
   readonly diag: string[] = [];
@@ -105,14 +112,13 @@ export class Machine {
     this.dom0host = attachDom0Events(this.dom0);
     this.storeRings = new XenstoreRings(this.dom0host, (domid) => this.xsd.kick(domid));
     this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.storeRings.map(domid, gfn, port), log });
-    const conn = this.xsd.connectLocal();
-    this.xs = new XsClient({
-      send: (f) => conn.send(f),
-      get onFrame() {
-        return conn.onMessage;
-      },
-      set onFrame(cb) {
-        conn.onMessage = cb;
+    this.xs = new XsClient(localTransport(this.xsd));
+    this.consoled = new Xenconsoled({
+      sim: this.sim, dom0: this.dom0host, xenstore: localTransport(this.xsd), log,
+      onOutput: (domid, text) => opts.onConsole?.(domid, text),
+      domainGone: (domid) => {
+        const d = this.hv.domain(domid);
+        return !d || d.dying;
       },
     });
     this.dms = new DeviceModels(this.sim, this.xsd, () => this.allocUserPid());
@@ -230,31 +236,34 @@ export class Machine {
     };
   }
 
-  /** xc_domain_create + the PVH builder: the domain is built and left paused. */
+  /**
+   * xc_domain_create + the PVH builder: the domain is built with its store and
+   * console rings (backends in dom0) and left paused; libxl then writes the
+   * keys and introduces it to xenstored, and xenconsoled picks it up.
+   */
   private createDomain(domid: number, cfg: DomainConfig): void {
     this.configs.set(domid, cfg);
     const memKiB = cfg.memory * 1024;
-    const STORE_PORT = 1;
+    const rings = { storeDomid: 0, consoleDomid: 0 };
     let d: Domain;
+    let ports: { storePort: number; consolePort: number };
     if (cfg.kernel) {
-      const bundle = this.bundles.get(cfg.kernel);
-      if (!bundle) throw new Error(`kernel ${cfg.kernel} is not built (use host.xl(), which builds kernels first)`);
+      const bundle = this.bundles.get(bundleKey(cfg.kernel, this.variantOf(cfg)));
+      if (!bundle) throw new Error(`kernel ${cfg.kernel} is not built (use machine.xl(), which builds kernels first)`);
       const booted = bootBundle(this.hv, {
-        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, storeEvtchn: STORE_PORT,
+        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, ...rings,
         hostLog: (l) => this.diag.push(l),
       });
       d = booted.domain;
+      ports = booted;
     } else {
-      // No kernel: an empty domain with a store page (stub domains, tests).
+      // No kernel: an empty domain with its rings (stub domains, tests).
       d = this.hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus });
+      ports = setupRings(d, rings);
     }
+    if (this.opts.onConsole) d.onConsole = (t) => this.opts.onConsole!(domid, t);
     this.hv.pause(domid);
-    const port = d.evtchn.allocUnbound(0);
-    if (port !== STORE_PORT) throw new Error(`store port of d${domid} is ${port}, expected ${STORE_PORT}`);
-    const storeGfn = LAYOUT.XENSTORE_GPFN;
-    new Uint8Array(d.physmap.frame(storeGfn)).fill(0);
-    d.gnttab.grantAccess(GNTTAB_RESERVED_XENSTORE, 0, storeGfn);
-    this.built.set(domid, { storeGfn, storePort: port });
+    this.built.set(domid, { storeGfn: LAYOUT.XENSTORE_GPFN, storePort: ports.storePort, consoleGfn: LAYOUT.CONSOLE_GPFN, consolePort: ports.consolePort });
   }
 
   /** xc_domain_destroy, then VIRQ_DOM_EXC → xenstored releases the domain and unmaps its ring. */
@@ -288,6 +297,14 @@ export class Machine {
 
   // ------------------------------------------------------------------ xl
 
+  /** What `xl console DOMID` shows: the PV console (xenconsoled's log), then anything written with CONSOLEIO_write. */
+  console(domid: number): string | undefined {
+    const ring = this.consoled.output(domid);
+    const io = this.hv.domain(domid)?.console;
+    if (ring === undefined && io === undefined) return undefined;
+    return (ring ?? '') + (io ?? '');
+  }
+
   readFile(path: string): string | undefined {
     const f = this.files.get(path);
     if (f !== undefined) return f;
@@ -311,12 +328,28 @@ export class Machine {
     } catch {
       return; // xl reports it
     }
-    await this.buildKernelFor(cfg.kernel);
+    await this.buildKernelFor(cfg);
   }
 
-  async buildKernelFor(kernel: string | undefined): Promise<void> {
-    if (!kernel || this.bundles.has(kernel)) return;
-    this.bundles.set(kernel, await buildKernel(kernel));
+  /**
+   * The runtime build a config asks for: its `xenode_variant` key (xenode's
+   * own xl.cfg key; real xl ignores it like any unknown key), else the
+   * machine's `variant` option, else the fixed runtime.
+   */
+  variantOf(cfg: DomainConfig): string {
+    const v = cfg.extra['xenode_variant'];
+    return typeof v === 'string' && v !== '' ? v : (this.opts.variant ?? 'fixed');
+  }
+
+  /** Build (once) the kernel bundle a config names, in its variant. */
+  async buildKernelFor(cfg: DomainConfig): Promise<void> {
+    if (cfg.kernel) await this.buildKernelFile(cfg.kernel, this.variantOf(cfg));
+  }
+
+  /** Build (once) `kernel` in `variant` (default: the machine's). */
+  async buildKernelFile(kernel: string, variant = this.opts.variant ?? 'fixed'): Promise<void> {
+    const key = bundleKey(kernel, variant);
+    if (!this.bundles.has(key)) this.bundles.set(key, await buildKernel(kernel, { variant }));
   }
 
   /** `xl ARGS…` as a dom0 process; kernels named by a config are built first. */
@@ -370,7 +403,7 @@ export class Machine {
           readFile: (p) => this.readFile(p),
           debugKeys: (k) => [...k].map((c) => this.hv.debugKey(c)).join(''),
           dmesg: () => this.hv.xenConsole.map((l) => `(XEN) ${l}`).join('\n'),
-          console: (domid) => this.hv.domain(domid)?.console,
+          console: (domid) => this.console(domid),
         },
         argv,
       ),
@@ -379,6 +412,25 @@ export class Machine {
     if (trace.enabled) trace.instant(0, XL_TID, `xl ${argv[0] ?? ''} done: rc ${result.code}${result.stderr.includes('error') ? ' (libxl errors)' : ''}`, { stderr: result.stderr }, 'toolstack');
     return result;
   }
+}
+
+/** An in-process dom0 connection to `xsd` as an XsClient transport. */
+export function localTransport(xsd: Xenstored): XsTransport {
+  const conn = xsd.connectLocal();
+  return {
+    send: (f) => conn.send(f),
+    get onFrame() {
+      return conn.onMessage;
+    },
+    set onFrame(cb) {
+      conn.onMessage = cb;
+    },
+  };
+}
+
+/** Where a built kernel is kept: one bundle per (file, runtime variant). */
+export function bundleKey(kernel: string, variant: string): string {
+  return `${kernel}\0${variant}`;
 }
 
 /** Shell-like split: whitespace separates words; '…' and "…" quote (also inside a word). */

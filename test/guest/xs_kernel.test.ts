@@ -34,22 +34,22 @@ async function boot(seed: number) {
 
 K('publishes, answers commands through a watch, quits cleanly', async () => {
   const { host, d, home, read, peek, write, until } = await boot(7);
-  assert.ok(until(() => peek(`${home}/data/status`) === 'ready'), `status ${read(`${home}/data/status`)}; console ${d.console}`);
+  assert.ok(until(() => peek(`${home}/data/status`) === 'ready'), `status ${read(`${home}/data/status`)}; console ${host.console(d.id)!}`);
   assert.is(read(`${home}/data/hello`), 'hello from xs1');
-  assert.match(d.console, new RegExp(`xs: I am xs1, domain ${d.id}, home /local/domain/${d.id}`));
+  assert.match(host.console(d.id)!, new RegExp(`xs: I am xs1, domain ${d.id}, home /local/domain/${d.id}`));
   for (const [i, cmd] of ['ping', 'ping', 'say hi'].entries()) {
     write(`${home}/data/command`, cmd);
     assert.ok(until(() => peek(`${home}/data/reply`) === `ack ${i + 1}: ${cmd}`), `reply ${read(`${home}/data/reply`)}`);
     assert.ok(until(() => peek(`${home}/data/command`) === undefined), 'command taken');
   }
   write(`${home}/data/command`, 'quit');
-  assert.ok(until(() => d.shutdownReason !== undefined), `still running: ${d.console}`);
-  assert.is(d.shutdownReason, 0, d.console);
+  assert.ok(until(() => d.shutdownReason !== undefined), `still running: ${host.console(d.id)!}`);
+  assert.is(d.shutdownReason, 0, host.console(d.id)!);
   assert.is(read(`${home}/data/reply`), 'ack 4: quit');
-  assert.match(d.console, /xs: command 1: "ping"\n/);
-  assert.match(d.console, /xs: command 3: "say hi"\n/);
-  assert.match(d.console, /xs: quit after 4 commands/);
-  assert.not.match(d.console, /Fatal error/);
+  assert.match(host.console(d.id)!, /xs: command 1: "ping"\n/);
+  assert.match(host.console(d.id)!, /xs: command 3: "say hi"\n/);
+  assert.match(host.console(d.id)!, /xs: quit after 4 commands/);
+  assert.not.match(host.console(d.id)!, /Fatal error/);
   assert.is(host.diag.filter((l) => /crash|internal error/.test(l)).length, 0, host.diag.join('\n'));
 });
 
@@ -61,7 +61,7 @@ K('deterministic: the same seed gives the same console and timing', async () => 
     until(() => peek(`${home}/data/reply`) === 'ack 1: a');
     write(`${home}/data/command`, 'quit');
     until(() => d.shutdownReason !== undefined);
-    return `${host.sim.now} ${d.shutdownReason}\n${d.console}`;
+    return `${host.sim.now} ${d.shutdownReason}\n${host.console(d.id)!}`;
   };
   const a = await run();
   const b = await run();
@@ -86,7 +86,7 @@ K('seed sweep: xs kernel next to a xenstore pingpong pair, full preemption', asy
       return c();
     };
     const d1 = host.hv.domain(1)!;
-    assert.ok(until(() => peek('/local/domain/1/data/status') === 'ready'), `seed ${seed}: ${d1.console}`);
+    assert.ok(until(() => peek('/local/domain/1/data/status') === 'ready'), `seed ${seed}: ${host.console(1)}`);
     for (let i = 0; i < 3; i++) {
       host.run(() => host.xs.write(0, '/local/domain/1/data/command', `c${i}`));
       assert.ok(until(() => peek('/local/domain/1/data/reply') === `ack ${i + 1}: c${i}`), `seed ${seed}: reply ${peek('/local/domain/1/data/reply')}`);

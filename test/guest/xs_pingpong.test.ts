@@ -23,13 +23,13 @@ P('over xenstore on the host (client created first, waits on a watch)', async ()
   assert.is(s.name, 'pps');
   const end = host.sim.now + 10 * S;
   host.sim.runUntil(() => (c.shutdownReason !== undefined && s.shutdownReason !== undefined) || host.sim.now >= end);
-  assert.is(s.shutdownReason, 0, s.console);
-  assert.is(c.shutdownReason, 0, c.console);
-  const port = /pingpong server: port (\d+) for d1, 50 rounds \(published in data\/port\)/.exec(s.console)?.[1];
-  assert.ok(port, s.console);
-  assert.match(c.console, new RegExp(`pingpong client: d2's port ${port} \\(from xenstore\\)`));
-  assert.match(c.console, /pingpong client: 50 round trips/);
-  assert.match(s.console, /pingpong server: 50 pongs/);
+  assert.is(s.shutdownReason, 0, host.console(s.id)!);
+  assert.is(c.shutdownReason, 0, host.console(c.id)!);
+  const port = /pingpong server: port (\d+) for d1, 50 rounds \(published in data\/port\)/.exec(host.console(s.id)!)?.[1];
+  assert.ok(port, host.console(s.id)!);
+  assert.match(host.console(c.id)!, new RegExp(`pingpong client: d2's port ${port} \\(from xenstore\\)`));
+  assert.match(host.console(c.id)!, /pingpong client: 50 round trips/);
+  assert.match(host.console(s.id)!, /pingpong server: 50 pongs/);
 });
 
 P('bare hypervisor scenario (no store): cmdline port still works', async () => {

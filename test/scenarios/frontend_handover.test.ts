@@ -23,7 +23,7 @@ for (const backend of ['netback', 'blkback'] as const) {
     for (let i = 1; i <= 3; i++) {
       for (const want of [
         `cycle ${i}: every grant given back`,
-        `cycle ${i}: dom0 maps only d1's xenstore ring`,
+        `cycle ${i}: dom0 maps only d1's xenstore and console rings`,
         `cycle ${i}: d1 holds no xenstore watch while suspended`,
         `cycle ${i}: backend Closing → Closed → InitWait → Connected`,
         `cycle ${i}: the backend-state watch is unregistered (UNWATCH) before Closing`,
@@ -46,7 +46,7 @@ for (const backend of ['netback', 'blkback'] as const) {
     const fe = backend === 'netback' ? '1 (Initialising) → 4 (Connected)' : '1 (Initialising) → 3 (Initialised) → 4 (Connected)';
     assert.is(text.split('\n').filter((l) => l.startsWith('## frontend ') && l.endsWith(`5 (Closing) → 6 (Closed) → ${fe}`)).length, 3);
     // The guest's own count: 0 while suspended, the baseline after each cycle and at the end.
-    const con = r.host.hv.domain(1)!.console;
+    const con = r.host.console(1)!;
     const base = Number(/kexec: baseline: grants (\d+)/.exec(con)![1]);
     assert.ok(base > 0);
     assert.equal([...con.matchAll(/cycle \d closed: grants (\d+) returned (\w+)/g)].map((m) => `${m[1]} ${m[2]}`), ['0 yes', '0 yes', '0 yes']);

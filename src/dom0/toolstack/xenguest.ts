@@ -8,7 +8,7 @@
 //   hv.sim.run();
 import type { Hypervisor } from '../../xen/hypervisor.ts';
 import type { Domain } from '../../xen/domain.ts';
-import { HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../../abi/xen.ts';
+import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../../abi/xen.ts';
 import { buildKernel, type KernelBundle } from '../../machine/kernels.ts';
 import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from '../../abi/pvh.ts';
 import { loadKernel, type LoadedKernel } from './loader.ts';
@@ -23,10 +23,14 @@ export interface BootKernelOptions {
   vcpus?: number;
   cmdline?: string;
   domid?: number;
-  /** Set up the xenstore ring page and HVM_PARAM_STORE_PFN/EVTCHN with this (guest-side) port. */
-  storeEvtchn?: number;
-  /** Set HVM_PARAM_CONSOLE_PFN/EVTCHN with this port. */
-  consoleEvtchn?: number;
+  /**
+   * The domain that runs xenstored: allocate the store port (unbound, remote =
+   * this domain), zero the ring page, grant it as GNTTAB_RESERVED_XENSTORE and
+   * set HVM_PARAM_STORE_PFN/EVTCHN. Omitted: no xenstore.
+   */
+  storeDomid?: number;
+  /** Likewise for the PV console ring (GNTTAB_RESERVED_CONSOLE, HVM_PARAM_CONSOLE_PFN/EVTCHN). */
+  consoleDomid?: number;
   /** Boot (bundle evaluation + first resume) time limit, ms. */
   bootTimeoutMs?: number;
   /** Seed for the realm's Math.random (default: drawn from sim.choices). */
@@ -37,7 +41,10 @@ export interface BootKernelOptions {
 
 export interface BootedKernel {
   domain: Domain;
-  kernel: LoadedKernel;
+  kernel: LoadedKernel | undefined;
+  /** The guest's store and console ports (0: none). */
+  storePort: number;
+  consolePort: number;
 }
 
 /** Write hvm_start_info, the memory map and the command line into the domain's frames. */
@@ -81,15 +88,7 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: {
   if (memKiB < LAYOUT.MIN_FRAMES * 4) throw new Error(`bootKernel: memKiB must be at least ${LAYOUT.MIN_FRAMES * 4}`);
   const domain = hv.createDomain({ name: opts.name, memKiB, vcpus: opts.vcpus ?? 1, ...(opts.domid !== undefined ? { domid: opts.domid } : {}) });
   const siPaddr = layoutMemory(domain, opts.cmdline ?? '');
-  if (opts.storeEvtchn !== undefined) {
-    new Uint8Array(domain.physmap.frame(LAYOUT.XENSTORE_GPFN)).fill(0);
-    domain.setParam(HVM_PARAM.STORE_PFN, LAYOUT.XENSTORE_GPFN);
-    domain.setParam(HVM_PARAM.STORE_EVTCHN, opts.storeEvtchn);
-  }
-  if (opts.consoleEvtchn !== undefined) {
-    domain.setParam(HVM_PARAM.CONSOLE_PFN, LAYOUT.CONSOLE_GPFN);
-    domain.setParam(HVM_PARAM.CONSOLE_EVTCHN, opts.consoleEvtchn);
-  }
+  const { storePort, consolePort } = setupRings(domain, opts);
   const hostLog = opts.hostLog ?? ((l: string) => console.error(l));
   const kernel = loadKernel(opts.bundle.code, {
     domid: domain.id,
@@ -99,7 +98,7 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: {
     seed: opts.seed ?? Math.floor(hv.sim.choices.float() * 4294967296),
     ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
     // The boot inputs besides the bundle (see LoadOptions.bootKey).
-    bootKey: `${memKiB} ${opts.vcpus ?? 1} ${opts.storeEvtchn ?? '-'} ${opts.consoleEvtchn ?? '-'} ${opts.cmdline ?? ''}`,
+    bootKey: `${memKiB} ${opts.vcpus ?? 1} ${storePort} ${consolePort} ${opts.cmdline ?? ''}`,
     onCrash: (domid, msg) => {
       hostLog(`xenode: domain ${domid} (${opts.name}) crashed: ${msg}`);
       domain.writeConsole(`[xenode loader] ${msg}\n`);
@@ -110,5 +109,33 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: {
     const v0 = domain.vcpus[0]!;
     v0.start(kernel.start(v0, siPaddr));
   }
-  return { domain, kernel };
+  return { domain, kernel, storePort, consolePort };
+}
+
+/**
+ * libxl__build_pre + xc_dom_gnttab_init: the store port first, then the
+ * console port (so a guest sees 1 = xenstore, 2 = console, as the June 2020
+ * Solo5 log shows), each ring page zeroed and granted to its backend at the
+ * reserved ref, and the HVM params the guest reads at start of day.
+ */
+export function setupRings(domain: Domain, opts: { storeDomid?: number; consoleDomid?: number }): { storePort: number; consolePort: number } {
+  let storePort = 0;
+  let consolePort = 0;
+  if (opts.storeDomid !== undefined) {
+    storePort = domain.evtchn.allocUnbound(opts.storeDomid);
+    if (storePort < 0) throw new Error(`d${domain.id}: store port: ${storePort}`);
+    new Uint8Array(domain.physmap.frame(LAYOUT.XENSTORE_GPFN)).fill(0);
+    domain.gnttab.grantAccess(GNTTAB_RESERVED_XENSTORE, opts.storeDomid, LAYOUT.XENSTORE_GPFN);
+    domain.setParam(HVM_PARAM.STORE_PFN, LAYOUT.XENSTORE_GPFN);
+    domain.setParam(HVM_PARAM.STORE_EVTCHN, storePort);
+  }
+  if (opts.consoleDomid !== undefined) {
+    consolePort = domain.evtchn.allocUnbound(opts.consoleDomid);
+    if (consolePort < 0) throw new Error(`d${domain.id}: console port: ${consolePort}`);
+    new Uint8Array(domain.physmap.frame(LAYOUT.CONSOLE_GPFN)).fill(0);
+    domain.gnttab.grantAccess(GNTTAB_RESERVED_CONSOLE, opts.consoleDomid, LAYOUT.CONSOLE_GPFN);
+    domain.setParam(HVM_PARAM.CONSOLE_PFN, LAYOUT.CONSOLE_GPFN);
+    domain.setParam(HVM_PARAM.CONSOLE_EVTCHN, consolePort);
+  }
+  return { storePort, consolePort };
 }

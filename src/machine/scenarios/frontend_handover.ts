@@ -70,7 +70,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
     ? `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "dev=vif cycles=${cycles}${more}"\n`
     : `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\ndisk = [ 'format=raw, vdev=xvda, access=rw, target=mem:16' ]\nextra = "dev=vbd cycles=${cycles}${more}"\n`;
   host.files.set('kexec.cfg', cfg);
-  await host.buildKernelFor(KEXEC_KERNEL);
+  await host.buildKernelFile(KEXEC_KERNEL);
   const drv = makeDriver(host, opts);
   const tr = drv.tr;
   const replay = `xenode scenario frontend-handover --backend ${backend} --cycles ${cycles} --seed ${opts.seed}`;
@@ -106,7 +106,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
     const d = dom();
     return !d || d.dying || d.shutdownReason !== undefined;
   };
-  const consoleLines = () => (dom()?.console ?? '').split('\n').filter((l) => l.startsWith('kexec: '));
+  const consoleLines = () => (host.console(domid) ?? '').split('\n').filter((l) => l.startsWith('kexec: '));
   const count = (prefix: string) => consoleLines().filter((l) => l.startsWith(prefix)).length;
   const lastLine = (prefix: string) => consoleLines().filter((l) => l.startsWith(prefix)).at(-1) ?? '';
   const waitLine = (prefix: string, n = 1, limit = 5 * S) => runUntil(() => count(prefix) >= n, limit);
@@ -164,7 +164,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
     const c = xl('create kexec.cfg');
     tr.check('xl create succeeds', c.code === 0, c.stderr);
     const up = waitLine('kexec: baseline:');
-    tr.check('the kernel connects and passes traffic', up && count('kexec: traffic ok') >= 1, consoleLines().join(' | ') || (dom()?.console ?? ''));
+    tr.check('the kernel connects and passes traffic', up && count('kexec: traffic ok') >= 1, consoleLines().join(' | ') || (host.console(domid) ?? ''));
     runFor(10 * MS);
     xl('list');
     states();
@@ -194,7 +194,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
       const closedLine = lastLine(`kexec: cycle ${i} closed`);
       grantsLine(String(guestGrants(closedLine)));
       tr.check(`cycle ${i}: every grant given back (guest count 0, "returned yes")`, guestGrants(closedLine) === 0 && closedLine.endsWith('returned yes'), closedLine);
-      tr.check(`cycle ${i}: dom0 maps only d1's xenstore ring`, susp.maps === 1, String(susp.maps));
+      tr.check(`cycle ${i}: dom0 maps only d1's xenstore and console rings`, susp.maps === 2, String(susp.maps));
       tr.check(`cycle ${i}: d1's grant table back to its reserved entries`, susp.table === base.table - base.guest, `${susp.table} vs ${base.table - base.guest}`);
       tr.check(`cycle ${i}: d1 holds no xenstore watch while suspended`, susp.watches === 0, String(susp.watches));
       const done = waitLine(`kexec: cycle ${i} done`);
@@ -249,7 +249,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
       tr.check(`round ${i}: the frontend closed and gave every grant back`, det && guestGrants(detLine) === 0 && detLine.endsWith('returned yes'), detLine);
       tr.check(`round ${i}: both device dirs removed`, gone);
       if (net) tr.check(`round ${i}: ${vifName} unregistered`, !k.netback.vifs.has(vifName));
-      tr.check(`round ${i}: dom0 maps only d1's xenstore ring`, dom0Maps() === 1, String(dom0Maps()));
+      tr.check(`round ${i}: dom0 maps only d1's xenstore and console rings`, dom0Maps() === 2, String(dom0Maps()));
       tr.check(`round ${i}: d1's event channels: only the non-device ones`, ports(host.hv.debugKey('e'), domid) === base.ports1 - 1, `${ports(host.hv.debugKey('e'), domid)} vs ${base.ports1 - 1}`);
       grantsLine('0');
       const a = xl(net ? `network-attach ${domid} mac=00:16:3e:00:00:01` : `block-attach ${domid} format=raw,vdev=xvda,access=rw,target=mem:16`);
@@ -279,7 +279,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
     tr.check(`d${domid}'s grant table: as many live entries`, now.table === base.table, `${now.table} vs ${base.table}`);
     tr.check(`dom0 maps as many of d${domid}'s grants`, now.maps === base.maps, `${now.maps} vs ${base.maps}`);
     tr.check(`d${domid} holds as many xenstore watches`, now.watches === base.watches, `${now.watches} vs ${base.watches}`);
-    tr.check('the domain is alive (never destroyed)', !dead(), dom()?.console.split('\n').slice(-3).join(' | '));
+    tr.check('the domain is alive (never destroyed)', !dead(), host.console(domid)?.split('\n').slice(-3).join(' | '));
     tr.check('no kernel oops, no backend errors, no hypervisor internal errors', k.oopses.length === 0 && k.bus.errors.length === 0 && host.hv.internalErrors.length === 0, [...k.oopses, ...k.bus.errors.map(String), ...host.hv.internalErrors].join('; '));
   } catch (e) {
     if (!(e instanceof StopScenario)) throw e;

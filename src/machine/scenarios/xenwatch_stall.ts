@@ -101,8 +101,8 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   for (const [n, v] of Object.entries(files)) host.files.set(n, v);
   const d1cfg = backend === 'netback' ? 'netfront.cfg' : 'blkfront.cfg';
   const feKernel = backend === 'netback' ? kernels.netfront : kernels.blkfront;
-  await host.buildKernelFor(feKernel);
-  await host.buildKernelFor(kernels.next);
+  await host.buildKernelFile(feKernel);
+  await host.buildKernelFile(kernels.next);
   const { tr, xl, sh, stop, runFor, runUntil } = makeDriver(host, opts);
   const bePath = backend === 'netback' ? '/local/domain/0/backend/vif/1/0' : '/local/domain/0/backend/vbd/1/51712';
   const beState = (p: string) => {

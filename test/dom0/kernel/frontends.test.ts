@@ -24,8 +24,8 @@ t('kernels/blkfront.ts: real blkfront ↔ blkback on a mem: disk, persistent gra
   const r = await host.xl('create bf.cfg');
   assert.not.match(r.stderr ?? '', /error/, String(r.stderr));
   const k = host.kernel!;
-  host.sim.runUntil(() => (host.hv.domain(1)?.console ?? '').includes('round trip'), { until: host.sim.now + 5e9 });
-  const con = host.hv.domain(1)?.console ?? '';
+  host.sim.runUntil(() => (host.console(1) ?? '').includes('round trip'), { until: host.sim.now + 5e9 });
+  const con = host.console(1) ?? '';
   assert.match(con, /blkfront: connected to \/local\/domain\/0\/backend\/vbd\/1\/51712: 8192 sectors of 512 bytes, info 0/);
   assert.match(con, /blkfront: 42 requests done|round trip ok/);
   assert.match(con, /round trip ok/);

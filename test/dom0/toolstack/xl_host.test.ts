@@ -59,7 +59,7 @@ xl('xl list output is exactly Xen\'s, with a unikernel running', async () => {
     'Name                                        ID   Mem VCPUs\tState\tTime(s)\n' +
     'Domain-0                                     0  2879     4     r-----       0.0\n' +
     'hello                                        1    32     1     ---s--       0.0\n');
-  assert.match(host.xlSync('console hello').stdout, /^Hello from xenode!\n/);
+  assert.match(host.xlSync('console hello').stdout, /^Solo5: Xen console: port 0x2, ring @0x0000000000004000\nHello from xenode!\n/);
   assert.match(host.xlSync('debug-keys e').stdout, /^\(XEN\) 'e' pressed -> dumping event-channel info/);
 });
 

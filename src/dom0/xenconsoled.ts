@@ -1,0 +1,161 @@
+// xenconsoled: dom0's console daemon (tools/console/daemon/io.c). It watches
+// @introduceDomain and @releaseDomain; for each new domain it reads
+// /local/domain/N/console/{ring-ref,port}, maps the guest's console page
+// (grant ref GNTTAB_RESERVED_CONSOLE, as xenconsoled maps it with
+// xengnttab_map_grant_ref) and binds an interdomain port to the guest's
+// console port (domain_create_ring). On an event it copies what the guest
+// produced out of the ring, moves out_cons, and notifies the guest
+// (handle_ring_read: "xenevtchn_notify" after the read), so the guest's
+// console port is pending after every line it printed.
+//
+// Ports: xenstored binds the store port when libxl introduces the domain,
+// xenconsoled binds the console port after its watch fired, so dom0's port for
+// a guest's console is allocated after the one for its store ring, as on a
+// real dom0.
+//
+// Memory: each domain's log keeps its last LOG_MAX bytes (xenconsoled's
+// buffer limit discards the oldest output the same way); logs of released
+// domains stay for `xl console` of a dead domain, for the last KEEP_DEAD.
+
+import { consoleOutRead } from '../abi/console.ts';
+import { GNTTAB_RESERVED_CONSOLE } from '../abi/xen.ts';
+import { SimThread, WaitQueue, waitEvent, type Co, type Sim } from '../sim/index.ts';
+import type { Dom0Host } from './kernel/host.ts';
+import { XsClient, type XsTransport } from './toolstack/xs.ts';
+
+const LOG_MAX = 64 * 1024;
+const KEEP_DEAD = 32;
+
+interface ConsoleRing {
+  domid: number;
+  page: ArrayBuffer;
+  handle: number;
+  /** dom0's end of the console event channel. */
+  port: number;
+  log: string;
+  /** Set when the ring's indices were found corrupt: nothing more is read. */
+  broken: boolean;
+  /** Keeps a UTF-8 sequence split across two reads whole. */
+  decoder: InstanceType<typeof TextDecoder>;
+}
+
+export interface XenconsoledOptions {
+  sim: Sim;
+  dom0: Dom0Host;
+  /** A dom0 connection to xenstored (in-process). */
+  xenstore: XsTransport;
+  /** Each chunk of a domain's output as it is read (the CLI prints it live). */
+  onOutput?: (domid: number, text: string) => void;
+  /** xc_domain_getinfo: is `domid` gone or dying (its console must be let go)? */
+  domainGone: (domid: number) => boolean;
+  /** One line per problem (dmesg-like). */
+  log?: (line: string) => void;
+  pid?: number;
+}
+
+export class Xenconsoled {
+  private readonly rings = new Map<number, ConsoleRing>();
+  private readonly dead = new Map<number, string>();
+  private readonly xs: XsClient;
+  private readonly wq = new WaitQueue();
+  /** Set by the watch callbacks, cleared by the daemon's thread before it rescans. */
+  private dirty = true;
+  readonly thread: SimThread;
+
+  constructor(private readonly o: XenconsoledOptions) {
+    this.xs = new XsClient(o.xenstore);
+    const self = this;
+    this.thread = new SimThread(o.sim, o.pid ?? 300, 'xenconsoled', function* (): Co {
+      yield* self.xs.watch('@introduceDomain', 'xenconsoled-intro', () => self.poke());
+      // The release needs no xenstore read: let go of dying domains at once,
+      // before libxl's destroy path looks at the domain again.
+      yield* self.xs.watch('@releaseDomain', 'xenconsoled-release', () => {
+        for (const domid of [...self.rings.keys()]) if (o.domainGone(domid)) self.detach(domid);
+        self.poke();
+      });
+      for (;;) {
+        yield* waitEvent(self.wq, () => self.dirty);
+        self.dirty = false;
+        yield* self.rescan();
+      }
+    }, ['ret_from_fork']);
+  }
+
+  /** The output of `domid` so far (a live or recently released domain). */
+  output(domid: number): string | undefined {
+    return this.rings.get(domid)?.log ?? this.dead.get(domid);
+  }
+
+  /** dom0's port for `domid`'s console (the 'e' dump's p= on the guest's console port). */
+  port(domid: number): number | undefined {
+    return this.rings.get(domid)?.port;
+  }
+
+  private poke(): void {
+    this.dirty = true;
+    this.wq.wakeAll();
+  }
+
+  /** enum_domains: attach new domains, detach gone ones. */
+  private *rescan(): Co {
+    const ids = ((yield* this.xs.directory(0, '/local/domain')) ?? []).map(Number).filter((d) => Number.isInteger(d) && d > 0);
+    const live = new Set(ids);
+    // @releaseDomain: a dying domain's ring is unmapped at once (its xenstore
+    // directory may outlive it until libxl removes it), so it can be reaped.
+    for (const domid of [...this.rings.keys()]) if (!live.has(domid) || this.o.domainGone(domid)) this.detach(domid);
+    for (const domid of ids) {
+      if (this.rings.has(domid) || this.o.domainGone(domid)) continue;
+      const port = Number((yield* this.xs.read(0, `/local/domain/${domid}/console/port`)) ?? NaN);
+      if (!Number.isInteger(port) || port <= 0) continue; // not built yet, or no console
+      if (this.rings.has(domid)) continue;
+      this.attach(domid, port);
+    }
+  }
+
+  private attach(domid: number, rport: number): void {
+    const { dom0 } = this.o;
+    const m = dom0.gnttab.map(domid, GNTTAB_RESERVED_CONSOLE, false);
+    if (m.status !== 0 || !m.page) {
+      this.o.log?.(`xenconsoled: d${domid}: cannot map the console ring (grant status ${m.status})`);
+      return;
+    }
+    const port = dom0.evtchn.bindInterdomain(domid, rport);
+    if (port < 0) {
+      dom0.gnttab.unmap(m.handle);
+      this.o.log?.(`xenconsoled: d${domid}: cannot bind console port ${rport} (${port})`);
+      return;
+    }
+    const ring: ConsoleRing = { domid, page: m.page, handle: m.handle, port, log: this.dead.get(domid) ?? '', broken: false, decoder: new TextDecoder() };
+    this.dead.delete(domid);
+    this.rings.set(domid, ring);
+    dom0.bindHandler(port, () => this.read(ring));
+    // bind_interdomain leaves our new port pending: read what was written before we came.
+    this.read(ring);
+  }
+
+  /** handle_ring_read: take the guest's output, then tell it there is room again. */
+  private read(r: ConsoleRing): void {
+    if (r.broken) return;
+    const bytes = consoleOutRead(r.page);
+    if (!bytes) {
+      r.broken = true;
+      this.o.log?.(`xenconsoled: d${r.domid}: console ring indices corrupt; ignoring the ring`);
+      return;
+    }
+    if (bytes.length === 0) return;
+    const text = r.decoder.decode(bytes, { stream: true });
+    r.log = (r.log + text).slice(-LOG_MAX);
+    this.o.onOutput?.(r.domid, text);
+    this.o.dom0.evtchn.send(r.port);
+  }
+
+  private detach(domid: number): void {
+    const r = this.rings.get(domid);
+    if (!r) return;
+    this.rings.delete(domid);
+    this.o.dom0.evtchn.close(r.port);
+    this.o.dom0.gnttab.unmap(r.handle);
+    this.dead.set(domid, r.log);
+    while (this.dead.size > KEEP_DEAD) this.dead.delete(this.dead.keys().next().value!);
+  }
+}
