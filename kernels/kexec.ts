@@ -24,6 +24,7 @@
 //   kexec: vif D detached: grants G returned yes|no
 //   kexec: vif D attached: port P
 //   kexec: vif D in use: grants G     (after its traffic)
+//xl: vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
 import { Cmdline, Console, Lwt, Time, kernel } from '../src/guest/index.ts';
 import { Xs, type XsClient } from '../src/guest/xs.ts';
 import { Netfront } from '../src/guest/netfront.ts';

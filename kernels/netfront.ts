@@ -2,6 +2,7 @@
 // > 128, so netback copies the first 128 bytes and grant-maps the rest) every
 // `interval` (default 1ms), `count` times (default: until the domain dies).
 // Received frames are counted. Command line: tx=1500 interval=1ms count=100.
+//xl: vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
 import { Cmdline, Console, Time, kernel } from '../src/guest/index.ts';
 import { Xs } from '../src/guest/xs.ts';
 import { Netfront } from '../src/guest/netfront.ts';

@@ -45,8 +45,14 @@ export interface GuestDoors {
   hlt(): boolean;
   /** End of interrupt to the local APIC. */
   eoi(): void;
-  /** A guest access to shared memory that matters for races: a choice point, no other effect. */
-  point(label: string): void;
+  /**
+   * A guest access to shared memory that matters for races: a choice point
+   * (other CPUs' work may run here, before the access), no other effect.
+   * `label` names the access the guest is about to make ("unmask:test
+   * pending"); `port`, if the access concerns one event channel, lets the
+   * hypervisor's flight recorder show that port's bits as the guest reads them.
+   */
+  point(label: string, port?: number): void;
   /** Time stamp counter (ns-scaled: vcpu_time_info uses mul 2^31, shift 1). */
   rdtsc(): number;
 }

@@ -39,6 +39,8 @@ export const XENVER_version = 0;
 // --- sched_op (public/sched.h) ---
 export const SCHEDOP = { yield: 0, block: 1, shutdown: 2, poll: 3, remote_shutdown: 4, shutdown_code: 5, watchdog: 6 } as const;
 export const SHUTDOWN = { poweroff: 0, reboot: 1, suspend: 2, crash: 3, watchdog: 4, soft_reset: 5 } as const;
+/** SHUTDOWN_* names by reason code (sched.h). */
+export const SHUTDOWN_NAMES: readonly string[] = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'];
 /** struct sched_shutdown { uint32 reason; } */
 export const SCHED_SHUTDOWN = { size: 4, reason: 0 } as const;
 /** struct sched_poll { XEN_GUEST_HANDLE(evtchn_port_t) ports @0; uint32 nr_ports @8; uint64 timeout @16; } */

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { runScenario } from '../machine/run_kernel.ts';
+import { formatExplanation } from '../machine/explain.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
         variant: { type: 'string', default: 'fixed' },
         'debug-keys': { type: 'string' },
         cmdline: { type: 'string', default: '' },
+        until: { type: 'string', default: '60' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -29,13 +31,18 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const kernel = positionals[0];
   if (values.help || !kernel) {
-    console.log('usage: xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."]');
+    console.log('usage: xenode run KERNEL|CFG [--seed N] [--until SECONDS] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."]');
     console.log('variants: fixed, unmask=checks-mask, block=hlt-without-cli, handler-clears-upcall-pending, upcall=global-callback');
     return kernel ? 0 : 2;
   }
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) {
     console.error(`xenode run: --seed must be a non-negative integer`);
+    return 2;
+  }
+  const untilS = Number(values.until);
+  if (!Number.isFinite(untilS) || untilS <= 0) {
+    console.error('xenode run: --until must be a positive number of seconds (virtual time)');
     return 2;
   }
   const variant = values.variant ?? 'fixed';
@@ -50,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   let r;
   try {
     r = await runScenario({
-      kernel, seed, variant, trace: values.trace !== undefined, cmdline: values.cmdline ?? '', onConsole,
+      kernel, seed, variant, trace: values.trace !== undefined, cmdline: values.cmdline ?? '', onConsole, until: untilS * 1e9,
       hostLog: (l) => console.error(styleText('red', l)),
     });
   } catch (e) {
@@ -70,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   console.log(styleText('red', `xenode: ${r.summary}`));
-  if (hang) console.log(r.result.reason === 'hang' ? r.result.hang.details.split('\n\n')[0] : '');
+  if (r.verdict) console.log(`${r.verdict.outcome}: ${r.verdict.detail}`);
+  for (const e of r.explanations) console.log(formatExplanation(e));
   console.log(replay);
   return 1;
 }

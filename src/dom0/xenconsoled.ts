@@ -128,7 +128,7 @@ export class Xenconsoled {
     const ring: ConsoleRing = { domid, page: m.page, handle: m.handle, port, log: this.dead.get(domid) ?? '', broken: false, decoder: new TextDecoder() };
     this.dead.delete(domid);
     this.rings.set(domid, ring);
-    dom0.bindHandler(port, () => this.read(ring));
+    dom0.bindHandler(port, () => this.read(ring), 'xenconsoled');
     // bind_interdomain leaves our new port pending: read what was written before we came.
     this.read(ring);
   }

@@ -32,11 +32,10 @@ export class Evtchn {
   private u32!: Uint32Array;
   private readonly vi: number;
   private readonly sel: number;
-  /** Upcalls taken since the main loop last demuxed, and current nesting. */
+  /** Upcalls taken since the main loop last demuxed. */
   upcalls = 0;
+  /** >0 while the handler demuxes in interrupt context (labels its steps `irq:`). */
   private depth = 0;
-  /** Called when the upcall vector re-enters without progress (global callback + no-op handler). */
-  onStorm: ((msg: string) => void) | undefined;
 
   constructor(
     readonly doors: GuestDoors,
@@ -67,7 +66,7 @@ export class Evtchn {
   }
 
   mask(port: number): void {
-    this.doors.point('evtchn:mask');
+    this.doors.point('evtchn:mask', port);
     this.u32[MASK + (port >> 5)]! |= 1 << (port & 31);
   }
 
@@ -83,9 +82,9 @@ export class Evtchn {
   unmask(port: number): void {
     const i = port >> 5;
     const bit = 1 << (port & 31);
-    this.doors.point('unmask:clear mask');
+    this.doors.point('unmask:clear mask', port);
     this.u32[MASK + i]! &= ~bit;
-    this.doors.point('unmask:test pending');
+    this.doors.point(this.variant.unmask === 'checks-mask' ? 'unmask:test mask (as pending)' : 'unmask:test pending', port);
     const pending =
       this.variant.unmask === 'checks-mask'
         ? (this.u32[MASK + i]! & bit) !== 0 // the f4b47d1 bug: always 0 right after clearing it
@@ -101,10 +100,11 @@ export class Evtchn {
   demux_pending(): boolean {
     const u8 = this.u8;
     const u32 = this.u32;
-    this.upcalls = 0;
-    this.doors.point('demux:clear upcall_pending');
+    const irq = this.depth > 0;
+    if (!irq) this.upcalls = 0;
+    this.doors.point(irq ? 'irq:demux:clear upcall_pending' : 'demux:clear upcall_pending');
     u8[this.vi + VCPU_INFO.evtchn_upcall_pending] = 0;
-    this.doors.point('demux:xchg pending_sel');
+    this.doors.point(irq ? 'irq:demux:xchg pending_sel' : 'demux:xchg pending_sel');
     const selLo = u32[this.sel]!;
     const selHi = u32[this.sel + 1]!;
     u32[this.sel] = 0;
@@ -115,17 +115,18 @@ export class Evtchn {
       while (s !== 0) {
         const b = 31 - Math.clz32(s & -s);
         s &= s - 1;
-        if (this.scanWord(half * 32 + b)) found = true;
+        if (this.scanWord(half * 32 + b, irq)) found = true;
       }
     }
-    return found;
+    // Ports an interrupt-context demux left in the shadow count too.
+    return found || this.nfound > 0;
   }
 
-  private scanWord(w: number): boolean {
+  private scanWord(w: number, irq: boolean): boolean {
     const u32 = this.u32;
     let found = false;
     for (;;) {
-      this.doors.point('demux:read pending word');
+      this.doors.point(irq ? 'irq:demux:read pending word' : 'demux:read pending word');
       const lo = u32[PEND + 2 * w]! & ~u32[MASK + 2 * w]!;
       const hi = u32[PEND + 2 * w + 1]! & ~u32[MASK + 2 * w + 1]!;
       if (lo === 0 && hi === 0) return found;
@@ -137,9 +138,9 @@ export class Evtchn {
           bits &= bits - 1;
           const bit = 1 << b;
           const port = idx * 32 + b;
-          this.doors.point('demux:mask port');
+          this.doors.point(irq ? 'irq:demux:mask port' : 'demux:mask port', port);
           u32[MASK + idx]! |= bit;
-          this.doors.point('demux:clear pending');
+          this.doors.point(irq ? 'irq:demux:clear pending' : 'demux:clear pending', port);
           u32[PEND + idx]! &= ~bit;
           if (this.shadow[port] === 0) {
             this.shadow[port] = 1;
@@ -166,26 +167,34 @@ export class Evtchn {
     return f;
   }
 
-  /** The upcall vector handler (top half). */
+  /**
+   * The upcall vector handler (top half). Fixed runtime: only EOI (mirage-xen's
+   * solo5__xen_evtchn_vector_handler returns 1 so Solo5 EOIs); upcall_pending
+   * is cleared by the main loop's demux alone, so `block` can use it as
+   * "anything since the last demux?".
+   *
+   * Variant handler-clears-upcall-pending (Solo5's default handler, Mini-OS
+   * do_hypervisor_callback): demux right here, in interrupt context. The race
+   * it opens, as an interleaving:
+   *   1. Main.run: demux_pending() finds nothing;
+   *   2. an event arrives, the upcall is taken at once (IF=1);
+   *   3. the handler demuxes: upcall_pending = 0, masks the port, shadow = 1;
+   *   4. block: cli; upcall_pending == 0, so set_timer_op; sti; hlt;
+   *   5. the port stays masked with its shadow set until some timer wakes the
+   *      vCPU: later sends only set its pending bit ([1/1/0]).
+   * Ports the handler found before step 1 are not lost: demux_pending()
+   * reports shadow ports it did not find itself too.
+   */
   handler(_vector: number): void {
     this.upcalls++;
-    this.depth++;
-    try {
-      if (this.depth > 64 || this.upcalls > 500) {
-        const msg =
-          `evtchn: upcall vector ${_vector} re-entered ${this.upcalls} times (nesting ${this.depth}) without progress: ` +
-          `upcall_pending=${this.upcall_pending}; ` +
-          (this.variant.upcall === 'global-callback'
-            ? 'global callback vector (CALLBACK_IRQ type 2) with a no-op handler is level-triggered'
-            : 'interrupt storm');
-        this.upcalls = 0;
-        if (this.onStorm) this.onStorm(msg);
-        else throw new Error(msg);
+    if (this.variant.handler === 'clears-upcall-pending') {
+      this.depth++;
+      try {
+        this.demux_pending();
+      } finally {
+        this.depth--;
       }
-      if (this.variant.handler === 'clears-upcall-pending') this.demux_pending();
-      this.doors.eoi();
-    } finally {
-      this.depth--;
     }
+    this.doors.eoi();
   }
 }

@@ -151,7 +151,6 @@ export function kernel(main: KernelMain): void {
       const boot = () => {
         pf = startOfDay(doors, startInfoPaddr);
         mainLoop = new MainLoop(pf);
-        pf.evtchn.onStorm = (msg) => mainLoop!.crash(new Error(msg));
         installGlobals();
         entry = mainLoop.entry(() => {
           doors.sti();

@@ -104,5 +104,8 @@ async function buildAll(variant: string): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf('--variant');
-  await buildAll(i > 0 ? process.argv[i + 1]! : 'fixed');
+  buildAll(i > 0 ? process.argv[i + 1]! : 'fixed').catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
 }

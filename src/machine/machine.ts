@@ -15,7 +15,7 @@
 // pages (then `xl list` shows the `(null) … --p--d` zombie).
 
 import fs from 'node:fs';
-import { GNTTAB_RESERVED_XENSTORE } from '../abi/xen.ts';
+import { SHUTDOWN_NAMES } from '../abi/xen.ts';
 import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
@@ -168,7 +168,7 @@ export class Machine {
       return;
     }
     const cfg = this.configs.get(domid);
-    const why = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'][reason] ?? String(reason);
+    const why = SHUTDOWN_NAMES[reason] ?? String(reason);
     const action = !cfg ? 'preserve' : reason === 0 ? cfg.on_poweroff : reason === 1 ? cfg.on_reboot : reason === 3 || reason === 4 ? cfg.on_crash : 'preserve';
     this.diag.push(`xl: Domain ${domid} has shut down, reason code ${reason} (${why}); action: ${action}`);
     if (action === 'preserve' || action === 'soft-reset' || reason === 2) return;
@@ -303,6 +303,26 @@ export class Machine {
     const io = this.hv.domain(domid)?.console;
     if (ring === undefined && io === undefined) return undefined;
     return (ring ?? '') + (io ?? '');
+  }
+
+  /**
+   * A guest port's device, from the store: the frontend directory whose
+   * `event-channel` (or `event-channel-tx`) names it, e.g. `netfront vif 0`.
+   */
+  portDevice(domid: number, port: number): string | undefined {
+    const base = `/local/domain/${domid}/device`;
+    const dec = new TextDecoder();
+    for (const [kind, fe] of [['vif', 'netfront'], ['vbd', 'blkfront']] as const) {
+      const devs = this.xsd.store.get(`${base}/${kind}`);
+      if (!devs) continue;
+      for (const id of devs.children) {
+        for (const key of ['event-channel', 'event-channel-tx', 'event-channel-rx']) {
+          const n = this.xsd.store.get(`${base}/${kind}/${id}/${key}`);
+          if (n && Number(dec.decode(n.value)) === port) return id === '0' ? fe : `${fe} ${kind} ${id}`;
+        }
+      }
+    }
+    return undefined;
   }
 
   readFile(path: string): string | undefined {

@@ -1,18 +1,37 @@
-// Host side: boot an example kernel with the peers it needs on a fresh
-// simulator + hypervisor, run it, and describe the outcome. Used by
-// `xenode run`, `xenode debug-keys`, the variant tests and the bench.
+// `xenode run KERNEL|CFG`: one kernel on a full emulated host (dom0 with
+// xenstored, xenconsoled, netback/blkback; the xl toolstack), run in virtual
+// time until every guest has shut down, a hang, or the time limit.
+//
+//   KERNEL.ts   made into a config: name = the file's base name, memory = 32,
+//               cmdline, plus the kernel's own `//xl:` lines (e.g. the vif a
+//               netfront kernel needs:  //xl: vif = [ 'bridge=xenbr0' ])
+//   CFG         an xl.cfg file, created as `xl create` would
+// Two demo kernels need a peer that is not a device:
 //   kernels/ring.ts      + dom0's producer thread (peers.ts)
 //   kernels/pingpong.ts  + a second pingpong kernel (server d1, client d2)
-//   anything else        alone (with a host dom0)
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Sim, type RunResult } from '../sim/index.ts';
-import { Hypervisor } from '../xen/hypervisor.ts';
+import type { RunResult as SimRunResult, Sim } from '../sim/index.ts';
+import type { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
-import { buildKernel } from './kernels.ts';
-import { bootBundle } from '../dom0/toolstack/xenguest.ts';
+import { SHUTDOWN_NAMES } from '../abi/xen.ts';
+import { Machine } from './machine.ts';
 import { startRingProducer } from './peers.ts';
+import { defaultNamer, explainHang, type Explanation } from './explain.ts';
+import { decideHang, type Verdict } from './verdict.ts';
+
+/** The Perfetto trace marks the hang on every halted guest vCPU, and the sends whose flows never ended. */
+export function markHang(machine: Machine, summary: string): void {
+  const tr = machine.sim.trace;
+  for (const d of machine.hv.domains()) {
+    if (d.host) continue;
+    for (const v of d.vcpus) if (v.state === 'halted') tr.instant(d.id, v.vcpuId, `HANG: ${summary}`, { why: v.why }, 'hang');
+    for (const [port, ids] of d.evtchn.flows) tr.instant(d.id, 0, `send to port ${port} never delivered (${ids.length} flow(s) open)`, { port }, 'hang');
+  }
+}
 
 export interface ScenarioOptions {
+  /** A kernel (.ts/.js) or an xl config file (anything else). */
   kernel: string;
   seed?: number;
   variant?: string;
@@ -21,56 +40,111 @@ export interface ScenarioOptions {
   cmdline?: string;
   onConsole?: (domid: number, text: string) => void;
   hostLog?: (line: string) => void;
+  /** Virtual time limit from boot, ns (default 60 s). */
   until?: number;
   maxSteps?: number;
+  /** Preemption at choice points: probability 1/n (default 2, 0 = never). */
+  preemptOneIn?: number;
 }
 
 export interface ScenarioResult {
+  machine: Machine;
   sim: Sim;
   hv: Hypervisor;
   domains: Domain[];
-  result: RunResult;
-  /** true when every guest domain shut down with poweroff. */
+  result: SimRunResult;
+  /** true when every guest domain shut down with poweroff, or still runs at the limit with no hang. */
   ok: boolean;
   /** One-line outcome. */
   summary: string;
+  /** On a hang: hang or stall after running on to the vCPU's timer (verdict.ts). */
+  verdict: Verdict | undefined;
+  /** Transient stalls the run recovered from. */
+  stalls: Verdict[];
+  /** On a hang: the numbered interleavings that lost the events (explain.ts). */
+  explanations: Explanation[];
+}
+
+/** The `//xl: KEY = VALUE` lines of a kernel's source: the devices it needs. */
+export function kernelCfgLines(source: string): string[] {
+  return [...source.matchAll(/^\/\/xl:\s*(.+)$/gm)].map((m) => m[1]!.trim());
+}
+
+/** An xl config for a kernel file (see the header). */
+export function kernelConfig(kernel: string, name: string, cmdline: string): string {
+  let own: string[] = [];
+  try {
+    own = kernelCfgLines(readFileSync(kernel, 'utf8'));
+  } catch {
+    // a missing file is reported by the build
+  }
+  return [`name = "${name}"`, `kernel = "${kernel}"`, 'memory = 32', `cmdline = "${cmdline.replace(/["\\]/g, '\\$&')}"`, ...own].join('\n') + '\n';
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const seed = o.seed ?? 1;
-  const sim = new Sim({ seed, trace: o.trace ?? false });
-  const hv = new Hypervisor(sim);
-  hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: 1 << 20, vcpus: 1, host: true });
-  const bundle = await buildKernel(o.kernel, { variant: o.variant });
-  const name = path.basename(o.kernel, '.ts');
-  const domains: Domain[] = [];
-  const boot = (nm: string, cmdline: string) => {
-    const { domain } = bootBundle(hv, { bundle, name: nm, cmdline, ...(o.hostLog ? { hostLog: o.hostLog } : {}) });
-    if (o.onConsole) domain.onConsole = (t) => o.onConsole!(domain.id, t);
-    domains.push(domain);
-    return domain;
-  };
+  const machine = new Machine({
+    seed, trace: o.trace ?? false, xenpvQemu: false, variant: o.variant ?? 'fixed',
+    ...(o.preemptOneIn !== undefined ? { preemptOneIn: o.preemptOneIn } : {}),
+    ...(o.onConsole ? { onConsole: o.onConsole } : {}),
+    ...(o.hostLog ? { log: o.hostLog } : {}),
+  });
+  const { sim, hv } = machine;
+  const start = sim.now;
+  const isKernel = /\.(ts|js|mts|mjs)$/.test(o.kernel);
+  const name = path.basename(o.kernel).replace(/\.[^.]+$/, '');
   const extra = o.cmdline ?? '';
-  if (name === 'pingpong') {
-    boot('pingpong-server', `role=server peer=2 rounds=1000 ${extra}`.trim());
-    boot('pingpong-client', `role=client peer=1 port=2 rounds=1000 ${extra}`.trim());
+  const create = async (file: string, text: string) => {
+    machine.files.set(file, text);
+    const r = await machine.xl(['create', file]);
+    if (r.code !== 0) throw new Error(`xl create ${file} failed (${r.code}):\n${r.stderr}`);
+  };
+  if (!isKernel) {
+    const r = await machine.xl(['create', o.kernel]);
+    if (r.code !== 0) throw new Error(`xl create ${o.kernel} failed (${r.code}):\n${r.stderr}`);
+  } else if (name === 'pingpong') {
+    await create('pingpong-server.cfg', kernelConfig(o.kernel, 'pingpong-server', `role=server peer=2 rounds=1000 ${extra}`.trim()));
+    await create('pingpong-client.cfg', kernelConfig(o.kernel, 'pingpong-client', `role=client peer=1 rounds=1000 ${extra}`.trim()));
   } else if (name === 'ring') {
     const count = Number(/count=(\d+)/.exec(extra)?.[1] ?? 50);
-    const d = boot('ring', `count=${count} ${extra}`.trim());
-    startRingProducer(hv, d.id, { count });
+    await create('ring.cfg', kernelConfig(o.kernel, 'ring', `count=${count} ${extra}`.trim()));
+    startRingProducer(hv, 1, { count });
   } else {
-    boot(name, extra);
+    await create(`${name}.cfg`, kernelConfig(o.kernel, name, extra));
   }
-  const result = sim.run({ until: o.until ?? 30 * 86400e9, maxSteps: o.maxSteps ?? 5_000_000 });
-  const ok = domains.every((d) => d.shutdownReason === 0);
+  const domains = hv.domains().filter((d) => d.id !== 0);
+  const until = start + (o.until ?? 60e9);
+  const maxSteps = o.maxSteps ?? 5_000_000;
+  let result: SimRunResult;
+  let verdict: Verdict | undefined;
+  const stalls: Verdict[] = [];
+  for (;;) {
+    result = sim.run({ until, maxSteps });
+    if (result.reason === 'hang') {
+      const v = decideHang(sim, hv, result.hang);
+      if (v.outcome === 'recovered' && sim.now < until) {
+        stalls.push(v);
+        continue;
+      }
+      verdict = v;
+      break;
+    }
+    // Stop once every guest has shut down (dom0's daemons run on).
+    if (result.reason !== 'stopped' || domains.every((d) => d.shutdownReason !== undefined)) break;
+  }
+  const explanations = result.reason === 'hang' ? explainHang(hv, defaultNamer(hv, (d, p) => machine.portDevice(d, p))) : [];
+  if (result.reason === 'hang' && sim.trace.enabled) markHang(machine, result.hang.summary);
+  const down = (d: Domain) => d.shutdownReason !== undefined;
+  const ok = result.reason !== 'hang' && domains.every((d) => d.shutdownReason === 0 || (!down(d) && result.reason === 'until'));
   let summary: string;
-  if (result.reason === 'hang') summary = `hang: ${result.hang.summary}`;
-  else if (ok) summary = 'all domains powered off';
+  if (result.reason === 'hang') summary = `${verdict?.outcome ?? 'hang'}: ${result.hang.summary}`;
+  else if (domains.every((d) => d.shutdownReason === 0)) summary = 'all domains powered off';
+  else if (ok) summary = `still running after ${((sim.now - start) / 1e9).toFixed(3)} s (virtual; --until to run longer)`;
   else
     summary =
       domains
         .filter((d) => d.shutdownReason !== 0)
-        .map((d) => `d${d.id} ${d.shutdownReason === undefined ? `stalled (${d.vcpus[0]?.state}: ${d.vcpus[0]?.why})` : `shut down: ${['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'][d.shutdownReason] ?? d.shutdownReason}`}`)
+        .map((d) => `d${d.id} ${!down(d) ? `stalled (${d.vcpus[0]?.state}: ${d.vcpus[0]?.why})` : `shut down: ${SHUTDOWN_NAMES[d.shutdownReason!] ?? d.shutdownReason}`}`)
         .join('; ') + ` (${result.reason})`;
-  return { sim, hv, domains, result, ok, summary };
+  return { machine, sim, hv, domains, result, ok, summary, verdict, stalls, explanations };
 }

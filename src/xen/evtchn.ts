@@ -24,6 +24,7 @@ import {
   DOMID_SELF, ECS, EVTCHN_2L_NR_CHANNELS, EVTCHNSTAT, NR_VIRQS, SHARED_INFO_U32, VIRQ_IS_GLOBAL, XEN_E,
 } from '../abi/xen.ts';
 import type { Domain } from './domain.ts';
+import { SET_PENDING, type SetPendingResult } from './recorder.ts';
 
 export const NR_PORTS = EVTCHN_2L_NR_CHANNELS;
 const PEND = SHARED_INFO_U32.pending;
@@ -108,16 +109,17 @@ export class EventChannels {
    * only when unmasked; raises the upcall on the selector's 0 -> 1 edge;
    * wakes pollers.
    */
-  setPending(port: number): void {
-    if (this.state[port]! <= ECS.RESERVED || this.consumer[port] !== 0) return;
+  setPending(port: number): SetPendingResult {
+    if (this.state[port]! <= ECS.RESERVED || this.consumer[port] !== 0) return SET_PENDING.dropped;
     const u32 = this.u32;
     const b = 1 << (port & 31);
     const pi = PEND + (port >> 5);
     const p = u32[pi]!;
-    if (p & b) return; // coalesced: N sends while pending are one event
+    if (p & b) return SET_PENDING.coalesced; // N sends while pending are one event
     u32[pi] = p | b;
-    if ((u32[MASK + (port >> 5)]! & b) === 0) this.raiseSelector(port);
+    const r = (u32[MASK + (port >> 5)]! & b) === 0 ? this.raiseSelector(port) : SET_PENDING.masked;
     if (this.dom.pollMask !== 0) this.dom.checkPollers(port);
+    return r;
   }
 
   clearPending(port: number): void {
@@ -237,9 +239,11 @@ export class EventChannels {
   /**
    * EVTCHNOP_send. Interdomain: set_pending on the remote end (at its notify
    * vCPU). IPI: locally. UNBOUND: silently dropped (returns 0). Else -EINVAL.
-   * `vcpu` only names the sender in the trace.
+   * `vcpu` only names the sender in the trace; `actor` names it in the flight
+   * recorder (a guest vCPU; dom0's callers leave it out and are named by the
+   * work running now).
    */
-  send(port: number, vcpu = 0): number {
+  send(port: number, vcpu = 0, actor?: string): number {
     if (!validPort(port)) return -XEN_E.EINVAL;
     const s = this.state[port];
     if (s === ECS.INTERDOMAIN) {
@@ -247,16 +251,30 @@ export class EventChannels {
       if (!rd) return 0;
       const rport = this.remotePort[port]!;
       if (this.dom.hv.trace.enabled) this.traceSend(rd, rport, vcpu);
-      rd.evtchn.setPending(rport);
+      const rec = this.dom.hv.recorder;
+      const step = rec ? rec.send(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, rd, rport) : undefined;
+      const r = rd.evtchn.setPending(rport);
+      if (step) rec!.sent(step, rd, rport, r);
       return 0;
     }
     if (s === ECS.IPI) {
       if (this.dom.hv.trace.enabled) this.traceSend(this.dom, port, vcpu);
-      this.setPending(port);
+      const rec = this.dom.hv.recorder;
+      const step = rec ? rec.send(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, this.dom, port) : undefined;
+      const r = this.setPending(port);
+      if (step) rec!.sent(step, this.dom, port, r);
       return 0;
     }
     if (s === ECS.UNBOUND) return 0;
     return -XEN_E.EINVAL;
+  }
+
+  /** Who called send() through the host API: the dom0 work running now. */
+  private callerName(): string {
+    const rec = this.dom.hv.recorder;
+    if (rec && rec.actor) return rec.actor;
+    const cur = this.dom.hv.sim.current;
+    return cur ? cur.name : `d${this.dom.id}`;
   }
 
   private traceSend(rd: Domain, rport: number, vcpu: number): void {
@@ -280,7 +298,10 @@ export class EventChannels {
   sendVirq(virq: number, vcpu = 0): void {
     const global = VIRQ_IS_GLOBAL[virq] ?? false;
     const port = this.virqPort[(global ? 0 : vcpu) * NR_VIRQS + virq];
-    if (port) this.setPending(port);
+    if (!port) return;
+    const r = this.setPending(port);
+    const rec = this.dom.hv.recorder;
+    if (rec) rec.virq(this.dom.hv.sim.clock.now, this.dom, virq, port, r);
   }
 
   /** The port bound to `virq` on `vcpu`, or 0. */
@@ -352,15 +373,20 @@ export class EventChannels {
    * pending and the selector bit is newly set, raise the upcall. Unmasking an
    * unmasked port does nothing (a guest that wants a re-raise must re-mask).
    */
-  unmask(port: number): number {
+  unmask(port: number, actor?: string): number {
     if (!validPort(port)) return -XEN_E.EINVAL;
     const u32 = this.u32;
     const w = port >> 5;
     const b = 1 << (port & 31);
     const m = u32[MASK + w]!;
-    if ((m & b) === 0) return 0;
+    const rec = this.dom.hv.recorder;
+    if ((m & b) === 0) {
+      if (rec) rec.unmask(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, false);
+      return 0;
+    }
     u32[MASK + w] = m & ~b;
-    if (u32[PEND + w]! & b) this.raiseSelector(port);
+    const raised = (u32[PEND + w]! & b) !== 0 && this.raiseSelector(port) === SET_PENDING.raised;
+    if (rec) rec.unmask(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, raised);
     return 0;
   }
 
@@ -369,7 +395,7 @@ export class EventChannels {
    * its notify vCPU and, on that bit's 0 -> 1 edge, mark events pending (which
    * raises the upcall on evtchn_upcall_pending's own 0 -> 1 edge).
    */
-  private raiseSelector(port: number): void {
+  private raiseSelector(port: number): SetPendingResult {
     const u32 = this.u32;
     const v = this.notify[port]!;
     const si = v * STRIDE + SEL + (port >> 11);
@@ -377,10 +403,10 @@ export class EventChannels {
     const s = u32[si]!;
     const vc = this.dom.vcpus[v]!;
     if (vc.upcallVector !== 0 || this.dom.callbackVector !== 0) this.delivered[port] = 1;
-    if ((s & sb) === 0) {
-      u32[si] = s | sb;
-      vc.markEventsPending();
-    }
+    if ((s & sb) !== 0) return SET_PENDING.selectorAlreadySet;
+    u32[si] = s | sb;
+    vc.markEventsPending();
+    return SET_PENDING.raised;
   }
 
   /** Close every port (domain destruction): peers see their ends go UNBOUND. */

@@ -59,11 +59,11 @@ function eventChannelOp(v: Vcpu, cmd: number, arg: number): number {
     // every call here allocate a context.)
     case EVTCHNOP.send: {
       const port = pm.readU32(arg + EVTCHN_PORT_ARG.port);
-      return port < 0 ? EFAULT : ev.send(port, v.vcpuId);
+      return port < 0 ? EFAULT : ev.send(port, v.vcpuId, v.actor);
     }
     case EVTCHNOP.unmask: {
       const port = pm.readU32(arg + EVTCHN_PORT_ARG.port);
-      return port < 0 ? EFAULT : ev.unmask(port);
+      return port < 0 ? EFAULT : ev.unmask(port, v.actor);
     }
     case EVTCHNOP.close: {
       const port = pm.readU32(arg + EVTCHN_PORT_ARG.port);

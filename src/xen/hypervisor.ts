@@ -12,16 +12,21 @@ import type { Sim, Trace } from '../sim/index.ts';
 import { dumpEvtchn } from './debugkeys.ts';
 import { Domain, type DomainConfig } from './domain.ts';
 import { hangOracle, suspects } from './oracle.ts';
+import { Recorder } from './recorder.ts';
 
 export interface HypervisorOptions {
   /** Wallclock at system time 0, in ns since the epoch (shared_info wc_*). Default 2020-06-15T00:00:00Z. */
   wallclockBootNs?: number;
   /** Install the hang oracle on the sim (default true). */
   hangOracle?: boolean;
+  /** Keep the flight recorder of the last steps (default true; the hang explanation needs it). */
+  record?: boolean;
 }
 
 export class Hypervisor {
   readonly trace: Trace;
+  /** The flight recorder (recorder.ts), or undefined when `record: false`. */
+  readonly recorder: Recorder | undefined;
   /** Domain table by domid (dying zombies included until reaped). */
   readonly doms: (Domain | undefined)[] = [];
   readonly wallclockBootNs: number;
@@ -38,6 +43,7 @@ export class Hypervisor {
   constructor(readonly sim: Sim, opts: HypervisorOptions = {}) {
     this.trace = sim.trace;
     this.wallclockBootNs = opts.wallclockBootNs ?? Date.UTC(2020, 5, 15) * 1e6;
+    this.recorder = (opts.record ?? true) ? new Recorder() : undefined;
     if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
   }
 

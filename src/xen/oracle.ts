@@ -49,7 +49,10 @@ export function suspects(d: Domain, now = Number.NaN): Suspect[] {
   const out: Suspect[] = [];
   const ch = d.evtchn;
   for (const v of d.vcpus) {
-    if (v.storms > 0) out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'storm', ports: [], line: `domain ${d.id}: vCPU ${v.vcpuId} interrupt storm (level callback vector re-injected ${v.storms}x)` });
+    if (v.livelock !== undefined) {
+      out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'storm', ports: [], line: `domain ${d.id}: vCPU ${v.vcpuId} livelocked in an ${v.livelock}` });
+      continue;
+    }
     if (v.state !== 'halted') continue;
     const wedged: number[] = [];
     const lost: number[] = [];

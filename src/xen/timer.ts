@@ -27,6 +27,7 @@ export function setTimerOp(v: Vcpu, t: number): number {
   if (t === 0) return 0;
   const now = clock.now;
   const at = t < now || t - now >= TIMER_FAR_FUTURE_NS ? now + TIMER_FALLBACK_NS : t;
+  v.dom.hv.recorder?.timer(now, v.dom, v.vcpuId, at);
   v.timerDeadline = at;
   v.timer = clock.at(at, () => {
     v.timer = undefined;

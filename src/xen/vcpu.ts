@@ -11,9 +11,13 @@
 //                           the handler must EOI)
 //   else global callback -> kick; then at *every* VM entry with IF=1 and
 //        vector (type 2)    upcall_pending=1 the vector is injected again
-//                           (level). A no-op handler loops forever: we stop
-//                           after STORM_LIMIT injections in one entry and
-//                           count a storm (the oracle reports it).
+//                           (level). A no-op handler re-enters forever: an
+//                           iret opens no interrupt shadow, so the guest
+//                           never runs another instruction. After
+//                           STORM_LIMIT injections in one entry the vCPU is
+//                           livelocked: it never runs guest code again (a
+//                           VcpuLivelock unwinds the guest as shutdown does)
+//                           and the oracle reports the storm.
 //   else (GSI/none)      -> nothing reaches the vCPU.
 //   upcallHook installed -> the domain's kernel is host-side code (dom0's
 //                           Linux, src/dom0/kernel/events.ts) and runs its
@@ -36,6 +40,15 @@ import { dispatchHypercall } from './hypercall.ts';
 
 /** running: executing guest code; runnable: woken, waiting for the run queue; halted: hlt/block/poll; down: never runs again. */
 export type VcpuState = 'down' | 'runnable' | 'running' | 'halted';
+
+/**
+ * Thrown through the guest when its vCPU is livelocked in an interrupt storm:
+ * marked like the runtime's own shutdown unwinding (`__xenodeExit`), so the
+ * guest does not mistake it for its own crash; the vCPU stays halted.
+ */
+export class VcpuLivelock extends Error {
+  readonly __xenodeExit = true;
+}
 
 /** Injections allowed in one VM entry before we call it an interrupt storm. */
 export const STORM_LIMIT = 1000;
@@ -83,7 +96,11 @@ export class Vcpu implements GuestDoors {
   private readonly sim: Sim;
   private readonly clock: Clock;
 
+  /** `d1v0`: how traces and the flight recorder name this vCPU. */
+  readonly actor: string;
+
   constructor(readonly dom: Domain, readonly vcpuId: number) {
+    this.actor = `d${dom.id}v${vcpuId}`;
     this.vi = vcpuId * SHARED_INFO_U32.vcpuStride;
     this.sim = dom.hv.sim;
     this.clock = dom.hv.sim.clock;
@@ -128,7 +145,7 @@ export class Vcpu implements GuestDoors {
 
   /** vcpu_unblock: a halted vCPU becomes runnable (a spurious wakeup is harmless: the guest re-checks). */
   wake(why: string): void {
-    if (this.state !== 'halted') return;
+    if (this.state !== 'halted' || this.livelock !== undefined) return;
     this.state = 'runnable';
     this.why = '';
     if (this.pollPorts) {
@@ -139,6 +156,7 @@ export class Vcpu implements GuestDoors {
     }
     const tr = this.dom.hv.trace;
     if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'wake', { why });
+    this.dom.hv.recorder?.wake(this.clock.now, this.dom, this.vcpuId, why);
     if (!this.dom.paused) this.dom.hv.sim.ready(this.task);
   }
 
@@ -155,12 +173,16 @@ export class Vcpu implements GuestDoors {
     }
   }
 
+  /** Why the vCPU is livelocked in an interrupt storm (it never runs guest code again), or undefined. */
+  livelock: string | undefined;
+
   /** Block (hlt, SCHEDOP_block, SCHEDOP_poll). */
   halt(why: string): void {
     this.state = 'halted';
     this.why = why;
     const tr = this.dom.hv.trace;
     if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'halt', { why });
+    this.dom.hv.recorder?.halt(this.clock.now, this.dom, this.vcpuId, why);
   }
 
   private runTask(): void {
@@ -176,6 +198,7 @@ export class Vcpu implements GuestDoors {
       this.deliver();
       if (this.state === 'running') entry.resume();
     } catch (e) {
+      if (e instanceof VcpuLivelock) return;
       this.dom.crash(`d${this.dom.id}v${this.vcpuId}: guest exception: ${String((e as Error)?.message ?? e)}`);
       return;
     }
@@ -195,6 +218,8 @@ export class Vcpu implements GuestDoors {
     const o = this.vcpuId * VCPU_INFO.size;
     if (u8[o] !== 0) return;
     u8[o] = 1;
+    const rec = this.dom.hv.recorder;
+    if (rec && !this.dom.host) rec.upcall(this.clock.now, this.dom, this.vcpuId, this.upcallVector !== 0 ? `vector ${this.upcallVector} -> LAPIC IRR` : this.dom.callbackVector !== 0 ? `callback vector ${this.dom.callbackVector} (level)` : 'no upcall path');
     this.assertEvtchnIrq();
   }
 
@@ -235,9 +260,12 @@ export class Vcpu implements GuestDoors {
       }
       if (++n > STORM_LIMIT) {
         this.storms++;
+        const msg = `interrupt storm: vector ${vec} re-injected ${STORM_LIMIT} times in one VM entry with upcall_pending=1 and IF=1`;
         const tr = this.dom.hv.trace;
         if (tr.enabled) tr.instant(this.dom.id, this.vcpuId, 'interrupt storm', { vector: vec });
-        return;
+        this.livelock = msg;
+        this.halt(`livelock (${msg})`);
+        throw new VcpuLivelock(msg);
       }
       this.inject(vec);
     }
@@ -245,6 +273,7 @@ export class Vcpu implements GuestDoors {
 
   private inject(vector: number): void {
     this.injections++;
+    this.dom.hv.recorder?.irq(this.clock.now, this.dom, this.vcpuId, vector);
     const tr = this.dom.hv.trace;
     if (tr.enabled) {
       tr.slice(this.dom.id, this.vcpuId, `upcall vector ${vector}`, 1);
@@ -280,8 +309,14 @@ export class Vcpu implements GuestDoors {
     u32[t] = (u32[t]! + 1) >>> 0;
   }
 
-  /** After each instruction that matters: a choice point, then the VM-entry interrupt check. */
-  private exit(label: string): void {
+  /**
+   * After each instruction that matters: a choice point, then the VM-entry
+   * interrupt check. `record`: the instruction (cli, sti, eoi) already took
+   * effect, so the flight recorder notes it before other work may run.
+   */
+  private exit(label: string, record = false): void {
+    if (this.livelock !== undefined) throw new VcpuLivelock(this.livelock);
+    if (record) this.dom.hv.recorder?.door(this.clock.now, this.dom, this.vcpuId, label, -1);
     this.sim.point(label);
     if (this.state === 'running') {
       this.updateTime();
@@ -312,22 +347,24 @@ export class Vcpu implements GuestDoors {
   cli(): void {
     this.shadow = false;
     this.IF = false;
-    this.exit('cli');
+    this.exit('cli', true);
   }
 
   sti(): void {
     // The shadow only exists if IF was 0 (x86 STI).
     this.shadow = !this.IF;
     this.IF = true;
-    this.exit('sti');
+    this.exit('sti', true);
   }
 
   hlt(): boolean {
     // The HLT exit clears the STI shadow (update_guest_eip), so a vector that
     // arrived between sti and hlt is seen here and the vCPU does not sleep.
     this.shadow = false;
+    if (this.livelock !== undefined) throw new VcpuLivelock(this.livelock);
     this.sim.point('hlt');
     if (this.state !== 'running') return true;
+    this.dom.hv.recorder?.door(this.clock.now, this.dom, this.vcpuId, 'hlt', -1);
     if (!this.IF) {
       this.down('hlt with IF=0');
       return true;
@@ -344,12 +381,20 @@ export class Vcpu implements GuestDoors {
   eoi(): void {
     this.shadow = false;
     this.lapic.eoi();
-    this.exit('eoi');
+    this.exit('eoi', true);
   }
 
-  point(label: string): void {
+  point(label: string, port?: number): void {
     this.shadow = false;
-    this.exit(typeof label === 'string' ? label : 'point');
+    const l = typeof label === 'string' ? label : 'point';
+    if (this.livelock !== undefined) throw new VcpuLivelock(this.livelock);
+    this.sim.point(l);
+    // Recorded after other work ran: this is the access the guest makes now.
+    this.dom.hv.recorder?.door(this.clock.now, this.dom, this.vcpuId, l, typeof port === 'number' ? port | 0 : -1);
+    if (this.state === 'running') {
+      this.updateTime();
+      if (this.IF && !this.shadow) this.deliver();
+    }
   }
 
   rdtsc(): number {
@@ -369,7 +414,7 @@ export class Vcpu implements GuestDoors {
       sti: () => v.sti(),
       hlt: () => v.hlt(),
       eoi: () => v.eoi(),
-      point: (label: string) => v.point(label),
+      point: (label: string, port?: number) => v.point(label, port),
       rdtsc: () => v.rdtsc(),
     });
   }

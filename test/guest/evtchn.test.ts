@@ -218,24 +218,10 @@ D('the no-op handler only EOIs; handler-clears variant demuxes in the handler', 
   b.ev.handler(32);
   assert.is(b.u8[0], 0);
   assert.is(b.ev.shadow[3], 1);
-  assert.not.ok(b.ev.demux_pending()); // the main loop's demux finds nothing
-});
-
-D('re-entry storm is detected', () => {
-  const { ev } = setup();
-  let msg = '';
-  ev.onStorm = (m) => {
-    msg = m;
-    throw new Error(m);
-  };
-  const deep = (n: number): void => {
-    ev.doors.eoi = () => {
-      if (n-- > 0) ev.handler(32);
-    };
-    ev.handler(32);
-  };
-  assert.throws(() => deep(1000));
-  assert.match(msg, /re-entered/);
+  // The main loop's demux finds nothing new, but reports the port the handler
+  // left in the shadow: only an event taken between demux and cli is hidden.
+  assert.ok(b.ev.demux_pending());
+  assert.equal(b.ev.take_found(), [3]);
 });
 
 D('Activations.after is lossless, wait is lossy', () => {

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DOMID_SELF, HVM_PARAM, HVMOP, HYPERVISOR, SCHEDOP, VCPU_INFO, VIRQ, XEN_E, XEN_HVM_EVTCHN_UPCALL_VECTOR } from '../../src/abi/xen.ts';
 import { NS } from '../../src/sim/index.ts';
-import { STORM_LIMIT, TIMER_FALLBACK_NS } from '../../src/xen/index.ts';
+import { STORM_LIMIT, TIMER_FALLBACK_NS, VcpuLivelock } from '../../src/xen/index.ts';
 import { args, guest, running, setup } from './_helpers.ts';
 
 const t = suite('vcpu');
@@ -67,19 +67,34 @@ t('global callback vector is level: re-injected while upcall_pending; a no-op ha
   assert.equal(e.vectors, [0x30]);
   v.point('again');
   assert.equal(e.vectors, [0x30], 'cleared: no re-injection');
-  // A no-op handler: re-injected at every VM entry -> storm, cut at STORM_LIMIT.
+  // IF=0 blocks it.
   e.onInterrupt = undefined;
   d.shared.u32[2] = 0;
   d.evtchn.clearPending(1);
+  v.cli();
   dom0.evtchn.send(p);
-  v.point('entry');
+  v.point('masked');
+  assert.is(e.vectors.length, 1);
+  // A no-op handler with IF=1: re-injected at every VM entry -> storm, cut at
+  // STORM_LIMIT; the vCPU is livelocked: the door unwinds the guest and it
+  // never runs again.
+  v.sti();
+  const err = (() => {
+    try {
+      v.point('entry');
+    } catch (x) {
+      return x;
+    }
+    return undefined;
+  })();
+  assert.instance(err, VcpuLivelock);
   assert.is(e.vectors.length, 1 + STORM_LIMIT);
   assert.is(v.storms, 1);
-  // IF=0 blocks it.
-  v.cli();
-  const n = e.vectors.length;
-  v.point('masked');
-  assert.is(e.vectors.length, n);
+  assert.is(v.state, 'halted');
+  assert.ok(v.livelock);
+  v.wake('test');
+  assert.is(v.state, 'halted', 'a livelocked vCPU is not woken');
+  assert.throws(() => v.point('again'), (x: unknown) => x instanceof VcpuLivelock);
 });
 
 t('no upcall route: pending events reach nothing', () => {

@@ -308,7 +308,7 @@ export class Blkback implements XenbusDriver {
     host.bindHandler(port, () => {
       ring.waiting_reqs = true;
       ring.wq.wakeAll();
-    });
+    }, `blkif-backend (d${be.blkif.domid})`);
     ring.active = true;
     be.blkif.rings = [ring];
     return true;

@@ -40,6 +40,8 @@ class VcpuDemux implements Task {
     private readonly v: Vcpu,
     /** The IRQ table, by port (shared by the vCPUs; grows on bind: ports are allocated lowest-free). */
     private readonly handlers: (PortHandler | undefined)[],
+    /** Each handler's name (`/proc/interrupts` style), for the flight recorder. */
+    private readonly names: (string | undefined)[],
   ) {
     this.name = `d${v.dom.id}v${v.vcpuId} upcall`;
   }
@@ -94,10 +96,16 @@ class VcpuDemux implements Task {
             if (tracing) ch.endFlows(this.v.vcpuId, port);
             const h = handlers[port];
             if (h !== undefined) {
+              // Sends made by the handler are the handler's (xenstored, xenconsoled, netback ...).
+              const rec = dom.hv.recorder;
+              const outer = rec ? rec.actor : '';
+              if (rec) rec.actor = this.names[port] ?? `dom0 irq (port ${port})`;
               try {
                 h(port);
               } catch (e) {
                 dom.hv.internalErrors.push(`d${dom.id} port ${port} handler: ${String((e as Error)?.stack ?? e)}`);
+              } finally {
+                if (rec) rec.actor = outer;
               }
             }
           }
@@ -111,20 +119,26 @@ class VcpuDemux implements Task {
 export class Dom0Events {
   /** Handler per port; written only by bind()/unbind() (no `yield*` can interleave: plain calls). */
   private readonly handlers: (PortHandler | undefined)[] = [];
+  private readonly names: (string | undefined)[] = [];
   private readonly demux: VcpuDemux[];
 
   constructor(readonly dom: Domain) {
     this.demux = dom.vcpus.map((v) => {
-      const d = new VcpuDemux(v, this.handlers);
+      const d = new VcpuDemux(v, this.handlers, this.names);
       v.upcallHook = () => d.raise();
       return d;
     });
   }
 
-  /** bind_evtchn_to_irqhandler: run `fn(port)` from the demux when `port` fires (undefined: unbind). */
-  bind(port: number, fn: PortHandler | undefined): number {
+  /**
+   * bind_evtchn_to_irqhandler: run `fn(port)` from the demux when `port`
+   * fires (undefined: unbind). `name` is the handler's devname (who sent what
+   * the handler sends, in the flight recorder).
+   */
+  bind(port: number, fn: PortHandler | undefined, name?: string): number {
     if (port >>> 0 !== port || port === 0 || port >= 1 << 17) return -22; // -EINVAL
     this.handlers[port] = fn;
+    this.names[port] = fn ? name : undefined;
     return 0;
   }
 
@@ -155,6 +169,6 @@ export function attachDom0Events(dom: Domain): Dom0Host & { events: Dom0Events }
       },
     },
     gnttab: dom.gnttab,
-    bindHandler: (port, fn) => events.bind(port, fn),
+    bindHandler: (port, fn, name) => events.bind(port, fn, name),
   };
 }

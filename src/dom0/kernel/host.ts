@@ -23,7 +23,7 @@ export interface Dom0Host {
     unmap(handle: number): number;
   };
   /** Run `fn(port)` from the host demux (a nestable sim task) when `port` fires. */
-  bindHandler(port: number, fn: ((port: number) => void) | undefined): number;
+  bindHandler(port: number, fn: ((port: number) => void) | undefined, name?: string): number;
 }
 
 /**

@@ -370,14 +370,14 @@ export class Netback implements XenbusDriver {
       const rp = host.evtchn.bindInterdomain(domid, rxEv);
       if (rp < 0) throw new NetbackError(rp, `binding event-channel-rx ${rxEv}`);
       q.rxPort = rp;
-      host.bindHandler(tp, () => this.txInterrupt(q));
-      host.bindHandler(rp, () => this.rxInterrupt(q));
+      host.bindHandler(tp, () => this.txInterrupt(q), `${q.name}-tx`);
+      host.bindHandler(rp, () => this.rxInterrupt(q), `${q.name}-rx`);
     } else {
       q.rxPort = tp;
       host.bindHandler(tp, () => {
         this.txInterrupt(q);
         this.rxInterrupt(q);
-      });
+      }, q.name);
     }
     q.task = kthreads.run(`${q.name}-guest-rx`, 'xenvif_kthread_guest_rx', () => this.guestRxThread(q));
     q.dealloc_task = kthreads.run(`${q.name}-dealloc`, 'xenvif_dealloc_kthread', () => this.deallocThread(q));

@@ -34,7 +34,7 @@ export class XenstoreRings {
       this.dom0.gnttab.unmap(m.handle);
       return lport;
     }
-    this.dom0.bindHandler(lport, () => this.kick(domid));
+    this.dom0.bindHandler(lport, () => this.kick(domid), 'xenstored');
     this.maps.set(domid, { handle: m.handle, port: lport });
     return { page: m.page, notify: () => void this.dom0.evtchn.send(lport) };
   }
