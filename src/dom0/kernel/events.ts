@@ -18,8 +18,7 @@
 // "nested upcall" counter of Linux), so no allocation and no second queueing.
 import { SHARED_INFO_U32, VCPU_INFO } from '../../abi/xen.ts';
 import type { Task } from '../../sim/index.ts';
-import type { Domain } from '../../xen/domain.ts';
-import type { Vcpu } from '../../xen/vcpu.ts';
+import type { Domain, Vcpu } from '../../xen/index.ts';
 import type { Dom0Host } from './host.ts';
 
 export type PortHandler = (port: number) => void;
