@@ -20,7 +20,7 @@ import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
-import { XsClient, type XsTransport } from '../dom0/toolstack/xs.ts';
+import { Libxenstore, type XsTransport } from '../dom0/toolstack/xs.ts';
 import { Xenconsoled } from '../dom0/xenconsoled.ts';
 import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from '../dom0/toolstack/libxl.ts';
 import { DeviceModels } from '../dom0/toolstack/dm.ts';
@@ -34,8 +34,7 @@ import { attachDom0Events, type Dom0Events } from '../dom0/kernel/events.ts';
 import type { Dom0Host } from '../dom0/kernel/host.ts';
 import { XenstoreRings } from '../dom0/kernel/xenstore_rings.ts';
 import { Dom0Kernel, type Dom0KernelOptions } from '../dom0/kernel/kernel.ts';
-
-export type XenwatchMode = 'single' | 'mtwatch';
+import type { XenwatchMode } from '../dom0/kernel/xenwatch.ts';
 
 /** Trace thread ids (pid 0 = dom0) of the toolstack and of scenario steps. */
 export const XL_TID = 9000;
@@ -81,7 +80,7 @@ export class Machine {
   readonly dom0host: Dom0Host & { events: Dom0Events };
   readonly storeRings: XenstoreRings;
   readonly xsd: Xenstored;
-  readonly xs: XsClient;
+  readonly xs: Libxenstore;
   /** dom0's console daemon: every guest's PV console ring. */
   readonly consoled: Xenconsoled;
   readonly libxl: Libxl;
@@ -112,7 +111,7 @@ export class Machine {
     this.dom0host = attachDom0Events(this.dom0);
     this.storeRings = new XenstoreRings(this.dom0host, (domid) => this.xsd.kick(domid));
     this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.storeRings.map(domid, gfn, port), log });
-    this.xs = new XsClient(localTransport(this.xsd));
+    this.xs = new Libxenstore(localTransport(this.xsd));
     this.consoled = new Xenconsoled({
       sim: this.sim, dom0: this.dom0host, xenstore: localTransport(this.xsd), log,
       onOutput: (domid, text) => opts.onConsole?.(domid, text),
@@ -414,7 +413,7 @@ export class Machine {
   }
 }
 
-/** An in-process dom0 connection to `xsd` as an XsClient transport. */
+/** An in-process dom0 connection to `xsd` as an Libxenstore transport. */
 export function localTransport(xsd: Xenstored): XsTransport {
   const conn = xsd.connectLocal();
   return {

@@ -13,7 +13,7 @@ import { WaitQueue, waitEvent, type Co, type Sim } from '../../sim/index.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import type { DiskSpec, DomainConfig, VifSpec } from './cfg.ts';
 import { libxlLine, type SiteName } from './log.ts';
-import type { XsClient } from './xs.ts';
+import type { Libxenstore } from './xs.ts';
 
 export const LIBXL_INIT_TIMEOUT = 10;
 export const LIBXL_DESTROY_TIMEOUT = 10;
@@ -133,7 +133,7 @@ export class Libxl {
 
   constructor(
     readonly sim: Sim,
-    readonly xs: XsClient,
+    readonly xs: Libxenstore,
     readonly hv: HvPort,
     readonly spawn: SpawnPort,
     readonly opts: LibxlOptions = {},

@@ -5,7 +5,7 @@ import { Sim, SimThread, type Co } from '../../../src/sim/index.ts';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { encodeRequest } from '../../../src/dom0/xenstored/local.ts';
 import { XS_WATCH, XS_WRITE, XS_READ, splitStrings, decodeMessage, XS_WATCH_EVENT, latin1 } from '../../../src/abi/xs_wire.ts';
-import { XsClient } from '../../../src/dom0/toolstack/xs.ts';
+import { Libxenstore } from '../../../src/dom0/toolstack/xs.ts';
 import { runThread } from '../../../src/dom0/toolstack/run.ts';
 import { Libxl, type DomInfo, type HvPort, type SpawnPort, type LibxlOptions } from '../../../src/dom0/toolstack/libxl.ts';
 import type { DomainConfig } from '../../../src/dom0/toolstack/cfg.ts';
@@ -45,7 +45,7 @@ export const okSpawn: SpawnPort = {
 export interface Fixture {
   sim: Sim;
   xsd: Xenstored;
-  xs: XsClient;
+  xs: Libxenstore;
   hv: FakeHv;
   libxl: Libxl;
   run<T>(co: () => Co<T>): T;
@@ -57,7 +57,7 @@ export function makeFixture(opts: { backend?: boolean; libxl?: LibxlOptions; see
   const sim = new Sim({ seed: opts.seed ?? 1 });
   const xsd = new Xenstored();
   const conn = xsd.connectLocal();
-  const xs = new XsClient({ send: (f) => conn.send(f), set onFrame(cb) { conn.onMessage = cb; }, get onFrame() { return conn.onMessage; } });
+  const xs = new Libxenstore({ send: (f) => conn.send(f), set onFrame(cb) { conn.onMessage = cb; }, get onFrame() { return conn.onMessage; } });
   const hv = new FakeHv();
   const libxl = new Libxl(sim, xs, hv, okSpawn, opts.libxl ?? {});
   const raw = xsd.connectLocal();
