@@ -22,7 +22,8 @@ import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
 import { Libxenstore, type XsTransport } from '../dom0/toolstack/xs.ts';
 import { Xenconsoled } from '../dom0/xenconsoled.ts';
-import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from '../dom0/toolstack/libxl.ts';
+import { Libxl, type SpawnPort } from '../dom0/toolstack/libxl.ts';
+import { Xc, type BuiltDomain } from '../dom0/toolstack/xc.ts';
 import { DeviceModels } from '../dom0/toolstack/dm.ts';
 import { runThread } from '../dom0/toolstack/run.ts';
 import { xlMain, type XlResult } from '../dom0/toolstack/xl.ts';
@@ -134,7 +135,12 @@ export class Machine {
       },
       deviceModelDestroy: (domid) => this.dms.destroy(domid),
     };
-    this.libxl = new Libxl(this.sim, this.xs, this.hvPort(), spawn, {
+    const xc = new Xc(this.hv, {
+      create: (domid, cfg) => this.createDomain(domid, cfg),
+      built: (domid) => this.built.get(domid),
+      destroy: (domid) => this.destroyDomain(domid),
+    });
+    this.libxl = new Libxl(this.sim, this.xs, xc, spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
       xenpvQemu: opts.xenpvQemu ?? true,
       // The mtwatch RFC's lifecycle: libxl writes /local/domain/0/mtwatch/<domid> first and removes it last.
@@ -194,46 +200,7 @@ export class Machine {
     return runThread(this.sim, co, { pid: this.allocUserPid(), name });
   }
 
-  // ------------------------------------------------------------------ hypervisor port
-
-  private hvPort(): HvPort {
-    const host = this;
-    const info = (d: Domain): DomInfo => {
-      const flags = d.stateFlags();
-      return {
-        domid: d.id,
-        memKiB: d.totKiB,
-        outstandingKiB: 0,
-        vcpus: d.vcpus.length,
-        running: flags[0] === 'r',
-        blocked: flags[1] === 'b',
-        paused: d.paused,
-        shutdown: d.shutdownReason !== undefined,
-        shutdownReason: d.shutdownReason ?? 0,
-        dying: d.dying,
-        // Virtual time stands still while code runs (it advances only when
-        // everything is blocked), so no domain accumulates CPU time: 0.0 is
-        // the honest figure, not an invented one.
-        cpuTimeNs: 0,
-      };
-    };
-    return {
-      list: () => this.hv.domains().map(info),
-      info: (domid) => {
-        const d = this.hv.domain(domid);
-        return d ? info(d) : undefined;
-      },
-      createDomain: (domid, cfg) => this.createDomain(domid, cfg),
-      buildDomain: function* (domid: number): Co<BuiltDomain> {
-        const b = host.built.get(domid);
-        if (!b) throw new Error(`domain ${domid} was not created by this host`);
-        return b;
-      },
-      unpause: (domid) => void this.hv.unpause(domid),
-      pause: (domid) => void this.hv.pause(domid),
-      destroy: (domid) => this.destroyDomain(domid),
-    };
-  }
+  // ------------------------------------------------------------------ the domain builder behind xc.ts
 
   /**
    * xc_domain_create + the PVH builder: the domain is built with its store and

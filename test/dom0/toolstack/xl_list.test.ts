@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LIST_HEADER, formatListRow } from '../../../src/dom0/toolstack/xl.ts';
-import type { DomInfo } from '../../../src/dom0/toolstack/libxl.ts';
+import type { DomInfo } from '../../../src/dom0/toolstack/xc.ts';
 
 const list = suite('xl list format');
 const base: DomInfo = {
