@@ -1,9 +1,7 @@
 // blkfront: connects vbd 51712 (xvda) and keeps `depth` page-sized requests
 // in flight (io=write|read|rw), `count` in total (default: until the domain
 // dies), then checks a write/read round trip. Command line: io=write depth=4 count=100.
-import { Cmdline, Console, Lwt, kernel } from '../src/guest/index.ts';
-import { Xs } from '../src/guest/xs.ts';
-import { Blkfront } from '../src/guest/blkfront.ts';
+import { Blkfront, Cmdline, Console, Lwt, Xs, kernel } from 'xenode/guest';
 
 kernel(async () => {
   const mode = Cmdline.args.io ?? 'rw';

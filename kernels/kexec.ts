@@ -24,13 +24,8 @@
 //   kexec: vif D detached: grants G returned yes|no
 //   kexec: vif D attached: port P
 //   kexec: vif D in use: grants G     (after its traffic)
-import { Cmdline, Console, Lwt, Time, kernel } from '../src/guest/index.ts';
-import { Xs, type XsClient } from '../src/guest/xs.ts';
-import { Netfront } from '../src/guest/netfront.ts';
-import { Blkfront } from '../src/guest/blkfront.ts';
-import { Gnttab, Pages } from '../src/guest/gnttab.ts';
-import { XenbusState } from '../src/abi/xen.ts';
-import { waitFor } from '../src/guest/xenbus.ts';
+import { Blkfront, Cmdline, Console, Gnttab, Lwt, Netfront, Pages, Time, Xs, kernel, waitFor, type XsClient } from 'xenode/guest';
+import { XenbusState } from 'xenode/abi';
 
 const MS = 1e6;
 

@@ -2,9 +2,7 @@
 // > 128, so netback copies the first 128 bytes and grant-maps the rest) every
 // `interval` (default 1ms), `count` times (default: until the domain dies).
 // Received frames are counted. Command line: tx=1500 interval=1ms count=100.
-import { Cmdline, Console, Time, kernel } from '../src/guest/index.ts';
-import { Xs } from '../src/guest/xs.ts';
-import { Netfront } from '../src/guest/netfront.ts';
+import { Cmdline, Console, Netfront, Time, Xs, kernel } from 'xenode/guest';
 
 function ns(s: string | undefined, dflt: number): number {
   if (!s) return dflt;

@@ -6,8 +6,8 @@
 // counts events: notifications coalesce) and waits with Activations.after.
 // With the buggy unmask or the racy block a notification is lost and the
 // kernel sleeps forever with cons < prod: the hang oracle fires.
-import { Activations, Cmdline, Console, Eventchn, Lwt, Memory, kernel, program_start, type LwtT } from '../src/guest/index.ts';
-import { RING } from '../src/abi/ring_page.ts';
+import { Activations, Cmdline, Console, Eventchn, Lwt, Memory, kernel, program_start, type LwtT } from 'xenode/guest';
+import { RING } from 'xenode/abi';
 
 kernel(() => {
   const n = Number(Cmdline.args.count ?? 100);

@@ -13,7 +13,7 @@
 import { XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
-import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
+import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import { Gnttab, Pages } from './gnttab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 import type { XsClient } from './xs.ts';

@@ -21,7 +21,7 @@ import { FrontRing } from '../abi/ring.ts';
 import {
   NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeRxResponse, decodeTxResponse, encodeRxRequest, encodeTxRequest,
 } from '../abi/netif.ts';
-import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
+import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';

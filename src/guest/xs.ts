@@ -41,7 +41,7 @@ import {
   XsError, XsFrameReader, XsProtocolError, XsRing, encodeArgs, encodeMessage, latin1, splitStrings, type XsMessage,
 } from '../abi/xs_wire.ts';
 import { HVM_PARAM } from '../abi/xen.ts';
-import { Main } from './index.ts';
+import { Main } from './runtime.ts';
 import * as Lwt from './lwt.ts';
 import { utf8Decode, utf8Encode } from './utf8.ts';
 

@@ -45,8 +45,9 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const name = path.basename(o.kernel, '.ts');
   const domains: Domain[] = [];
   const boot = (nm: string, cmdline: string) => {
-    const { domain } = bootBundle(hv, { bundle, name: nm, cmdline, ...(o.hostLog ? { hostLog: o.hostLog } : {}) });
-    if (o.onConsole) domain.onConsole = (t) => o.onConsole!(domain.id, t);
+    const { domain, kernel } = bootBundle(hv, { bundle, name: nm, cmdline, ...(o.hostLog ? { hostLog: o.hostLog } : {}) });
+    // A crash's stack names the bundle: show the kernel's and the runtime's .ts lines instead.
+    if (o.onConsole) domain.onConsole = (t) => o.onConsole!(domain.id, kernel ? kernel.mapStack(t) : t);
     domains.push(domain);
     return domain;
   };

@@ -15,8 +15,8 @@ import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from '../../abi/pvh.ts';
 import { loadKernel, type LoadedKernel } from './loader.ts';
 
 export interface BootKernelOptions {
-  /** The built bundle (src/machine/kernels.ts buildKernel) or its code. */
-  bundle: { code: string };
+  /** The built bundle (src/machine/kernels.ts buildKernel: its code, and its source map for crash traces) or just code. */
+  bundle: { code: string; map?: string };
   name: string;
   memKiB?: number;
   vcpus?: number;
@@ -80,6 +80,7 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKerne
   const { storePort, consolePort } = setupRings(domain, opts);
   const hostLog = opts.hostLog ?? ((l: string) => console.error(l));
   const kernel = loadKernel(opts.bundle.code, {
+    ...(opts.bundle.map !== undefined ? { sourceMap: opts.bundle.map } : {}),
     domid: domain.id,
     name: opts.name,
     now: () => hv.sim.clock.now,
