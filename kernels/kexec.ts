@@ -1,5 +1,4 @@
-// kexec: frontend hand-over without destroying the domain (DESIGN.md
-// scenario 4). Connects its first device (dev=vif: netfront, dev=vbd:
+// kexec: frontend hand-over without destroying the domain (docs/architecture.md §6.4). Connects its first device (dev=vif: netfront, dev=vbd:
 // blkfront), passes traffic, then `cycles` times (default 3):
 //   suspend: unregister its xenstore watches (UNWATCH), disconnect
 //     (Closing → backend Closed → end every grant → Initialising);

@@ -1,5 +1,5 @@
 // ring: a consumer of a producer index written by dom0 (the shape of the
-// xenstore/netfront drivers of guest-abi.md §4.3, reduced to one counter).
+// xenstore/netfront drivers of docs/architecture.md §4.3, reduced to one counter).
 // The kernel allocates an unbound port for dom0 and publishes it in its
 // shared page; dom0's producer thread (src/guest/peers.ts) binds to it, bumps
 // `prod` and notifies, N times. The kernel consumes producer indices (never

@@ -139,7 +139,7 @@ export class Blkfront {
   }
 
   /**
-   * Hand-over (DESIGN.md scenario 4): Closing → (backend Closing) → Closed →
+   * Hand-over (docs/architecture.md §6.4): Closing → (backend Closing) → Closed →
    * (backend Closed: blkback has unmapped the ring and every persistent
    * grant) → end every grant (ring, data pages), close the port, fail what
    * was in flight → Initialising, unless the toolstack is removing the device

@@ -1,5 +1,5 @@
 // Xs: the guest's xenstore client over the shared ring page
-// (`struct xenstore_domain_interface`, xenstore.md §2; the wire codec is
+// (`struct xenstore_domain_interface`, xen/include/public/io/xs_wire.h; the wire codec is
 // src/abi/xs_wire.ts).
 //
 //   const xs = Xs.connect();                       // HVM_PARAM_STORE_PFN/EVTCHN, unmask the port
@@ -8,7 +8,7 @@
 //   xs.watch('data/command').subscribe((path) => …);   // RxJS; unsubscribe sends UNWATCH
 //   await xs.transaction((t) => t.read('x').bind_((v) => t.write('x', v + '!')));   // retried on EAGAIN
 //
-// Design (guest-abi.md §6):
+// Design (docs/architecture.md §4.9):
 // * Every request gets a fresh req_id (never 0: watch events carry 0); replies
 //   are dispatched by req_id, so any number of requests may be in flight.
 //   Watch events are dispatched by token (one token per subscription).

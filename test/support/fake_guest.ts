@@ -2,7 +2,7 @@
 // runtime lives in src/guest and boots in a node:vm realm; this one is plain
 // TS that only uses the GuestDoors, so it exercises exactly the same paths).
 //
-// Its loop is the fixed Mirage loop of guest-abi.md §5 in miniature:
+// Its loop is the fixed Mirage loop of docs/architecture.md §4.8 in miniature:
 //   demux: upcall_pending = 0; swap the selector; per word, pending & ~mask,
 //          clear pending before dispatch
 //   block: cli; if upcall_pending { sti; loop }; set_timer_op; sti; hlt
@@ -59,7 +59,7 @@ export class FakeGuest implements GuestEntry {
   interrupt(_vector: number): void {
     this.interrupts++;
     // With the level-triggered global callback a no-op handler is re-injected
-    // forever (guest-abi.md §4.5): demux here, as Mini-OS does, to clear
+    // forever (docs/architecture.md §4.5): demux here, as Mini-OS does, to clear
     // upcall_pending. With the per-vCPU vector the handler only EOIs.
     if (this.opts.upcall === 'callback') this.demux();
     this.doors.eoi();

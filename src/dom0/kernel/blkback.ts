@@ -1,6 +1,6 @@
 // xen-blkback (drivers/block/xen-blkback/{xenbus,blkback}.c).
 //
-// Handshake (dom0.md §3.4), in a watch thread:
+// Handshake (docs/architecture.md §5.3), in a watch thread:
 //   xen_blkbk_probe: feature-max-indirect-segments, multi-queue-max-queues,
 //     watch <be>/physical-device (backend_changed), max-ring-page-order, → 2.
 //   The block hotplug script writes physical-device (major:minor) and
@@ -19,7 +19,7 @@
 // guest pages, responds, and unmaps non-persistent grants. `inflight` counts
 // requests between submit and response.
 //
-// The two stalls (dom0.md §5.2), as interleavings:
+// The two stalls (docs/architecture.md §5.2), as interleavings:
 //   case 2 (in-flight I/O, the pre-4.2 disconnect, option disconnect='wait'):
 //     1. a write is submitted, inflight = 1; 2. the backing store stops
 //     answering (disk.stall); 3. the domain is destroyed → frontend_changed →

@@ -1,6 +1,6 @@
 // xen-netback (drivers/net/xen-netback/{xenbus,interface,netback,rx}.c).
 //
-// Handshake (dom0.md §3.3), all in a watch thread:
+// Handshake (docs/architecture.md §5.3), all in a watch thread:
 //   netback_probe: feature keys in one transaction, then
 //     feature-split-event-channels, multi-queue-max-queues, feature-ctrl-ring;
 //     backend_create_xenvif reads `handle` and creates vif<domid>.<handle>.
@@ -20,7 +20,7 @@
 // dealloc thread (tx_zerocopy_success / _fail), which unmaps the grants and
 // only then sends the TX responses.
 //
-// The stall (dom0.md §5.1), as an interleaving:
+// The stall (docs/architecture.md §5.1), as an interleaving:
 //   1. guest sends a 1500-byte packet; netback maps its frag, inflight = 1;
 //   2. the NIC keeps that skb in its TX ring (nic.hold);
 //   3. libxl destroys the domain; the otherend watch reads state Unknown →

@@ -1,4 +1,4 @@
-// Device models and the readiness protocol (DESIGN.md scenario 3).
+// Device models and the readiness protocol (docs/architecture.md §6.3).
 //
 // A device model (QEMU) serves one guest. It runs either in dom0 or in a stub
 // domain, and when it is ready it writes `state = running` under *its own

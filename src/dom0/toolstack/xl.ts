@@ -1,6 +1,6 @@
 // xl, the command line toolstack (tools/xl), over Libxl: create, destroy,
 // list, network-attach|detach, block-attach|detach, debug-keys, console,
-// dmesg. Output matches xl's: `xl list` is byte-exact (dom0.md §6.3), libxl's
+// dmesg. Output matches xl's: `xl list` is byte-exact (docs/architecture.md §5.6), libxl's
 // error lines go to stderr in the order libxl logs them.
 //
 // xlMain is a sim-thread coroutine; host.ts runs it as one thread.

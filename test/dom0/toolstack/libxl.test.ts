@@ -80,7 +80,7 @@ create('domids: sequential, skipping live and recently destroyed ones', () => {
   assert.is(mk('c'), 3);
 });
 
-create('no backend: the exact 4.11 failure chain for a disk (dom0.md §5.1 step 5), 20 s virtual', () => {
+create('no backend: the exact 4.11 failure chain for a disk (docs/architecture.md §5.1 step 5), 20 s virtual', () => {
   const fx = makeFixture({ backend: false });
   fx.hv.xc_domain_create(1, parseDomainConfig('z.cfg', 'name="zombie"'), 'x'); // domain 1 exists (dying zombie)
   const r = fx.run(() => fx.libxl.domainCreate(parseDomainConfig('pv.cfg', 'name="pv"\ndisk=["vdev=xvda,target=/x.img"]')));
