@@ -9,8 +9,7 @@
 // The answer is the compiler's diagnostics as `file:line:col: error TSnnnn:
 // message` lines (relative to the current directory), or none.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,12 +58,16 @@ export function typecheckKernel(file: string | readonly string[]): TypecheckResu
     },
     files: abs,
   };
-  // One config per set of kernel files, in the temp folder (the kernel's folder stays untouched).
-  const dir = path.join(os.tmpdir(), `xenode-tsc-${createHash('sha256').update(abs.join('\0')).digest('hex').slice(0, 16)}`);
-  mkdirSync(dir, { recursive: true });
+  // The config lives in a temporary folder for the one run (the kernel's folder stays untouched).
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xenode-tsc-'));
   const cfg = path.join(dir, 'tsconfig.json');
   writeFileSync(cfg, JSON.stringify(config));
-  const r = spawnSync(process.execPath, [tsc, '-p', cfg, '--pretty', 'false'], { encoding: 'utf8' });
+  let r;
+  try {
+    r = spawnSync(process.execPath, [tsc, '-p', cfg, '--pretty', 'false'], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (r.status === 0) return { checked: true, errors: [] };
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   const errors: string[] = [];
