@@ -2,9 +2,7 @@
 // in flight (io=write|read|rw), `count` in total (default: until the domain
 // dies), then checks a write/read round trip. Command line: io=write depth=4 count=100.
 //xl: disk = [ 'format=raw, vdev=xvda, access=rw, target=mem:16' ]
-import { Cmdline, Console, Lwt, kernel } from '../src/guest/index.ts';
-import { Xs } from '../src/guest/xs.ts';
-import { Blkfront } from '../src/guest/blkfront.ts';
+import { Blkfront, Cmdline, Console, Lwt, Xs, kernel } from 'xenode/guest';
 
 kernel(async () => {
   const mode = Cmdline.args.io ?? 'rw';

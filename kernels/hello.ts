@@ -1,6 +1,6 @@
 // hello: prints, sleeps with Time.sleep_ns and with an RxJS interval, exits 0.
 import { interval, take, lastValueFrom } from 'rxjs';
-import { Console, Time, kernel, scheduler } from '../src/guest/index.ts';
+import { Console, Time, kernel, scheduler } from 'xenode/guest';
 
 kernel(async () => {
   Console.log('Hello from xenode!');

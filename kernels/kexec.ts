@@ -1,5 +1,4 @@
-// kexec: frontend hand-over without destroying the domain (DESIGN.md
-// scenario 4). Connects its first device (dev=vif: netfront, dev=vbd:
+// kexec: frontend hand-over without destroying the domain (docs/architecture.md §6.4). Connects its first device (dev=vif: netfront, dev=vbd:
 // blkfront), passes traffic, then `cycles` times (default 3):
 //   suspend: unregister its xenstore watches (UNWATCH), disconnect
 //     (Closing → backend Closed → end every grant → Initialising);
@@ -25,13 +24,8 @@
 //   kexec: vif D attached: port P
 //   kexec: vif D in use: grants G     (after its traffic)
 //xl: vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
-import { Cmdline, Console, Lwt, Time, kernel } from '../src/guest/index.ts';
-import { Xs, type XsClient } from '../src/guest/xs.ts';
-import { Netfront } from '../src/guest/netfront.ts';
-import { Blkfront } from '../src/guest/blkfront.ts';
-import { Gnttab, Pages } from '../src/guest/gnttab.ts';
-import { XenbusState } from '../src/abi/xen.ts';
-import { waitFor } from '../src/guest/xenbus.ts';
+import { Blkfront, Cmdline, Console, Gnttab, Lwt, Netfront, Pages, Time, Xs, kernel, waitFor, type XsClient } from 'xenode/guest';
+import { XenbusState } from 'xenode/abi';
 
 const MS = 1e6;
 

@@ -3,9 +3,7 @@
 // `interval` (default 1ms), `count` times (default: until the domain dies).
 // Received frames are counted. Command line: tx=1500 interval=1ms count=100.
 //xl: vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
-import { Cmdline, Console, Time, kernel } from '../src/guest/index.ts';
-import { Xs } from '../src/guest/xs.ts';
-import { Netfront } from '../src/guest/netfront.ts';
+import { Cmdline, Console, Netfront, Time, Xs, kernel } from 'xenode/guest';
 
 function ns(s: string | undefined, dflt: number): number {
   if (!s) return dflt;

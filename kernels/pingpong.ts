@@ -11,8 +11,7 @@
 // is used as before.
 // Written with Lwt binds (no await) so the hot path needs no realm drains.
 import { concatMap, filter, firstValueFrom } from 'rxjs';
-import { Activations, Cmdline, Console, Eventchn, Lwt, Time, kernel, program_start, type LwtT } from '../src/guest/index.ts';
-import { Xs, type XsClient } from '../src/guest/xs.ts';
+import { Activations, Cmdline, Console, Eventchn, Lwt, Time, Xs, kernel, program_start, type LwtT, type XsClient } from 'xenode/guest';
 
 /** The domain's xenstore client, or undefined if it has no store ring. */
 function store(): XsClient | undefined {

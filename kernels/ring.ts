@@ -1,13 +1,13 @@
 // ring: a consumer of a producer index written by dom0 (the shape of the
-// xenstore/netfront drivers of guest-abi.md §4.3, reduced to one counter).
+// xenstore/netfront drivers of docs/architecture.md §4.3, reduced to one counter).
 // The kernel allocates an unbound port for dom0 and publishes it in its
 // shared page; dom0's producer thread (src/guest/peers.ts) binds to it, bumps
 // `prod` and notifies, N times. The kernel consumes producer indices (never
 // counts events: notifications coalesce) and waits with Activations.after.
 // With the buggy unmask or the racy block a notification is lost and the
 // kernel sleeps forever with cons < prod: the hang oracle fires.
-import { Activations, Cmdline, Console, Eventchn, Lwt, Memory, kernel, program_start, type LwtT } from '../src/guest/index.ts';
-import { RING } from '../src/abi/ring_page.ts';
+import { Activations, Cmdline, Console, Eventchn, Lwt, Memory, kernel, program_start, type LwtT } from 'xenode/guest';
+import { RING } from 'xenode/abi';
 
 kernel(() => {
   const n = Number(Cmdline.args.count ?? 100);

@@ -4,8 +4,7 @@
 // `quit` writes data/status = done, drops the watch (UNWATCH) and exits 0.
 //   cmdline: `domid=<n>` is a fallback if the `domid` key is unreadable.
 import { concatMap, filter, lastValueFrom, takeWhile } from 'rxjs';
-import { Cmdline, Console, kernel } from '../src/guest/index.ts';
-import { Xs, XsError } from '../src/guest/xs.ts';
+import { Cmdline, Console, Xs, XsError, kernel } from 'xenode/guest';
 
 kernel(async () => {
   const xs = Xs.connect();

@@ -1,5 +1,5 @@
 // The doors of a guest kernel: everything a kernel bundle can do to the world
-// (DESIGN.md principle 5). A kernel runs in its own node:vm realm and receives
+// (docs/architecture.md §3.5). A kernel runs in its own node:vm realm and receives
 // one `GuestDoors` object per vCPU; the hypervisor receives one `GuestEntry`
 // from the kernel. Nothing else crosses the boundary, and only ArrayBuffers
 // (never host typed arrays: they are not `instanceof` the guest realm's) carry

@@ -11,7 +11,7 @@
 // in the ring objects, never in the page.
 //
 // Barriers: JS is single threaded, but the other end may run at a choice point
-// between two of our stores (DESIGN.md principle 3). `barrier(label)` is called
+// between two of our stores (docs/architecture.md §3.3). `barrier(label)` is called
 // exactly where ring.h puts wmb()/mb(): the guest passes doors.point, so the
 // simulator can interleave there; the host side passes nothing.
 //

@@ -1,7 +1,7 @@
-// Build-time variants of the runtime (DESIGN.md principle 4). The historical
+// Build-time variants of the runtime (docs/architecture.md §3.4). The historical
 // bugs of the 2020 PVHv2 port are switches in THE SAME code, selected by
 // esbuild `define` (src/machine/kernels.ts); outside a bundle (unit tests) the defaults are
-// the fixed runtime. See guest-abi.md §4.2-§4.5.
+// the fixed runtime. See docs/architecture.md §4.2–4.5.
 
 declare const __XENODE_VARIANT_UNMASK__: string;
 declare const __XENODE_VARIANT_BLOCK__: string;

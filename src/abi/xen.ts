@@ -2,7 +2,7 @@
 // xen/include/public (xen.h, event_channel.h, sched.h, hvm/*.h, memory.h,
 // grant_table.h, arch-x86/hvm/start_info.h). Shared by the hypervisor and the
 // guest runtime, like xen/include/public. Pure data: no code with effects.
-// Facts: ../shared/reference/guest-abi.md §1-§2, dom0.md §4.4.
+// The rules these numbers serve: docs/architecture.md §4.1 (event channels), §5.4 (grants).
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;

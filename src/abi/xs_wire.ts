@@ -132,7 +132,35 @@ export function writeHeader(out: Uint8Array, off: number, type: number, reqId: n
   out[off + 12] = len; out[off + 13] = len >>> 8; out[off + 14] = len >>> 16; out[off + 15] = len >>> 24;
 }
 
-export class XsProtocolError extends Error {}
+/**
+ * The other side broke the protocol: a frame over 4096 bytes, a length that
+ * does not match, corrupt ring indices, a reply that does not fit its
+ * request. Thrown by this codec; a client that sees it is closed.
+ */
+export class XsProtocolError extends Error {
+  override readonly name = 'XsProtocolError';
+}
+
+/**
+ * An error reply from xenstored (XS_ERROR): `errno` is Xen's name (ENOENT,
+ * EACCES, EAGAIN… see XSD_ERRORS), `op` the request, `path` its first argument.
+ * The one error type of every client (the guest's Xs, the toolstack's
+ * libxenstore); the daemon's own handlers throw dom0/xenstored's ErrorReply.
+ */
+export class XsError extends Error {
+  override readonly name = 'XsError';
+  constructor(
+    readonly errno: string,
+    readonly op: string,
+    readonly path: string,
+  ) {
+    super(`xenstore ${op}${path ? ` ${path}` : ''}: ${errno}`);
+  }
+  /** Same as errno (Node style). */
+  get code(): string {
+    return this.errno;
+  }
+}
 
 /** Encodes one frame. Throws XsProtocolError if the payload is over 4096 bytes. */
 export function encodeMessage(type: number, reqId: number, txId: number, payload: Uint8Array | string): Uint8Array {
@@ -153,9 +181,31 @@ export function decodeMessage(frame: Uint8Array): XsMessage {
   return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
 }
 
-/** NUL-terminated strings joined: ["a","b"] → "a\0b\0". */
-export function joinStrings(parts: readonly string[]): Uint8Array {
-  return utf8.encode(parts.map((p) => p + '\0').join(''));
+/**
+ * The request argument codec every client uses (xs_wire.h: "the payload is
+ * the arguments, each NUL-terminated, except that XS_WRITE's value runs to the
+ * end of the payload"): ["a", "b"] → "a\0b\0", then `value` as is. Arguments
+ * (paths, tokens, domids, perms) are byte strings in C, encoded latin1 so any
+ * byte round-trips through splitStrings(); the value's bytes are the caller's
+ * (UTF-8 text or raw). No length check here: encodeMessage() refuses > 4096.
+ */
+export function encodeArgs(args: readonly string[], value?: Uint8Array): Uint8Array {
+  let len = value === undefined ? 0 : value.length;
+  for (const a of args) len += a.length + 1;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const a of args) {
+    for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
+    out[o++] = 0;
+  }
+  if (value !== undefined) out.set(value, o);
+  return out;
+}
+
+/** One request frame: encodeArgs() in encodeMessage(). A string `value` is sent as UTF-8. */
+export function encodeRequest(type: number, args: readonly string[], opts: { txId?: number; reqId?: number; raw?: Uint8Array | string } = {}): Uint8Array {
+  const raw = typeof opts.raw === 'string' ? utf8.encode(opts.raw) : opts.raw;
+  return encodeMessage(type, opts.reqId ?? 0, opts.txId ?? 0, encodeArgs(args, raw));
 }
 
 /**

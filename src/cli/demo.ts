@@ -2,7 +2,7 @@
 //   1. Two unikernels created with `xl create` exchange events over an
 //      interdomain channel; `xl debug-keys e` shows Xen's event-channel dump
 //      mid-exchange; `xl list` after they powered off.
-//   2. The xenwatch stall (dom0.md §5), short form, twice: with Linux's
+//   2. The xenwatch stall (docs/architecture.md §5.1), short form, twice: with Linux's
 //      single xenwatch thread (`xl destroy` leaves a `(null)` zombie, the
 //      next `xl create` fails with libxl's lines) and with mtwatch (only
 //      [xen-mtwatch-1] is stuck; the next domain starts). The NIC reset

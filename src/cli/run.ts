@@ -1,12 +1,14 @@
-// `xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline S]`
-// Builds the kernel, boots it (with the peers it needs: src/guest/scenario.ts)
+// `xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline S] [--no-check]`
+// Type-checks the kernel (machine/typecheck.ts; --no-check skips it), builds it, boots it on a full host (src/machine/run_kernel.ts)
 // on a fresh simulated host, shows its console live, and prints the 'e' dump
 // at the end (with --debug-keys e) or on a hang. A failing or hanging run
 // prints the line that replays it.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, styleText } from 'node:util';
 import { runScenario } from '../machine/run_kernel.ts';
 import { formatExplanation } from '../machine/explain.ts';
+import { typecheckKernel } from '../machine/typecheck.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -21,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
         'debug-keys': { type: 'string' },
         cmdline: { type: 'string', default: '' },
         until: { type: 'string', default: '60' },
+        'no-check': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -29,9 +32,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  const kernel = positionals[0];
+  // A path from the current directory (a kernel of your own), else one of the package's (kernels/hello.ts).
+  const kernel = positionals[0] !== undefined && existsSync(positionals[0]) ? path.resolve(positionals[0]) : positionals[0];
   if (values.help || !kernel) {
-    console.log('usage: xenode run KERNEL|CFG [--seed N] [--until SECONDS] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."]');
+    console.log('usage: xenode run KERNEL|CFG [--seed N] [--until SECONDS] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."] [--no-check]');
     console.log('variants: fixed, unmask=checks-mask, block=hlt-without-cli, handler-clears-upcall-pending, upcall=global-callback');
     return kernel ? 0 : 2;
   }
@@ -45,8 +49,16 @@ export async function main(argv: string[]): Promise<number> {
     console.error('xenode run: --until must be a positive number of seconds (virtual time)');
     return 2;
   }
+  if (!values['no-check'] && /\.(ts|mts)$/.test(kernel)) {
+    const tc = typecheckKernel(kernel);
+    if (tc.errors.length > 0) {
+      console.error(`xenode run: ${positionals[0]} does not type-check (--no-check runs it anyway):`);
+      for (const e of tc.errors) console.error(e);
+      return 1;
+    }
+  }
   const variant = values.variant ?? 'fixed';
-  const replay = `replay: xenode run ${kernel} --seed ${seed}${variant !== 'fixed' ? ` --variant ${variant}` : ''}${values.cmdline ? ` --cmdline '${values.cmdline}'` : ''}`;
+  const replay = `replay: xenode run ${positionals[0]} --seed ${seed}${variant !== 'fixed' ? ` --variant ${variant}` : ''}${values.cmdline ? ` --cmdline '${values.cmdline}'` : ''}`;
   const pending = new Map<number, string>();
   const onConsole = (domid: number, text: string) => {
     const buf = (pending.get(domid) ?? '') + text;

@@ -21,7 +21,7 @@ import { consoleOutRead } from '../abi/console.ts';
 import { GNTTAB_RESERVED_CONSOLE } from '../abi/xen.ts';
 import { SimThread, WaitQueue, waitEvent, type Co, type Sim } from '../sim/index.ts';
 import type { Dom0Host } from './kernel/host.ts';
-import { XsClient, type XsTransport } from './toolstack/xs.ts';
+import { Libxenstore, type XsTransport } from './toolstack/xs.ts';
 
 const LOG_MAX = 64 * 1024;
 const KEEP_DEAD = 32;
@@ -56,14 +56,14 @@ export interface XenconsoledOptions {
 export class Xenconsoled {
   private readonly rings = new Map<number, ConsoleRing>();
   private readonly dead = new Map<number, string>();
-  private readonly xs: XsClient;
+  private readonly xs: Libxenstore;
   private readonly wq = new WaitQueue();
   /** Set by the watch callbacks, cleared by the daemon's thread before it rescans. */
   private dirty = true;
   readonly thread: SimThread;
 
   constructor(private readonly o: XenconsoledOptions) {
-    this.xs = new XsClient(o.xenstore);
+    this.xs = new Libxenstore(o.xenstore);
     const self = this;
     this.thread = new SimThread(o.sim, o.pid ?? 300, 'xenconsoled', function* (): Co {
       yield* self.xs.watch('@introduceDomain', 'xenconsoled-intro', () => self.poke());

@@ -13,7 +13,7 @@
 import { XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
-import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
+import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import { Gnttab, Pages } from './gnttab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 import type { XsClient } from './xs.ts';
@@ -139,7 +139,7 @@ export class Blkfront {
   }
 
   /**
-   * Hand-over (DESIGN.md scenario 4): Closing → (backend Closing) → Closed →
+   * Hand-over (docs/architecture.md §6.4): Closing → (backend Closing) → Closed →
    * (backend Closed: blkback has unmapped the ring and every persistent
    * grant) → end every grant (ring, data pages), close the port, fail what
    * was in flight → Initialising, unless the toolstack is removing the device

@@ -1,6 +1,6 @@
 // Event channels, guest side (mirage-xen lib/bindings/evtchn.c analogue).
 //
-// Top half: the upcall vector handler only EOIs (guest-abi.md §4.5). Bottom
+// Top half: the upcall vector handler only EOIs (docs/architecture.md §4.5). Bottom
 // half: `demux_pending()`, run from the main loop, clears
 // evtchn_upcall_pending BEFORE swapping out evtchn_pending_sel, then for each
 // selected word, while `pending & ~mask` is non-zero, masks each port, clears

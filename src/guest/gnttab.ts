@@ -5,7 +5,7 @@
 // neither GTF_reading nor GTF_writing set, i.e. while no backend maps it.
 
 import { DOMID_SELF, GNTTAB_NR_RESERVED_ENTRIES, GRANT_ENTRY_V1, GTF, HYPERVISOR, PAGE_SIZE, XEN_ADD_TO_PHYSMAP, XENMAPSPACE, XENMEM_add_to_physmap } from '../abi/xen.ts';
-import { Main, Memory } from './index.ts';
+import { Main, Memory } from './runtime.ts';
 
 /** The guest's page allocator: frames from Platform.nextFree, recycled. */
 export const Pages = {

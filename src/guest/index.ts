@@ -1,194 +1,61 @@
-// The unikernel runtime's public API (what kernels/*.ts import), with
-// mirage-xen's names: Main, Time, Eventchn, Activations, Lwt, Console, plus an
-// RxJS scheduler on the virtual clock. A kernel registers its main function
-// with `kernel(main)`; the loader then calls `__xenode_kernel.start(doors,
-// startInfoPaddr)` for vCPU 0 and gets the GuestEntry back.
+// xenode/guest: what a unikernel imports (package.json "exports"). Names are
+// mirage-xen's (Main, Time, Eventchn, Activations, Lwt, Console) and Mini-OS's
+// for the drivers (Netfront, Blkfront, Gnttab). docs/kernels.md walks through
+// writing a kernel with them.
 //
-//   import { kernel, Time, Console } from '../src/guest/index.ts';
-//   kernel(async () => { Console.log('hello'); await Time.sleep_ns(1e9); return 0; });
+//   import { kernel, Console, Time } from 'xenode/guest';
+//   kernel(async () => {
+//     Console.log('hello');
+//     await Time.sleep_ns(1e9);   // one second of virtual time
+//     return 0;                   // poweroff
+//   });
+//
+// Everything here runs inside the domain's own realm, single-threaded: a
+// "thread" is an Lwt (or a Promise) waiting on an event, a timer or xenstore,
+// and the vCPU blocks (SCHEDOP_block) whenever none is runnable. Nothing here
+// reaches the host except through the hypercall interface (src/abi/doors.ts).
+//
+// What each export waits for, what becomes of an event nobody waits for, and
+// what it throws is written on its declaration (runtime.ts, xs.ts, …).
 
-import type { GuestDoors, GuestEntry } from '../abi/doors.ts';
-import { config } from 'rxjs';
-import { fmt } from './console.ts';
-import * as LwtM from './lwt.ts';
-import { GuestExit, MainLoop } from './main.ts';
-import { GuestScheduler } from './rx.ts';
-import { startOfDay, type Platform } from './start.ts';
-import type { TimerHandle } from './time.ts';
+/**
+ * The kernel: `kernel(main)` registers it; `Main.exit(code)` stops it.
+ * `KernelMain` says what main's result becomes.
+ */
+export { kernel, Main, type KernelMain } from './runtime.ts';
 
-export * as Lwt from './lwt.ts';
-export type { Lwt as LwtT } from './lwt.ts';
-export { buildVariant, type Variant } from '../abi/variant.ts';
-export { program_start } from './activations.ts';
+/** Virtual time (`Time.now_ns`, `Time.wall_ns`, `Time.sleep_ns`) and the RxJS scheduler on it (`scheduler()`). */
+export { Time, scheduler } from './runtime.ts';
 
-let pf: Platform | undefined;
-let mainLoop: MainLoop | undefined;
-let sched: GuestScheduler | undefined;
+/** Output (`Console.log`, `Console.write`), the command line (`Cmdline.args`) and the kernel's frames (`Memory`). */
+export { Console, Cmdline, Memory } from './runtime.ts';
 
-function P(): Platform {
-  if (!pf) throw new Error('xenode runtime: not started');
-  return pf;
-}
+/** Event channels (`Eventchn.*`, throw HypercallError) and waiting for them (`Activations.after` lossless, `.wait` lossy). */
+export { Eventchn, Activations, program_start } from './runtime.ts';
 
-export type KernelMain = () => LwtM.Lwt<number | void> | PromiseLike<number | void> | number | void;
+/** Lwt-like promises and threads (`Lwt.wait`, `Lwt.bind`, `Lwt.join`, `Lwt.pick`…; `LwtT<T>` is the promise type). */
+export { Lwt, type LwtT } from './runtime.ts';
 
-export const Main = {
-  /** The current platform (start of day results). */
-  get platform(): Platform {
-    return P();
-  },
-  /** Shut down now (0 = poweroff, else crash after printing the code). */
-  exit(code = 0): never {
-    mainLoop!.main = LwtM.return_(code);
-    mainLoop!.exitCode = code;
-    return mainLoop!.die(code === 0 ? 0 : 3, code === 0 ? undefined : `Solo5: solo5_exit(${code}) called`);
-  },
-};
+/** The build variant this kernel was bundled with (the historical bugs, src/abi/variant.ts). */
+export { buildVariant, type Variant } from './runtime.ts';
 
-export const Time = {
-  now_ns: (): number => P().time.now(),
-  wall_ns: (): number => P().time.wallNs(),
-  sleep_ns: (ns: number): LwtM.Lwt<void> => P().time.sleep_ns(ns),
-};
+/**
+ * Xenstore: `Xs.connect()` is the domain's client (`read`, `write`,
+ * `directory`, `watch` as an RxJS Observable, `transaction` retried on
+ * EAGAIN). Failures reject with XsError (Xen's errno name) or, if the daemon
+ * broke the protocol, XsProtocolError (the client is then closed).
+ */
+export { Xs, XsError, XsProtocolError, type XsClient, type XsHandle, type XsTransaction, type XsPerm } from './xs.ts';
 
-export const Console = {
-  log: (...args: unknown[]): void => P().console.log(...args),
-  write: (s: string): void => P().console.write(s),
-};
+/** A hypercall's negative return (rc = -errno), thrown by Eventchn.* and the other hypercall wrappers. */
+export { HypercallError } from './hypercall.ts';
 
-export const Eventchn = {
-  alloc_unbound: (remoteDom: number): number => P().hyper.allocUnbound(remoteDom),
-  bind_interdomain: (remoteDom: number, remotePort: number): number => P().hyper.bindInterdomain(remoteDom, remotePort),
-  bind_virq: (virq: number): number => P().hyper.bindVirq(virq, 0),
-  notify: (port: number): void => void P().hyper.portOp('send', port),
-  unmask: (port: number): void => P().evtchn.unmask(port),
-  close: (port: number): void => void P().hyper.portOp('close', port),
-};
+/** Split-driver frontends: a network interface (vif) and a block device (vbd) over shared rings and grants. */
+export { Netfront, type NetfrontStats } from './netfront.ts';
+export { Blkfront } from './blkfront.ts';
 
-export const Activations = {
-  after: (port: number, counter: number): LwtM.Lwt<number> => P().activations.after(port, counter),
-  wait: (port: number): LwtM.Lwt<void> => P().activations.wait(port),
-  counter: (port: number): number => P().activations.counter(port),
-};
+/** Grant table v1 (`Gnttab.get()`) and the page allocator (`Pages`) the frontends share. */
+export { Gnttab, Pages } from './gnttab.ts';
 
-/** The RxJS scheduler on the guest's virtual clock. */
-export function scheduler(): GuestScheduler {
-  return (sched ??= makeScheduler());
-}
-
-function makeScheduler(): GuestScheduler {
-  const s = new GuestScheduler(P().time);
-  s.onError = (e) => mainLoop!.crash(e);
-  return s;
-}
-
-/** The kernel's own memory (frames by gpfn; free frames from LAYOUT.FIRST_FREE_GPFN). */
-export const Memory = {
-  frame: (gpfn: number): ArrayBuffer => P().doors.frame(gpfn),
-  /** A shared-memory access that matters for races (a choice point). */
-  point: (label: string): void => P().doors.point(label),
-};
-
-/** Command line of the domain (`key=value` pairs in `args`). */
-export const Cmdline = {
-  get raw(): string {
-    return P().cmdline;
-  },
-  get args(): Record<string, string> {
-    return P().args;
-  },
-};
-
-function installGlobals(): void {
-  const g = globalThis as any;
-  const timers = new Map<number, TimerHandle>();
-  let nextId = 1;
-  const p = P();
-  g.__xenode_timers = {
-    set(fn: (...a: unknown[]) => void, ms: number, periodic: boolean, args: unknown[]): number {
-      const id = nextId++;
-      const period = Math.max(0, Number(ms) || 0) * 1e6;
-      const arm = (at: number) => {
-        timers.set(
-          id,
-          p.time.at(at, () => {
-            if (periodic) arm(at + Math.max(period, 1));
-            else timers.delete(id);
-            fn(...args);
-          }),
-        );
-      };
-      arm(p.time.now() + period);
-      return id;
-    },
-    clear(id: number): void {
-      p.time.cancel(timers.get(id));
-      timers.delete(id);
-    },
-  };
-  g.console = {
-    log: (...a: unknown[]) => p.console.log(...a),
-    info: (...a: unknown[]) => p.console.log(...a),
-    warn: (...a: unknown[]) => p.console.log(...a),
-    error: (...a: unknown[]) => p.console.log(...a),
-    debug: (...a: unknown[]) => p.console.log(...a),
-  };
-  // RxJS reports unhandled errors (through our setTimeout shim) here: crash loudly.
-  config.onUnhandledError = (e) => mainLoop!.crash(e);
-  p.time.onError = (e) => mainLoop!.crash(e);
-}
-
-/** Register the kernel's main function. */
-export function kernel(main: KernelMain): void {
-  (globalThis as any).__xenode_native = LwtM.native;
-  (globalThis as any).__xenode_kernel = {
-    start(doors: GuestDoors, startInfoPaddr: number): GuestEntry {
-      if (doors.vcpuId !== 0) {
-        // Secondary vCPUs are not brought up by this runtime.
-        return { resume: () => { doors.cli(); doors.hlt(); }, interrupt: () => doors.eoi() };
-      }
-      let entry: GuestEntry | undefined;
-      const boot = () => {
-        pf = startOfDay(doors, startInfoPaddr);
-        mainLoop = new MainLoop(pf);
-        installGlobals();
-        entry = mainLoop.entry(() => {
-          doors.sti();
-          let r: ReturnType<KernelMain>;
-          try {
-            r = main();
-          } catch (e) {
-            r = LwtM.fail(e);
-          }
-          mainLoop!.main = LwtM.bind(
-            r instanceof LwtM.Lwt ? r : r !== null && typeof r === 'object' && 'then' in r ? LwtM.of_promise(r) : LwtM.return_(r),
-            (v) => LwtM.return_(typeof v === 'number' ? v : 0),
-          );
-        });
-      };
-      const self: GuestEntry = {
-        resume: () => {
-          if (!entry) {
-            try {
-              boot();
-            } catch (e) {
-              if (e instanceof GuestExit) return;
-              throw e;
-            }
-          }
-          // Booted: from now on the loader calls the main loop's entry directly (one call layer less per wakeup).
-          self.resume = entry!.resume;
-          self.interrupt = entry!.interrupt;
-          entry!.resume();
-        },
-        interrupt: (v: number) => {
-          if (entry) entry.interrupt(v);
-          else doors.eoi();
-        },
-      };
-      return self;
-    },
-  };
-}
-
-export { fmt };
+/** Wait until a xenstore node satisfies a predicate (a watch and a re-read per event; never misses a write). */
+export { waitFor } from './xenbus.ts';

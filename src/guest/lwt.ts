@@ -1,7 +1,7 @@
 // Lwt: cooperative threads for the unikernel, after ocsigen/lwt.
 //
-// A small promise type of our own (typescript.md §2.3: RxJS AsyncSubject
-// chains overflow at ~1000 nested binds). States: pending (with a callback
+// A small promise type of our own (RxJS AsyncSubject chains overflow the
+// stack at ~1000 nested binds). States: pending (with a callback
 // list), fulfilled, rejected, or proxy (an alias of another promise, Lwt's
 // make_into_proxy). Callbacks never run synchronously from bind/resolve: they
 // go on one FIFO run queue that the main loop drains (`Lwt.run_queue`), so a

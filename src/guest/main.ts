@@ -1,4 +1,4 @@
-// Main.run: the mirage-xen main loop (lib/main.ml, guest-abi.md §5) as a step
+// Main.run: the mirage-xen main loop (lib/main.ml, docs/architecture.md §4.8) as a step
 // function for the doors.ts execution model. Each iteration:
 //   1. wake paused threads, fire due timers, run the Lwt queue (and the realm's
 //      microtasks when an `await` may be waiting); if the main promise is

@@ -11,7 +11,7 @@
 // Events are consumed with Activations.after and producer indices, never by
 // counting notifications (they coalesce).
 //
-// Hand-over (kexec, DESIGN.md scenario 4): disconnect() goes Closing, waits
+// Hand-over (kexec, docs/architecture.md §6.4): disconnect() goes Closing, waits
 // for the backend to close, ends *every* grant it made (rings, RX buffers, TX
 // pages), frees the port and goes Initialising; connect() can then run again.
 // A detach/attach loop therefore leaks no grant.
@@ -21,7 +21,7 @@ import { FrontRing } from '../abi/ring.ts';
 import {
   NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeRxResponse, decodeTxResponse, encodeRxRequest, encodeTxRequest,
 } from '../abi/netif.ts';
-import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
+import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';

@@ -1,4 +1,5 @@
-// An RxJS SchedulerLike on the guest's virtual clock (typescript.md §1, §2.4).
+// An RxJS SchedulerLike on the guest's virtual clock (rxjs src/internal/types.ts:
+// SchedulerLike; time never comes from the host: docs/architecture.md §3.2).
 // Actions are re-schedulable (periodic operators call `this.schedule()` from
 // inside `work`), ordered by (time, sequence) through the Time heap, and
 // isolated: an action that throws is reported (the runtime crashes the domain

@@ -1,7 +1,7 @@
 // Frontend helpers for the xenbus state machine, on the guest's Xs client.
 
 import { XenbusState } from '../abi/xen.ts';
-import { Lwt } from './index.ts';
+import { Lwt } from './runtime.ts';
 import type { XsClient } from './xs.ts';
 
 /**

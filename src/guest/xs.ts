@@ -1,5 +1,5 @@
 // Xs: the guest's xenstore client over the shared ring page
-// (`struct xenstore_domain_interface`, xenstore.md §2; the wire codec is
+// (`struct xenstore_domain_interface`, xen/include/public/io/xs_wire.h; the wire codec is
 // src/abi/xs_wire.ts).
 //
 //   const xs = Xs.connect();                       // HVM_PARAM_STORE_PFN/EVTCHN, unmask the port
@@ -8,7 +8,7 @@
 //   xs.watch('data/command').subscribe((path) => …);   // RxJS; unsubscribe sends UNWATCH
 //   await xs.transaction((t) => t.read('x').bind_((v) => t.write('x', v + '!')));   // retried on EAGAIN
 //
-// Design (guest-abi.md §6):
+// Design (docs/architecture.md §4.9):
 // * Every request gets a fresh req_id (never 0: watch events carry 0); replies
 //   are dispatched by req_id, so any number of requests may be in flight.
 //   Watch events are dispatched by token (one token per subscription).
@@ -38,10 +38,10 @@ import {
   XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
   XS_RING_RSP_PROD, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_TYPE_NAMES, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XENSTORE_PAYLOAD_MAX,
-  XsFrameReader, XsRing, encodeMessage, latin1, latin1Bytes, splitStrings, type XsMessage,
+  XsError, XsFrameReader, XsProtocolError, XsRing, encodeArgs, encodeMessage, latin1, splitStrings, type XsMessage,
 } from '../abi/xs_wire.ts';
 import { HVM_PARAM } from '../abi/xen.ts';
-import { Main } from './index.ts';
+import { Main } from './runtime.ts';
 import * as Lwt from './lwt.ts';
 import { utf8Decode, utf8Encode } from './utf8.ts';
 
@@ -59,26 +59,8 @@ export interface XsIO {
   point?(label: string): void;
 }
 
-/** An error reply from xenstored: `errno` is Xen's name (ENOENT, EACCES, EAGAIN…). */
-export class XsError extends Error {
-  override readonly name = 'XsError';
-  constructor(
-    readonly errno: string,
-    readonly op: string,
-    readonly path: string,
-  ) {
-    super(`xenstore ${op}${path ? ` ${path}` : ''}: ${errno}`);
-  }
-  /** Same as errno (Node style). */
-  get code(): string {
-    return this.errno;
-  }
-}
-
-/** The daemon broke the protocol (or the ring): the client is closed. */
-export class XsProtocolError extends Error {
-  override readonly name = 'XsProtocolError';
-}
+// XS_ERROR replies and a broken stream: the error types every client shares (abi/xs_wire.ts).
+export { XsError, XsProtocolError };
 
 /** A permission entry: `n5`, `r0`, `w3`, `b7`. */
 export interface XsPerm {
@@ -246,17 +228,8 @@ export class XsClient extends XsHandle {
   /** Sends one request; resolves with the reply (XS_ERROR becomes a rejected XsError). */
   request(type: number, txId: number, path: string, args: readonly string[], raw?: Uint8Array): Lwt.Lwt<XsMessage> {
     if (this.failed) return Lwt.fail(this.failed);
-    let len = raw ? raw.length : 0;
-    const parts = args.map((a) => latin1Bytes(a + '\0'));
-    for (const p of parts) len += p.length;
-    if (len > XENSTORE_PAYLOAD_MAX) return Lwt.fail(new XsError('E2BIG', XS_TYPE_NAMES[type] ?? String(type), path));
-    const payload = new Uint8Array(len);
-    let o = 0;
-    for (const p of parts) {
-      payload.set(p, o);
-      o += p.length;
-    }
-    if (raw) payload.set(raw, o);
+    const payload = encodeArgs(args, raw);
+    if (payload.length > XENSTORE_PAYLOAD_MAX) return Lwt.fail(new XsError('E2BIG', XS_TYPE_NAMES[type] ?? String(type), path));
     const reqId = this.allocReqId();
     const [p, r] = Lwt.wait<XsMessage>();
     this.pending.set(reqId, { type, path, resolve: r });

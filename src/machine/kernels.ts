@@ -5,6 +5,14 @@
 // node:* (the unikernel's only doors are the hypercall interface, its vCPU and
 // its pages): an onResolve plugin refuses it at build time.
 //
+// Kernels import the runtime as a package, `xenode/guest` and `xenode/abi`
+// (package.json "exports"), wherever they live: the entry points resolve to
+// this package's own files, and bare imports (rxjs) are found in this
+// package's node_modules too, so a kernel in a folder of its own needs no
+// node_modules of its own. The bundle carries a source map (KernelBundle.map,
+// kept beside the code rather than inline, so the code the loader compiles
+// and caches is unchanged); the loader maps a crash's stack with it.
+//
 //   const { code, bytes, variantName } = await buildKernel('kernels/hello.ts', { variant: 'unmask=checks-mask' });
 //
 // `npm run build:kernels [-- --variant V]` writes every kernel to dist/.
@@ -19,6 +27,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 export interface KernelBundle {
   code: string;
+  /** The source map (JSON, absolute `sources`), for mapping stack traces (loader.ts: mapStack). */
+  map: string;
   bytes: number;
   variant: Variant;
   variantName: string;
@@ -47,6 +57,20 @@ const noNode: esbuild.Plugin = {
   },
 };
 
+/** The package's public entry points (package.json "exports"), by import path. */
+export const PUBLIC_ENTRIES: Readonly<Record<string, string>> = {
+  'xenode/guest': path.join(ROOT, 'src/guest/index.ts'),
+  'xenode/abi': path.join(ROOT, 'src/abi/index.ts'),
+};
+
+/** `xenode/guest` and `xenode/abi` are this package's files, from a kernel anywhere. */
+const publicEntries: esbuild.Plugin = {
+  name: 'xenode-public-entries',
+  setup(build) {
+    build.onResolve({ filter: /^xenode\/(guest|abi)$/ }, (args) => ({ path: PUBLIC_ENTRIES[args.path]! }));
+  },
+};
+
 /** Bundles by (absolute entry, variant, minify): a kernel is built once per process. */
 const cache = new Map<string, KernelBundle>();
 
@@ -72,13 +96,24 @@ export async function buildKernel(entry: string, opts: BuildOptions = {}): Promi
     banner: { js: '"use strict";' },
     metafile: true,
     logLevel: 'silent',
-    plugins: [noNode],
+    plugins: [noNode, publicEntries],
+    // rxjs and the runtime's other packages: this package's node_modules, for kernels outside it.
+    nodePaths: [path.join(ROOT, 'node_modules')],
+    absWorkingDir: ROOT,
+    sourcemap: 'external',
+    sourcesContent: false,
+    outfile: path.join(ROOT, 'dist', path.basename(abs, '.ts') + '.js'),
   });
   for (const input of Object.keys(res.metafile!.inputs)) {
     if (input.startsWith('node:')) throw new Error(`guest bundle pulls in ${input}`);
   }
-  const code = res.outputFiles![0]!.text;
-  const out: KernelBundle = { code, bytes: Buffer.byteLength(code), variant, variantName: variantName(variant), entry: path.relative(ROOT, abs) };
+  const js = res.outputFiles!.find((f) => f.path.endsWith('.js'))!;
+  const map = res.outputFiles!.find((f) => f.path.endsWith('.js.map'))!;
+  // esbuild ends the code with a sourceMappingURL comment for the external map: the map travels beside the code instead.
+  const code = js.text.replace(/\n\/\/# sourceMappingURL=\S+\n?$/, '\n');
+  const sm = JSON.parse(map.text) as { sources: string[] };
+  sm.sources = sm.sources.map((s) => path.resolve(path.dirname(map.path), s));
+  const out: KernelBundle = { code, map: JSON.stringify(sm), bytes: Buffer.byteLength(code), variant, variantName: variantName(variant), entry: path.relative(ROOT, abs) };
   cache.set(key, out);
   return out;
 }

@@ -20,9 +20,10 @@ import { Sim, SimThread, type Co } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
-import { XsClient, type XsTransport } from '../dom0/toolstack/xs.ts';
+import { Libxenstore, type XsTransport } from '../dom0/toolstack/xs.ts';
 import { Xenconsoled } from '../dom0/xenconsoled.ts';
-import { Libxl, type BuiltDomain, type DomInfo, type HvPort, type SpawnPort } from '../dom0/toolstack/libxl.ts';
+import { Libxl, type SpawnPort } from '../dom0/toolstack/libxl.ts';
+import { Xc, type BuiltDomain } from '../dom0/toolstack/xc.ts';
 import { DeviceModels } from '../dom0/toolstack/dm.ts';
 import { runThread } from '../dom0/toolstack/run.ts';
 import { xlMain, type XlResult } from '../dom0/toolstack/xl.ts';
@@ -34,8 +35,7 @@ import { attachDom0Events, type Dom0Events } from '../dom0/kernel/events.ts';
 import type { Dom0Host } from '../dom0/kernel/host.ts';
 import { XenstoreRings } from '../dom0/kernel/xenstore_rings.ts';
 import { Dom0Kernel, type Dom0KernelOptions } from '../dom0/kernel/kernel.ts';
-
-export type XenwatchMode = 'single' | 'mtwatch';
+import type { XenwatchMode } from '../dom0/kernel/xenwatch.ts';
 
 /** Trace thread ids (pid 0 = dom0) of the toolstack and of scenario steps. */
 export const XL_TID = 9000;
@@ -81,7 +81,7 @@ export class Machine {
   readonly dom0host: Dom0Host & { events: Dom0Events };
   readonly storeRings: XenstoreRings;
   readonly xsd: Xenstored;
-  readonly xs: XsClient;
+  readonly xs: Libxenstore;
   /** dom0's console daemon: every guest's PV console ring. */
   readonly consoled: Xenconsoled;
   readonly libxl: Libxl;
@@ -112,7 +112,7 @@ export class Machine {
     this.dom0host = attachDom0Events(this.dom0);
     this.storeRings = new XenstoreRings(this.dom0host, (domid) => this.xsd.kick(domid));
     this.xsd = new Xenstored({ mapRing: (domid, gfn, port) => this.storeRings.map(domid, gfn, port), log });
-    this.xs = new XsClient(localTransport(this.xsd));
+    this.xs = new Libxenstore(localTransport(this.xsd));
     this.consoled = new Xenconsoled({
       sim: this.sim, dom0: this.dom0host, xenstore: localTransport(this.xsd), log,
       onOutput: (domid, text) => opts.onConsole?.(domid, text),
@@ -135,7 +135,12 @@ export class Machine {
       },
       deviceModelDestroy: (domid) => this.dms.destroy(domid),
     };
-    this.libxl = new Libxl(this.sim, this.xs, this.hvPort(), spawn, {
+    const xc = new Xc(this.hv, {
+      create: (domid, cfg) => this.createDomain(domid, cfg),
+      built: (domid) => this.built.get(domid),
+      destroy: (domid) => this.destroyDomain(domid),
+    });
+    this.libxl = new Libxl(this.sim, this.xs, xc, spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
       xenpvQemu: opts.xenpvQemu ?? true,
       // The mtwatch RFC's lifecycle: libxl writes /local/domain/0/mtwatch/<domid> first and removes it last.
@@ -195,46 +200,7 @@ export class Machine {
     return runThread(this.sim, co, { pid: this.allocUserPid(), name });
   }
 
-  // ------------------------------------------------------------------ hypervisor port
-
-  private hvPort(): HvPort {
-    const host = this;
-    const info = (d: Domain): DomInfo => {
-      const flags = d.stateFlags();
-      return {
-        domid: d.id,
-        memKiB: d.totKiB,
-        outstandingKiB: 0,
-        vcpus: d.vcpus.length,
-        running: flags[0] === 'r',
-        blocked: flags[1] === 'b',
-        paused: d.paused,
-        shutdown: d.shutdownReason !== undefined,
-        shutdownReason: d.shutdownReason ?? 0,
-        dying: d.dying,
-        // Virtual time stands still while code runs (it advances only when
-        // everything is blocked), so no domain accumulates CPU time: 0.0 is
-        // the honest figure, not an invented one.
-        cpuTimeNs: 0,
-      };
-    };
-    return {
-      list: () => this.hv.domains().map(info),
-      info: (domid) => {
-        const d = this.hv.domain(domid);
-        return d ? info(d) : undefined;
-      },
-      createDomain: (domid, cfg) => this.createDomain(domid, cfg),
-      buildDomain: function* (domid: number): Co<BuiltDomain> {
-        const b = host.built.get(domid);
-        if (!b) throw new Error(`domain ${domid} was not created by this host`);
-        return b;
-      },
-      unpause: (domid) => void this.hv.unpause(domid),
-      pause: (domid) => void this.hv.pause(domid),
-      destroy: (domid) => this.destroyDomain(domid),
-    };
-  }
+  // ------------------------------------------------------------------ the domain builder behind xc.ts
 
   /**
    * xc_domain_create + the PVH builder: the domain is built with its store and
@@ -434,7 +400,7 @@ export class Machine {
   }
 }
 
-/** An in-process dom0 connection to `xsd` as an XsClient transport. */
+/** An in-process dom0 connection to `xsd` as an Libxenstore transport. */
 export function localTransport(xsd: Xenstored): XsTransport {
   const conn = xsd.connectLocal();
   return {

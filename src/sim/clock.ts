@@ -1,6 +1,6 @@
 // Virtual clock in nanoseconds (a `number`: 2^53 ns is about 104 days, far
 // beyond any scenario). Time never moves by itself: the simulator advances it
-// to the next deadline only when nothing is runnable (DESIGN.md principle 2).
+// to the next deadline only when nothing is runnable (docs/architecture.md §3.2).
 //
 // Timers are kept in a DeadlineHeap ordered by (deadline, sequence number), so
 // equal deadlines fire in the order they were set.

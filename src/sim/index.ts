@@ -2,4 +2,4 @@ export { Sim, type Task, type Hang, type Oracle, type RunOptions, type RunResult
 export { Clock, NS, type Timer } from './clock.ts';
 export { Choices } from './choice.ts';
 export { Trace, type TraceArgs } from './trace.ts';
-export { SimThread, WaitQueue, Mutex, current, call, schedule, sleep, waitEvent, yieldNow, type Co, type Op, type ThreadState } from './thread.ts';
+export { SimThread, WaitQueue, Mutex, current, call, frame, schedule, sleep, waitEvent, yieldNow, type Co, type Op, type ThreadState } from './thread.ts';

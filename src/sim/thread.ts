@@ -195,6 +195,21 @@ export function* call<T>(name: string, body: Co<T>): Co<T> {
   }
 }
 
+/**
+ * A generator function whose every run is a named stack frame (`call(name, …)`),
+ * so a driver method is written once and still shows Linux's function name in
+ * `/proc/<pid>/stack`:
+ *
+ *   readonly probe = frame('netback_probe', function* (this: Netback, dev: XenbusDevice): Co { … });
+ *
+ * The frame is pushed when the body starts and popped when it returns or throws.
+ */
+export function frame<This, A extends unknown[], T>(name: string, fn: (this: This, ...args: A) => Co<T>): (this: This, ...args: A) => Co<T> {
+  return function (this: This, ...args: A): Co<T> {
+    return call(name, fn.apply(this, args));
+  };
+}
+
 /** A sleeping mutex (struct mutex); waiters sleep in D like mutex_lock(). */
 export class Mutex {
   owner: SimThread | undefined;

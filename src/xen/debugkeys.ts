@@ -1,5 +1,5 @@
 // Xen debug keys. 'e' prints the event-channel dump with Xen's exact format
-// strings (guest-abi.md §3; common/event_channel.c dump_evtchn_info,
+// strings (docs/architecture.md §4.6; common/event_channel.c dump_evtchn_info,
 // event_2l.c print_state). Every console line is prefixed "(XEN) ".
 import { ECS } from '../abi/xen.ts';
 import type { Domain } from './domain.ts';

@@ -21,7 +21,8 @@ import type { Hypervisor } from './hypervisor.ts';
 import { Physmap } from './physmap.ts';
 import { Vcpu } from './vcpu.ts';
 
-export interface DomainConfig {
+/** What XEN_DOMCTL_createdomain takes (xen/include/public/domctl.h: struct xen_domctl_createdomain, the subset we model). */
+export interface CreateDomainConfig {
   domid?: number;
   name: string;
   memKiB: number;
@@ -66,7 +67,7 @@ export class Domain {
   /** Where gnttab setup_table / add_to_physmap put the shared_info page, if mapped. */
   sharedInfoGpfn = -1;
 
-  constructor(readonly hv: Hypervisor, readonly id: number, cfg: DomainConfig) {
+  constructor(readonly hv: Hypervisor, readonly id: number, cfg: CreateDomainConfig) {
     this.name = cfg.name;
     this.memKiB = cfg.memKiB;
     this.host = cfg.host ?? false;
@@ -90,7 +91,7 @@ export class Domain {
     }
   }
 
-  static validConfig(cfg: DomainConfig): string | undefined {
+  static validConfig(cfg: CreateDomainConfig): string | undefined {
     if (!cfg || typeof cfg.name !== 'string') return 'name required';
     if (!Number.isInteger(cfg.vcpus) || cfg.vcpus < 1 || cfg.vcpus > XEN_LEGACY_MAX_VCPUS) return `vcpus must be 1..${XEN_LEGACY_MAX_VCPUS}`;
     if (!Number.isInteger(cfg.memKiB) || cfg.memKiB < 4) return 'memKiB must be an integer >= 4';

@@ -1,4 +1,4 @@
-// Two-level event channels, with Xen's exact rules (guest-abi.md §2).
+// Two-level event channels, with Xen's exact rules (docs/architecture.md §4.1).
 //
 // One EventChannels per domain. The pending/mask bitmaps and the per-vCPU
 // selector and upcall_pending live in the domain's shared_info page (the very
@@ -13,7 +13,7 @@
 // and calls these) and the host path (dom0's "Linux", tests) share one set of
 // rules.
 //
-// Why each rule matters (the 2020 hang, guest-abi.md §4):
+// Why each rule matters (the 2020 hang, docs/architecture.md §4):
 //  - set_pending on an already-pending port stops at once (coalescing): a
 //    wedged port [1/0/0] stays wedged whatever the sender does.
 //  - a port pending while masked sets no selector bit: its edge is lost, and

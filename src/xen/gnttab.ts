@@ -1,4 +1,4 @@
-// Grant tables v1 (dom0.md §4.4). Each domain owns a table of 8-byte
+// Grant tables v1 (docs/architecture.md §5.4). Each domain owns a table of 8-byte
 // grant_entry_v1 {flags u16, domid u16, frame u32}, 512 per 4 KiB frame,
 // that it writes itself (the guest maps the frames with
 // XENMEM_add_to_physmap(XENMAPSPACE_grant_table, idx, gpfn)). A grant says

@@ -10,7 +10,7 @@
 import { XEN_E } from '../abi/xen.ts';
 import type { Sim, Trace } from '../sim/index.ts';
 import { dumpEvtchn } from './debugkeys.ts';
-import { Domain, type DomainConfig } from './domain.ts';
+import { Domain, type CreateDomainConfig } from './domain.ts';
 import { hangOracle, suspects } from './oracle.ts';
 import { Recorder } from './recorder.ts';
 
@@ -48,7 +48,7 @@ export class Hypervisor {
   }
 
   /** Create a domain. Throws on a bad config or a taken domid (a host bug, not a guest's). */
-  createDomain(cfg: DomainConfig): Domain {
+  createDomain(cfg: CreateDomainConfig): Domain {
     const bad = Domain.validConfig(cfg);
     if (bad) throw new Error(`createDomain: ${bad}`);
     let id = cfg.domid;

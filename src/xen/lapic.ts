@@ -5,7 +5,7 @@
 // is delivered through the LAPIC like an MSI, i.e. *edge*: one IRR bit per
 // 0 -> 1 edge of upcall_pending. Once the guest has taken it (IRR -> ISR), a
 // `hlt` sees an empty IRR and sleeps, even if upcall_pending is still 1. That
-// is the lost interrupt of guest-abi.md §4.4.
+// is the lost interrupt of docs/architecture.md §4.4.
 
 export class Lapic {
   readonly irr = new Uint32Array(8);

@@ -1,4 +1,4 @@
-// The hang oracle (guest-abi.md §4.7, §7). When nothing is runnable, look at
+// The hang oracle (docs/architecture.md §4.7). When nothing is runnable, look at
 // every guest vCPU that is halted and every port it is notified on:
 //   [1/0/0]  pending, unmasked, selector clear: the wedged port of the buggy
 //            unmask (§4.2-4.3). Nothing will ever raise it again.

@@ -6,7 +6,7 @@
 // synchronously, nested in the door call, as hardware does between two
 // instructions.
 //
-// Upcall delivery (guest-abi.md §2.3), chosen in assertEvtchnIrq():
+// Upcall delivery (docs/architecture.md §4.1), chosen in assertEvtchnIrq():
 //   per-vCPU vector set  -> LAPIC IRR (edge: one injection per 0 -> 1 edge,
 //                           the handler must EOI)
 //   else global callback -> kick; then at *every* VM entry with IF=1 and

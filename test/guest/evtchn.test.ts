@@ -1,4 +1,4 @@
-// Demux unit tests (guest-abi.md §2.2, §4.2-§4.5) against a fake shared_info.
+// Demux unit tests (docs/architecture.md §4.1–4.5) against a fake shared_info.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GuestDoors } from '../../src/abi/doors.ts';

@@ -38,6 +38,21 @@ T('a kernel that throws in main crashes its domain with the message on its conso
   assert.equal(crashes, []);
 });
 
+T("with the bundle's source map, the crash's stack points at the kernel's .ts line", async () => {
+  const w = new FakeWorld();
+  const d = w.add(new FakeDomain(w, 7));
+  const b = await buildKernel('test/guest/kernels/throws.ts');
+  const k = loadKernel(b.code, { domid: 7, name: 'throws', now: () => w.now, sourceMap: b.map });
+  d.entry = k.start(d, 0x1000);
+  w.run(10000);
+  assert.match(d.console, /at .*\.js:\d+:\d+/);
+  const mapped = k.mapStack(d.console);
+  // throws.ts line 4: `throw new Error('kernel bug');`
+  assert.match(mapped, /at .*test\/guest\/kernels\/throws\.ts:4:9/);
+  assert.match(mapped, /src\/guest\/main\.ts:\d+:\d+/);
+  assert.not.match(mapped, /at [\w.-]+\.js:/);
+});
+
 T('a bundle that throws at top level is reported with its domid', async () => {
   const { crashes } = await boot('test/guest/kernels/toplevel_throw.ts');
   assert.is(crashes.length, 1);

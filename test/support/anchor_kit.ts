@@ -1,5 +1,5 @@
-// Where the reference daemons live: the kit of ../shared/anchors/xenstored
-// (Xen 4.17's real cxenstored and oxenstored, run without a hypervisor) and
+// Where the reference daemons live: a kit named by $XENODE_ANCHOR_KIT (Xen
+// 4.17's real cxenstored and oxenstored, run without a hypervisor) and
 // the env file its setup.sh writes (XS_XENBIN, XS_BENCHBIN, XS_LIBDIR, ...).
 // Used by the differential tests and the benchmark, never by the daemon.
 import fs from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The kit's folder: $XENODE_ANCHOR_KIT, else ../shared/anchors/xenstored beside the repo. */
+/** The kit's folder: $XENODE_ANCHOR_KIT, else the development machine's usual places. */
 export function kitDir(): string | undefined {
   const cands = [process.env.XENODE_ANCHOR_KIT, path.resolve(root, '../shared/anchors/xenstored'), '/work/shared/anchors/xenstored'];
   for (const c of cands) if (c && fs.existsSync(path.join(c, 'run.sh'))) return c;

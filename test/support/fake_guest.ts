@@ -2,7 +2,7 @@
 // runtime lives in src/guest and boots in a node:vm realm; this one is plain
 // TS that only uses the GuestDoors, so it exercises exactly the same paths).
 //
-// Its loop is the fixed Mirage loop of guest-abi.md §5 in miniature:
+// Its loop is the fixed Mirage loop of docs/architecture.md §4.8 in miniature:
 //   demux: upcall_pending = 0; swap the selector; per word, pending & ~mask,
 //          clear pending before dispatch
 //   block: cli; if upcall_pending { sti; loop }; set_timer_op; sti; hlt
@@ -12,9 +12,10 @@
 import type { GuestDoors, GuestEntry } from '../../src/abi/doors.ts';
 import {
   DOMID_SELF, EVTCHN_ALLOC_UNBOUND, EVTCHN_BIND_INTERDOMAIN, EVTCHN_BIND_VIRQ, EVTCHN_PORT_ARG, EVTCHNOP, HVM_PARAM,
-  HVMOP, HYPERVISOR, PAGE_SIZE, SCHEDOP, SHARED_INFO_U32, XEN_ADD_TO_PHYSMAP, XEN_HVM_EVTCHN_UPCALL_VECTOR,
+  HVMOP, HYPERVISOR, PAGE_SIZE, SCHEDOP, XEN_ADD_TO_PHYSMAP, XEN_HVM_EVTCHN_UPCALL_VECTOR,
   XEN_HVM_PARAM, XENMAPSPACE, XENMEM_add_to_physmap, CONSOLEIO_write,
 } from '../../src/abi/xen.ts';
+import { evtchn_2l_handle_events } from '../../src/abi/evtchn_2l.ts';
 
 export interface FakeApp {
   /** Once, after boot (IF=1, upcalls set up). */
@@ -58,7 +59,7 @@ export class FakeGuest implements GuestEntry {
   interrupt(_vector: number): void {
     this.interrupts++;
     // With the level-triggered global callback a no-op handler is re-injected
-    // forever (guest-abi.md §4.5): demux here, as Mini-OS does, to clear
+    // forever (docs/architecture.md §4.5): demux here, as Mini-OS does, to clear
     // upcall_pending. With the per-vCPU vector the handler only EOIs.
     if (this.opts.upcall === 'callback') this.demux();
     this.doors.eoi();
@@ -101,30 +102,11 @@ export class FakeGuest implements GuestEntry {
     const s = this.shared;
     d.point('demux');
     this.sharedU8[0] = 0;
-    let found = false;
-    for (let half = 0; half < 2; half++) {
-      let sel = s[SHARED_INFO_U32.pendingSel + half]!;
-      s[SHARED_INFO_U32.pendingSel + half] = 0;
-      while (sel !== 0) {
-        const bit = 31 - Math.clz32(sel & -sel);
-        sel &= sel - 1;
-        const word64 = half * 32 + bit;
-        for (let k = 0; k < 2; k++) {
-          const w = word64 * 2 + k;
-          let bits = s[SHARED_INFO_U32.pending + w]! & ~s[SHARED_INFO_U32.mask + w]!;
-          while (bits !== 0) {
-            const b = bits & -bits;
-            bits &= bits - 1;
-            const port = w * 32 + 31 - Math.clz32(b);
-            s[SHARED_INFO_U32.pending + w]! &= ~b;
-            found = true;
-            this.counts.set(port, (this.counts.get(port) ?? 0) + 1);
-            this.app.event?.(this, port);
-          }
-        }
-      }
-    }
-    return found;
+    const found = evtchn_2l_handle_events(s, 0, (port) => {
+      this.counts.set(port, (this.counts.get(port) ?? 0) + 1);
+      this.app.event?.(this, port);
+    });
+    return found > 0;
   }
 
   private boot(): void {

@@ -8,7 +8,7 @@ import { guest, setup } from './_helpers.ts';
 
 const t = suite('debugkeys');
 
-// guest-abi.md §3, verbatim.
+// docs/architecture.md §4.6, verbatim.
 const GOLDEN = `(XEN) 'e' pressed -> dumping event-channel info
 (XEN) Event channel information for domain 5:
 (XEN) Polling vCPUs: {}
@@ -19,7 +19,7 @@ const GOLDEN = `(XEN) 'e' pressed -> dumping event-channel info
 (XEN)        4 [1/0/0]: s=3 n=0 x=0 d=0 p=35
 `;
 
-/** Domain 5 as a Mirage PVH guest wedged by the buggy unmask (guest-abi.md §2.5, §4.3). */
+/** Domain 5 as a Mirage PVH guest wedged by the buggy unmask (docs/architecture.md §4.1, §4.3). */
 function wedgedDomain5() {
   const { sim, hv, dom0 } = setup();
   for (let i = 0; i < 32; i++) dom0.evtchn.bindIpi(0); // dom0 ports 1..32 in use
@@ -43,7 +43,7 @@ function wedgedDomain5() {
   return { sim, hv, dom0, d };
 }
 
-t("golden: the 'e' dump of domain 5 (guest-abi.md §3)", () => {
+t("golden: the 'e' dump of domain 5 (docs/architecture.md §4.6)", () => {
   const { hv, d } = wedgedDomain5();
   assert.is(dumpEvtchn([d]), GOLDEN);
   const all = hv.debugKey('e');

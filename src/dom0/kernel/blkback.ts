@@ -1,6 +1,6 @@
 // xen-blkback (drivers/block/xen-blkback/{xenbus,blkback}.c).
 //
-// Handshake (dom0.md §3.4), in a watch thread:
+// Handshake (docs/architecture.md §5.3), in a watch thread:
 //   xen_blkbk_probe: feature-max-indirect-segments, multi-queue-max-queues,
 //     watch <be>/physical-device (backend_changed), max-ring-page-order, → 2.
 //   The block hotplug script writes physical-device (major:minor) and
@@ -19,7 +19,7 @@
 // guest pages, responds, and unmaps non-persistent grants. `inflight` counts
 // requests between submit and response.
 //
-// The two stalls (dom0.md §5.2), as interleavings:
+// The two stalls (docs/architecture.md §5.2), as interleavings:
 //   case 2 (in-flight I/O, the pre-4.2 disconnect, option disconnect='wait'):
 //     1. a write is submitted, inflight = 1; 2. the backing store stops
 //     answering (disk.stall); 3. the domain is destroyed → frontend_changed →
@@ -39,7 +39,7 @@ import {
   BLKIF_ENTRY, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RSP, SECTORS_PER_PAGE, VDISK, decodeRequest, encodeResponse,
   type BlkifRequest,
 } from '../../abi/blkif.ts';
-import { WaitQueue, call, waitEvent, type Co, type Sim } from '../../sim/index.ts';
+import { WaitQueue, call, frame, waitEvent, type Co, type Sim } from '../../sim/index.ts';
 import type { Dom0Host } from './host.ts';
 import { DiskImage, RequestQueue, SECTOR } from './disk.ts';
 import { kthread_should_stop, type Kthread, type Kthreads } from './kthread.ts';
@@ -166,11 +166,7 @@ export class Blkback implements XenbusDriver {
 
   // ------------------------------------------------------------ xenbus.c
 
-  *probe(dev: XenbusDevice): Co {
-    yield* call('xen_blkbk_probe', this.blkbkProbe(dev));
-  }
-
-  private *blkbkProbe(dev: XenbusDevice): Co {
+  readonly probe = frame('xen_blkbk_probe', function* (this: Blkback, dev: XenbusDevice): Co {
     const xb = this.xb;
     const be: BeInfo = { dev, blkif: new XenBlkif(dev.otherend_id), backend_watch: undefined, major: 0, minor: 0, mode: '' };
     dev.drvdata = be;
@@ -185,7 +181,7 @@ export class Blkback implements XenbusDriver {
     be.backend_watch = w;
     yield* xb.xs_write(`${dev.nodename}/max-ring-page-order`, String(XEN_BLKIF_MAX_RING_ORDER));
     yield* xenbus_switch_state(dev, XenbusState.InitWait);
-  }
+  });
 
   /** The physical-device watch: open the vbd once the hotplug script has written it. */
   private *backendChanged(be: BeInfo): Co {
@@ -229,11 +225,7 @@ export class Blkback implements XenbusDriver {
     return p.replace(/^(file|aio|phy|raw):/, '');
   }
 
-  *otherend_changed(dev: XenbusDevice, state: XenbusStateT): Co {
-    yield* call('frontend_changed', this.frontendChanged(dev, state));
-  }
-
-  private *frontendChanged(dev: XenbusDevice, fstate: XenbusStateT): Co {
+  readonly otherend_changed = frame('frontend_changed', function* (this: Blkback, dev: XenbusDevice, fstate: XenbusStateT): Co {
     const be = dev.drvdata as BeInfo;
     const S = XenbusState;
     switch (fstate) {
@@ -270,7 +262,7 @@ export class Blkback implements XenbusDriver {
       default:
         break;
     }
-  }
+  });
 
   /** connect_ring + xen_blkif_map: protocol, persistent grants, ring-ref, event-channel. */
   private *connectRing(be: BeInfo): Co<boolean> {
@@ -354,11 +346,7 @@ export class Blkback implements XenbusDriver {
   // ------------------------------------------------------------ disconnect
 
   /** xen_blkif_disconnect: 0, or -EBUSY (current Linux) while I/O is in flight. */
-  *xen_blkif_disconnect(blkif: XenBlkif): Co<number> {
-    return yield* call('xen_blkif_disconnect', this.disconnect(blkif));
-  }
-
-  private *disconnect(blkif: XenBlkif): Co<number> {
+  readonly xen_blkif_disconnect = frame('xen_blkif_disconnect', function* (this: Blkback, blkif: XenBlkif): Co<number> {
     const host = this.ctx.host;
     let busy = false;
     for (const ring of blkif.rings) {
@@ -389,14 +377,10 @@ export class Blkback implements XenbusDriver {
     if (busy) return -16;
     blkif.rings = blkif.rings.filter((r) => r.active);
     return 0;
-  }
+  });
 
   /** gnttab_unmap_refs_sync: unmap every persistent grant, retrying while a page is still referenced. */
-  private *freePersistentGnts(ring: BlkifRing): Co {
-    yield* call('gnttab_unmap_refs_sync', this.unmapRefsSync(ring));
-  }
-
-  private *unmapRefsSync(ring: BlkifRing): Co {
+  private readonly freePersistentGnts = frame('gnttab_unmap_refs_sync', function* (this: Blkback, ring: BlkifRing): Co {
     const host = this.ctx.host;
     let age = 0;
     for (;;) {
@@ -420,13 +404,9 @@ export class Blkback implements XenbusDriver {
       this.unmapping.delete(wq);
       age++;
     }
-  }
+  });
 
-  *remove(dev: XenbusDevice): Co {
-    yield* call('xen_blkbk_remove', this.blkbkRemove(dev));
-  }
-
-  private *blkbkRemove(dev: XenbusDevice): Co {
+  readonly remove = frame('xen_blkbk_remove', function* (this: Blkback, dev: XenbusDevice): Co {
     const be = dev.drvdata as BeInfo | undefined;
     if (!be) return;
     if (be.backend_watch) {
@@ -436,7 +416,7 @@ export class Blkback implements XenbusDriver {
     }
     yield* this.xen_blkif_disconnect(be.blkif);
     this.blkifs.delete(be.blkif);
-  }
+  });
 
   // ------------------------------------------------------------ I/O path
 

@@ -2,7 +2,7 @@
 // loop device's backing file) and a request queue that completes bios after a
 // latency on the virtual clock.
 //
-// Fault (stall case 2 of dom0.md §5.2): `stall()` makes the queue stop
+// Fault (stall case 2 of docs/architecture.md §5.2): `stall()` makes the queue stop
 // completing I/O, as a hung NFS or iSCSI backing store does. In-flight bios
 // stay in flight; the old xen_blkif_disconnect waits for them and so does the
 // watch thread running it. `resume()` completes everything that was held.

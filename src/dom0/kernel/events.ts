@@ -6,26 +6,17 @@
 // way a guest registers its upcall vector. Nestable because an
 // interrupt on dom0 can run at any choice point, like an IRQ on another CPU.
 //
-// The demux, as Linux and the fixed Mini-OS do it:
-//   1. upcall_pending = 0 (before looking: xen.h requires it)
-//   2. swap the selector with 0
-//   3. per selected word, snapshot pending & ~mask, and for each bit:
-//      clear pending *before* calling the handler (a send during the handler
-//      is a new event, not wiped)
-//   4. again while upcall_pending was set meanwhile (the handler sent to us)
-// The snapshot per word keeps a port that re-pends itself from starving the
-// others. A raise while the task is running only asks for another pass (the
+// The demux is the 2L walk of abi/evtchn_2l.ts (the order and its reasons are
+// there), looped while upcall_pending was set meanwhile (a handler sent to us).
+// A raise while the task is running only asks for another pass (the
 // "nested upcall" counter of Linux), so no allocation and no second queueing.
-import { SHARED_INFO_U32, VCPU_INFO } from '../../abi/xen.ts';
+import { VCPU_INFO } from '../../abi/xen.ts';
+import { evtchn_2l_handle_events } from '../../abi/evtchn_2l.ts';
 import type { Task } from '../../sim/index.ts';
-import type { Domain } from '../../xen/domain.ts';
-import type { Vcpu } from '../../xen/vcpu.ts';
+import type { Domain, Vcpu } from '../../xen/index.ts';
 import type { Dom0Host } from './host.ts';
 
 export type PortHandler = (port: number) => void;
-
-const PEND = SHARED_INFO_U32.pending;
-const MASK = SHARED_INFO_U32.mask;
 
 /** One vCPU's demux task. */
 class VcpuDemux implements Task {
@@ -71,48 +62,27 @@ class VcpuDemux implements Task {
   }
 
   private demux(): void {
-    const dom = this.v.dom;
-    const u32 = dom.shared.u32;
-    const ch = dom.evtchn;
-    const handlers = this.handlers;
-    const tracing = dom.hv.trace.enabled;
-    const si = this.v.vcpuId * SHARED_INFO_U32.vcpuStride + SHARED_INFO_U32.pendingSel;
-    for (let half = 0; half < 2; half++) {
-      let sel = u32[si + half]!;
-      if (sel === 0) continue;
-      u32[si + half] = 0;
-      while (sel !== 0) {
-        const bit = 31 - Math.clz32(sel & -sel);
-        sel &= sel - 1;
-        const word64 = half * 32 + bit;
-        for (let k = 0; k < 2; k++) {
-          const w = word64 * 2 + k;
-          let bits = u32[PEND + w]! & ~u32[MASK + w]!;
-          while (bits !== 0) {
-            const b = bits & -bits;
-            bits &= bits - 1;
-            const port = w * 32 + 31 - Math.clz32(b);
-            u32[PEND + w]! &= ~b;
-            if (tracing) ch.endFlows(this.v.vcpuId, port);
-            const h = handlers[port];
-            if (h !== undefined) {
-              // Sends made by the handler are the handler's (xenstored, xenconsoled, netback ...).
-              const rec = dom.hv.recorder;
-              const outer = rec ? rec.actor : '';
-              if (rec) rec.actor = this.names[port] ?? `dom0 irq (port ${port})`;
-              try {
-                h(port);
-              } catch (e) {
-                dom.hv.internalErrors.push(`d${dom.id} port ${port} handler: ${String((e as Error)?.stack ?? e)}`);
-              } finally {
-                if (rec) rec.actor = outer;
-              }
-            }
-          }
-        }
-      }
-    }
+    evtchn_2l_handle_events(this.v.dom.shared.u32, this.v.vcpuId, this.dispatch);
   }
+
+  /** One port found by the walk: end its trace flows, run its handler. */
+  private readonly dispatch = (port: number): void => {
+    const dom = this.v.dom;
+    if (dom.hv.trace.enabled) dom.evtchn.endFlows(this.v.vcpuId, port);
+    const h = this.handlers[port];
+    if (h === undefined) return;
+    // Sends made by the handler are the handler's (xenstored, xenconsoled, netback ...).
+    const rec = dom.hv.recorder;
+    const outer = rec ? rec.actor : '';
+    if (rec) rec.actor = this.names[port] ?? `dom0 irq (port ${port})`;
+    try {
+      h(port);
+    } catch (e) {
+      dom.hv.internalErrors.push(`d${dom.id} port ${port} handler: ${String((e as Error)?.stack ?? e)}`);
+    } finally {
+      if (rec) rec.actor = outer;
+    }
+  };
 }
 
 /** dom0's IRQ table and demux tasks (one per vCPU). */

@@ -1,5 +1,5 @@
 // mtwatch lifecycle: when to create and destroy `[xen-mtwatch-<domid>]`
-// (dom0.md §2). The executors themselves are in xenwatch.ts.
+// (docs/architecture.md §5.5). The executors themselves are in xenwatch.ts.
 //
 // 'domains' (the 2018 design discussion's kernel-only option): watch
 // @introduceDomain and @releaseDomain; on either, XS_DIRECTORY /local/domain

@@ -1,6 +1,6 @@
 // xen-netback (drivers/net/xen-netback/{xenbus,interface,netback,rx}.c).
 //
-// Handshake (dom0.md §3.3), all in a watch thread:
+// Handshake (docs/architecture.md §5.3), all in a watch thread:
 //   netback_probe: feature keys in one transaction, then
 //     feature-split-event-channels, multi-queue-max-queues, feature-ctrl-ring;
 //     backend_create_xenvif reads `handle` and creates vif<domid>.<handle>.
@@ -20,7 +20,7 @@
 // dealloc thread (tx_zerocopy_success / _fail), which unmaps the grants and
 // only then sends the TX responses.
 //
-// The stall (dom0.md §5.1), as an interleaving:
+// The stall (docs/architecture.md §5.1), as an interleaving:
 //   1. guest sends a 1500-byte packet; netback maps its frag, inflight = 1;
 //   2. the NIC keeps that skb in its TX ring (nic.hold);
 //   3. libxl destroys the domain; the otherend watch reads state Unknown →
@@ -38,7 +38,7 @@ import {
   NETIF_RSP, NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETRXF, NETTXF, XEN_NETBACK_TX_COPY_LEN, XEN_NETIF_NR_SLOTS_MIN, decodeRxRequest,
   decodeTxRequest, encodeRxResponse, encodeTxResponse, type NetifTxRequest,
 } from '../../abi/netif.ts';
-import { WaitQueue, call, waitEvent, type Co } from '../../sim/index.ts';
+import { WaitQueue, call, frame, waitEvent, type Co } from '../../sim/index.ts';
 import type { Bridge, NetDevice } from './bridge.ts';
 import { grantCopy, type Dom0Host } from './host.ts';
 import { kthread_should_stop, type Kthread, type Kthreads } from './kthread.ts';
@@ -159,11 +159,7 @@ export class Netback implements XenbusDriver {
 
   // ---------------------------------------------------------------- xenbus.c
 
-  *probe(dev: XenbusDevice): Co {
-    yield* call('netback_probe', this.netbackProbe(dev));
-  }
-
-  private *netbackProbe(dev: XenbusDevice): Co {
+  readonly probe = frame('netback_probe', function* (this: Netback, dev: XenbusDevice): Co {
     const be = new BackendInfo(dev);
     dev.drvdata = be;
     const xb = this.xb;
@@ -181,7 +177,7 @@ export class Netback implements XenbusDriver {
     yield* xb.xs_write(`${n}/feature-ctrl-ring`, '1');
     be.hotplug_script = (yield* xb.xs_read_opt(`${n}/script`)) ?? '';
     yield* call('backend_create_xenvif', this.createXenvif(be));
-  }
+  });
 
   private *createXenvif(be: BackendInfo): Co {
     const h = yield* this.xb.xs_read_opt(`${be.dev.nodename}/handle`);
@@ -192,11 +188,7 @@ export class Netback implements XenbusDriver {
     // kobject_uevent(KOBJ_ONLINE): in a libxl setup the toolstack runs the script.
   }
 
-  *otherend_changed(dev: XenbusDevice, state: XenbusStateT): Co {
-    yield* call('frontend_changed', this.frontendChanged(dev, state));
-  }
-
-  private *frontendChanged(dev: XenbusDevice, fstate: XenbusStateT): Co {
+  readonly otherend_changed = frame('frontend_changed', function* (this: Netback, dev: XenbusDevice, fstate: XenbusStateT): Co {
     const be = dev.drvdata as BackendInfo;
     be.frontend_state = fstate;
     switch (fstate) {
@@ -222,14 +214,10 @@ export class Netback implements XenbusDriver {
       default:
         break;
     }
-  }
+  });
 
   /** Walk the shortest path from be.state to `state` (xenbus.c: set_backend_state). */
-  *set_backend_state(be: BackendInfo, state: XenbusStateT): Co {
-    yield* call('set_backend_state', this.setState(be, state));
-  }
-
-  private *setState(be: BackendInfo, state: XenbusStateT): Co {
+  readonly set_backend_state = frame('set_backend_state', function* (this: Netback, be: BackendInfo, state: XenbusStateT): Co {
     const S = XenbusState;
     let guard = 0;
     while (be.state !== state && guard++ < 10) {
@@ -261,7 +249,7 @@ export class Netback implements XenbusDriver {
       // backend_connect may have failed and moved us to Closing via xenbus_dev_fatal
       if (be.dev.removed && be.state === state) break;
     }
-  }
+  });
 
   /** backend_switch_state(): defer the xenstore write while waiting for the hotplug script. */
   private *backendSwitchState(be: BackendInfo, state: XenbusStateT): Co {
@@ -271,11 +259,7 @@ export class Netback implements XenbusDriver {
 
   // -------------------------------------------------------------- connect()
 
-  private *backend_connect(be: BackendInfo): Co {
-    yield* call('connect', this.connect(be));
-  }
-
-  private *connect(be: BackendInfo): Co {
+  private readonly backend_connect = frame('connect', function* (this: Netback, be: BackendInfo): Co {
     const dev = be.dev;
     const vif = be.vif;
     if (!vif) return;
@@ -314,7 +298,7 @@ export class Netback implements XenbusDriver {
       be.hotplug_status_watch = w;
       be.have_hotplug_status_watch = true;
     } catch { /* no watch: switch state directly */ }
-  }
+  });
 
   private *readVifFlags(be: BackendInfo, vif: Xenvif): Co<boolean> {
     const fe = be.dev.otherend;
@@ -405,20 +389,12 @@ export class Netback implements XenbusDriver {
 
   // ---------------------------------------------------------- disconnect
 
-  *backend_disconnect(be: BackendInfo): Co {
-    yield* call('backend_disconnect', this.backendDisconnect(be));
-  }
-
-  private *backendDisconnect(be: BackendInfo): Co {
+  readonly backend_disconnect = frame('backend_disconnect', function* (this: Netback, be: BackendInfo): Co {
     if (be.vif) yield* this.xenvif_disconnect_data(be.vif);
-  }
+  });
 
   /** Stop both threads of every queue (the dealloc one waits for inflight 0), unbind, unmap the rings. */
-  *xenvif_disconnect_data(vif: Xenvif): Co {
-    yield* call('xenvif_disconnect_data', this.disconnectData(vif));
-  }
-
-  private *disconnectData(vif: Xenvif): Co {
+  readonly xenvif_disconnect_data = frame('xenvif_disconnect_data', function* (this: Netback, vif: Xenvif): Co {
     const { host, kthreads } = this.ctx;
     vif.carrier = false;
     for (const q of vif.queues) {
@@ -442,13 +418,9 @@ export class Netback implements XenbusDriver {
       q.tx = q.rx = undefined;
     }
     vif.queues = [];
-  }
+  });
 
-  *remove(dev: XenbusDevice): Co {
-    yield* call('netback_remove', this.netbackRemove(dev));
-  }
-
-  private *netbackRemove(dev: XenbusDevice): Co {
+  readonly remove = frame('netback_remove', function* (this: Netback, dev: XenbusDevice): Co {
     const be = dev.drvdata as BackendInfo | undefined;
     if (!be) return;
     yield* this.set_backend_state(be, XenbusState.Closed);
@@ -460,7 +432,7 @@ export class Netback implements XenbusDriver {
       this.vifs.delete(be.vif.name);
       be.vif = undefined;
     }
-  }
+  });
 
   // ---------------------------------------------------------- data path
 

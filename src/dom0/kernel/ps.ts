@@ -5,7 +5,7 @@
 // innermost first, `[<0>] symbol+0xoff/0xsize [module]`: since Linux 4.x the
 // address is hidden as `<0>` from anyone but root with kptr_restrict off, so
 // `[<0>]` is what a real dom0 shows. Offsets of the functions in the well known
-// stall stack are those of the 2018 report (dom0.md §5.1); the rest are fixed
+// stall stack are those of the 2018 report (docs/architecture.md §5.1); the rest are fixed
 // per name (a stable hash), so outputs are deterministic.
 
 import type { Kthread, Kthreads } from './kthread.ts';

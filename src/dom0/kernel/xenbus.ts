@@ -16,12 +16,13 @@
 
 import {
   XS_DIRECTORY, XS_ERROR, XS_MKDIR, XS_READ, XS_RM, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH,
-  XS_WATCH_EVENT, XS_WRITE, XSD_ERRNO, decodeMessage, encodeMessage, latin1, latin1Bytes, splitStrings, text, type XsMessage,
+  XS_WATCH_EVENT, XS_WRITE, XSD_ERRNO, bytes, decodeMessage, encodeArgs, encodeMessage, latin1, splitStrings, text, type XsMessage,
   type XsdError,
 } from '../../abi/xs_wire.ts';
 import { WaitQueue, call, waitEvent, type Co } from '../../sim/index.ts';
 import type { Kthread, Kthreads } from './kthread.ts';
 import { Xenwatch, type XenbusWatch } from './xenwatch.ts';
+import { xsTransaction } from '../xs_transaction.ts';
 
 /** What xenstored's connectLocal() returns (src/dom0/xenstored/local.ts). */
 export interface XsLocalConnection {
@@ -130,7 +131,7 @@ export class Xenbus {
   }
 
   private static args(...parts: string[]): Uint8Array {
-    return latin1Bytes(parts.map((p) => p + '\0').join(''));
+    return encodeArgs(parts);
   }
 
   /** xenbus_read(): the value; throws XenbusError (ENOENT if absent). */
@@ -150,8 +151,7 @@ export class Xenbus {
   }
 
   *xs_write(path: string, value: string, tx: XbtT = XBT_NIL): Co {
-    const p = new Uint8Array([...latin1Bytes(path + '\0'), ...new TextEncoder().encode(value)]);
-    yield* call('xs_write', this.talk(XS_WRITE, 'write', p, tx, path));
+    yield* call('xs_write', this.talk(XS_WRITE, 'write', encodeArgs([path], bytes(value)), tx, path));
   }
 
   *xs_mkdir(path: string, tx: XbtT = XBT_NIL): Co {
@@ -187,27 +187,25 @@ export class Xenbus {
     yield* this.talk(XS_TRANSACTION_END, 'transaction_end', Xenbus.args(abort ? 'F' : 'T'), tx);
   }
 
-  /** The `again:` loop every driver writes around a transaction. */
+  /** The `again:` loop every driver writes around a transaction (retries on EAGAIN without bound). */
   *transaction<T>(body: (tx: XbtT) => Co<T>): Co<T> {
-    for (;;) {
-      const tx = yield* this.xs_transaction_start();
-      let v: T;
-      try {
-        v = yield* body(tx);
-      } catch (e) {
-        try {
-          yield* this.xs_transaction_end(tx, true);
-        } catch { /* already gone */ }
-        throw e;
-      }
-      try {
-        yield* this.xs_transaction_end(tx, false);
-        return v;
-      } catch (e) {
-        if (e instanceof XenbusError && e.xsError === 'EAGAIN') continue;
-        throw e;
-      }
-    }
+    const xb = this;
+    return yield* xsTransaction(
+      {
+        start: () => xb.xs_transaction_start(),
+        *commit(tx: XbtT): Co<boolean> {
+          try {
+            yield* xb.xs_transaction_end(tx, false);
+            return true;
+          } catch (e) {
+            if (e instanceof XenbusError && e.xsError === 'EAGAIN') return false;
+            throw e;
+          }
+        },
+        abort: (tx: XbtT) => xb.xs_transaction_end(tx, true),
+      },
+      body,
+    );
   }
 
   // ------------------------------------------------------------------ watches

@@ -1,6 +1,6 @@
 // Watch callback execution: the single `xenwatch` thread (drivers/xen/xenbus/
 // xenbus_xs.c: xenwatch_thread) or xenwatch multithreading (mtwatch, Dongli
-// Zhang's 2018 proposal, never merged; dom0.md §2).
+// Zhang's 2018 proposal, never merged; docs/architecture.md §5.5).
 //
 // Single: one FIFO `watch_events`, one consumer, one event per hold of
 // `xenwatch_mutex`. A callback that blocks (netback's kthread_stop of a dealloc

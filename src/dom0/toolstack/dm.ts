@@ -1,4 +1,4 @@
-// Device models and the readiness protocol (DESIGN.md scenario 3).
+// Device models and the readiness protocol (docs/architecture.md §6.3).
 //
 // A device model (QEMU) serves one guest. It runs either in dom0 or in a stub
 // domain, and when it is ready it writes `state = running` under *its own
@@ -19,50 +19,10 @@
 // connection as that domain (xenstored checks its perms like a guest's ring).
 
 import { Sim, SimThread, sleep, type Co } from '../../sim/index.ts';
-import { Connection } from '../xenstored/connection.ts';
 import type { Xenstored } from '../xenstored/xenstored.ts';
-import { encodeMessage } from '../../abi/xs_wire.ts';
-import { XsClient, XsError } from './xs.ts';
+import { Libxenstore, XsError } from './xs.ts';
 
 const MS = 1_000_000;
-
-/** An in-process connection *as a guest domain* (unprivileged), for a stub domain's device model. */
-export class DomainConnection extends Connection {
-  onMessage: ((frame: Uint8Array) => void) | undefined;
-  private out: Uint8Array[] = [];
-
-  constructor(private readonly daemon: Xenstored, domid: number) {
-    super(daemon.nextConnSeq(), domid, false);
-    daemon.addConnection(this);
-  }
-
-  send(frame: Uint8Array): void {
-    const copy = frame.slice();
-    this.daemon.run(() => {
-      if (this.closed) return;
-      const dv = new DataView(copy.buffer, copy.byteOffset);
-      this.daemon.process(this, { type: dv.getUint32(0, true), reqId: dv.getUint32(4, true), txId: dv.getUint32(8, true), payload: copy.subarray(16) });
-    });
-  }
-
-  override write(type: number, reqId: number, txId: number, payload: Uint8Array): void {
-    this.out.push(encodeMessage(type, reqId, txId, payload));
-  }
-
-  override flush(): void {
-    const frames = this.out;
-    this.out = [];
-    for (const f of frames) this.onMessage?.(f);
-  }
-
-  override shutdown(): void {
-    this.out = [];
-  }
-
-  close(): void {
-    this.daemon.run(() => this.daemon.closeConnection(this));
-  }
-}
 
 export interface DmEvent {
   /** Virtual ns. */
@@ -116,8 +76,8 @@ export class DeviceModels {
   }
 
   spawn(domid: number, dmDomid: number, opts: { legacy: boolean; role: 'dm' | 'xenpv' }): DmProcess {
-    const conn = dmDomid === 0 ? this.xsd.connectLocal() : new DomainConnection(this.xsd, dmDomid);
-    const xs = new XsClient({
+    const conn = this.xsd.connectLocal(dmDomid);
+    const xs = new Libxenstore({
       send: (f) => conn.send(f),
       get onFrame() {
         return conn.onMessage;

@@ -1,8 +1,8 @@
-// Host side: boots a kernel bundle into its own node:vm realm (typescript.md
-// §5). The realm gets only: the doors (per vCPU, at start), a virtual `Date`
+// Host side: boots a kernel bundle into its own node:vm realm (the tender of
+// Solo5's split: tenders/ on the host, bindings/ in the guest). The realm gets only: the doors (per vCPU, at start), a virtual `Date`
 // (the simulator's clock + a fixed epoch), a seeded `Math.random`, and
 // setTimeout/setInterval shims that run on the guest's own virtual clock (the
-// runtime's timer heap, see src/guest/index.ts). `microtaskMode:
+// runtime's timer heap, see src/guest/runtime.ts). `microtaskMode:
 // 'afterEvaluate'` keeps guest microtasks inside the guest: the loader drains
 // them after each host->guest call (and the runtime drains them from its main
 // loop through `__xenode_drain` before it blocks).
@@ -10,7 +10,15 @@
 // A kernel that throws, loops forever while booting (Script timeout), or
 // otherwise fails is reported with its domain id through `onCrash` and marked
 // crashed; it never takes the host down.
+//
+// Stack traces name the bundle (`<name>.js:LINE:COL`, the name of the domain
+// that first compiled this bundle text: V8's compilation cache keeps the first
+// script's origin); with the bundle's source map, `mapStack` rewrites each
+// bare `*.js:L:C` position to the kernel's or the runtime's .ts line. The map is parsed on the first use only: a kernel that
+// never crashes pays nothing for it.
 
+import { SourceMap } from 'node:module';
+import path from 'node:path';
 import vm from 'node:vm';
 import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
 
@@ -39,6 +47,8 @@ export interface LoadOptions {
   bootKey?: string;
   /** Called once when the kernel crashes (exception, boot timeout, bad bundle). */
   onCrash?: (domid: number, message: string) => void;
+  /** The bundle's source map (JSON, absolute `sources`); positions are shown relative to the current directory. */
+  sourceMap?: string;
 }
 
 export interface LoadedKernel {
@@ -51,6 +61,8 @@ export interface LoadedKernel {
   start(doors: GuestDoors, startInfoPaddr: number): GuestEntry;
   /** Run the realm's pending microtasks. */
   drain(): void;
+  /** `text` with every `<name>.js:L:C` of this bundle replaced by its .ts position (unchanged without a source map). */
+  mapStack(text: string): string;
 }
 
 const PRELUDE = `(function (host) {
@@ -102,6 +114,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     crashed: undefined,
     start,
     drain,
+    mapStack: (text) => mapStack(text, opts.sourceMap),
   };
   const crash = (e: unknown) => {
     if (k.crashed !== undefined) return;
@@ -259,6 +272,32 @@ function compiled(code: string, name: string): vm.Script {
   if (!hit.data || script.cachedDataRejected) hit.data = script.createCachedData();
   if (hit.scripts.size < 64) hit.scripts.set(filename, script);
   return script;
+}
+
+const parsedMaps = new Map<string, SourceMap>();
+
+/** A bundle position in a stack: a bare `name.js:LINE:COL` (host frames carry absolute paths or `node:`). */
+const BUNDLE_POS = /(?<![\w/.:-])([\w.-]+\.js):(\d+):(\d+)/g;
+
+/**
+ * Rewrite the bundle's `name.js:LINE:COL` positions (1-based, as V8 prints
+ * them) to the original source's, through the source map. A position the map
+ * does not cover stays as it is.
+ */
+export function mapStack(text: string, sourceMap: string | undefined): string {
+  if (sourceMap === undefined || !text.includes('.js:')) return text;
+  let map = parsedMaps.get(sourceMap);
+  if (!map) {
+    map = new SourceMap(JSON.parse(sourceMap));
+    if (parsedMaps.size >= 16) parsedMaps.clear();
+    parsedMaps.set(sourceMap, map);
+  }
+  return text.replace(BUNDLE_POS, (whole, _file: string, l: string, c: string) => {
+    const e = map.findEntry(Number(l) - 1, Number(c) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+    if (e.originalSource === undefined || e.originalLine === undefined) return whole;
+    const src = e.originalSource.startsWith('file://') ? new URL(e.originalSource).pathname : e.originalSource;
+    return `${path.relative(process.cwd(), src) || src}:${e.originalLine + 1}:${(e.originalColumn ?? 0) + 1}`;
+  });
 }
 
 function describe(e: unknown, timeout: number): string {

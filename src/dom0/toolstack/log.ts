@@ -1,4 +1,4 @@
-// libxl's log lines. Shape (dom0.md §6.2):
+// libxl's log lines. Shape (docs/architecture.md §5.6):
 //   libxl: error: <file>:<line>:<function>: Domain <domid>:<message>
 // No space after "Domain N:". The file:line of each call site is the Xen 4.11
 // build's where the reference quotes it (device_backend_callback,

@@ -4,20 +4,19 @@
 // console params), loads the kernel bundle into its own realm (loader.ts) and
 // starts vCPU 0 at the PVH entry point with the start_info address.
 //
-//   const { domain, kernel } = await bootKernel(hv, { bundle: 'kernels/hello.ts', name: 'hello', memKiB: 32768 });
+//   const { domain, kernel } = bootBundle(hv, { bundle: await buildKernel('kernels/hello.ts'), name: 'hello', memKiB: 32768 });
 //   hv.sim.run();
-import type { Hypervisor } from '../../xen/hypervisor.ts';
-import type { Domain } from '../../xen/domain.ts';
+//
+// The bundle is built by the caller (src/machine/kernels.ts, esbuild): the
+// toolstack loads images, it does not compile them.
+import type { Domain, Hypervisor } from '../../xen/index.ts';
 import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, HVM_PARAM, HVM_START_INFO, PAGE_SIZE, XEN_HVM_START_MAGIC_VALUE } from '../../abi/xen.ts';
-import { buildKernel, type KernelBundle } from '../../machine/kernels.ts';
 import { E820_RAM, HVM_MEMMAP_ENTRY, LAYOUT } from '../../abi/pvh.ts';
 import { loadKernel, type LoadedKernel } from './loader.ts';
 
 export interface BootKernelOptions {
-  /** A kernel path (built with buildKernel), bundle code, or a built bundle. */
-  bundle: string | KernelBundle | { code: string };
-  /** Build variant when `bundle` is a path. */
-  variant?: string;
+  /** The built bundle (src/machine/kernels.ts buildKernel: its code, and its source map for crash traces) or just code. */
+  bundle: { code: string; map?: string };
   name: string;
   memKiB?: number;
   vcpus?: number;
@@ -72,18 +71,8 @@ export function layoutMemory(d: Domain, cmdline: string): number {
   return siPaddr;
 }
 
-export async function bootKernel(hv: Hypervisor, opts: BootKernelOptions): Promise<BootedKernel> {
-  const bundle =
-    typeof opts.bundle === 'string'
-      ? opts.bundle.includes('\n') || opts.bundle.includes('(')
-        ? { code: opts.bundle }
-        : await buildKernel(opts.bundle, { variant: opts.variant })
-      : opts.bundle;
-  return bootBundle(hv, { ...opts, bundle });
-}
-
-/** bootKernel for an already-built bundle (synchronous). */
-export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: { code: string } }): BootedKernel {
+/** Create the domain, lay out its memory, load the bundle and start vCPU 0. */
+export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKernel {
   const memKiB = opts.memKiB ?? 32 * 1024;
   if (memKiB < LAYOUT.MIN_FRAMES * 4) throw new Error(`bootKernel: memKiB must be at least ${LAYOUT.MIN_FRAMES * 4}`);
   const domain = hv.createDomain({ name: opts.name, memKiB, vcpus: opts.vcpus ?? 1, ...(opts.domid !== undefined ? { domid: opts.domid } : {}) });
@@ -91,6 +80,7 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions & { bundle: {
   const { storePort, consolePort } = setupRings(domain, opts);
   const hostLog = opts.hostLog ?? ((l: string) => console.error(l));
   const kernel = loadKernel(opts.bundle.code, {
+    ...(opts.bundle.map !== undefined ? { sourceMap: opts.bundle.map } : {}),
     domid: domain.id,
     name: opts.name,
     now: () => hv.sim.clock.now,

@@ -1,14 +1,15 @@
 // xl, the command line toolstack (tools/xl), over Libxl: create, destroy,
 // list, network-attach|detach, block-attach|detach, debug-keys, console,
-// dmesg. Output matches xl's: `xl list` is byte-exact (dom0.md §6.3), libxl's
+// dmesg. Output matches xl's: `xl list` is byte-exact (docs/architecture.md §5.6), libxl's
 // error lines go to stderr in the order libxl logs them.
 //
 // xlMain is a sim-thread coroutine; host.ts runs it as one thread.
 
 import type { Co } from '../../sim/index.ts';
 import { CfgError, parseDomainConfig, vdevToDevid, type DiskSpec, type VifSpec } from './cfg.ts';
-import type { DomInfo, Libxl } from './libxl.ts';
+import type { Libxl } from './libxl.ts';
 import { backendPath } from './libxl.ts';
+import type { DomInfo } from './xc.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -83,7 +84,7 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     if (p === undefined) return undefined;
     if (/^\d+$/.test(p)) {
       const id = Number(p);
-      if (lx.hv.info(id)) return id;
+      if (lx.xc.xc_domain_getinfo(id)) return id;
       return undefined;
     }
     return yield* lx.nameToDomid(p);
@@ -102,7 +103,7 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
 
     case 'list':
     case 'li': {
-      const doms = lx.hv.list().sort((a, b) => a.domid - b.domid);
+      const doms = lx.xc.xc_domain_getinfolist().sort((a, b) => a.domid - b.domid);
       let sel = doms;
       if (args[0] !== undefined) {
         const id = yield* findDomain(args[0]);

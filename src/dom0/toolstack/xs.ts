@@ -1,6 +1,7 @@
 // The toolstack's xenstore handle (libxenstore's xs_handle, for a privileged
-// dom0 process): request/reply over the byte-exact wire protocol, one
-// outstanding request at a time per caller, watch events dispatched by token.
+// dom0 process: tools/libs/store/xs.c): request/reply over the byte-exact wire
+// protocol, one outstanding request at a time per caller, watch events
+// dispatched by token. Requests are encoded by abi/xs_wire.ts's argument codec.
 //
 // Every operation is a sim-thread coroutine (`yield* xs.read(...)`): the reply
 // may come back at once (an in-process daemon) or later (a transport that
@@ -8,20 +9,13 @@
 
 import {
   XS_DIRECTORY, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
-  XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS,
-  encodeMessage, decodeMessage, joinStrings, splitStrings, latin1, latin1Bytes, errorName,
+  XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS, XsError,
+  encodeArgs, encodeMessage, decodeMessage, splitStrings, latin1, latin1Bytes, errorName,
 } from '../../abi/xs_wire.ts';
 import { WaitQueue, waitEvent, type Co } from '../../sim/index.ts';
+import { xsTransaction } from '../xs_transaction.ts';
 
-export class XsError extends Error {
-  constructor(
-    readonly errno: string,
-    readonly op: string,
-    readonly path: string,
-  ) {
-    super(`xenstore ${op} ${path}: ${errno}`);
-  }
-}
+export { XsError };
 
 /** How frames reach the daemon and come back. */
 export interface XsTransport {
@@ -39,7 +33,7 @@ interface Pending {
   done: boolean;
 }
 
-export class XsClient {
+export class Libxenstore {
   private nextReq = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly wq = new WaitQueue();
@@ -84,15 +78,8 @@ export class XsClient {
   }
 
   private *req(type: number, tx: number, args: string[], op: string, value?: Uint8Array): Co<Uint8Array> {
-    let payload = joinStrings(args.map((a) => a));
-    if (value) {
-      const out = new Uint8Array(payload.length + value.length);
-      out.set(payload);
-      out.set(value, payload.length);
-      payload = out;
-    }
     try {
-      return yield* this.request(type, tx, payload, op);
+      return yield* this.request(type, tx, encodeArgs(args, value), op);
     } catch (e) {
       if (e instanceof XsError) throw new XsError(e.errno, op, args[0] ?? '');
       throw e;
@@ -126,18 +113,9 @@ export class XsClient {
     }
   }
 
+  /** XS_WRITE; the value is sent latin1 (one byte per char), as the toolstack's values are. */
   *write(tx: number, path: string, value: string): Co {
-    const p = latin1Bytes(path);
-    const v = latin1Bytes(value);
-    const payload = new Uint8Array(p.length + 1 + v.length);
-    payload.set(p);
-    payload.set(v, p.length + 1);
-    try {
-      yield* this.request(XS_WRITE, tx, payload, 'write');
-    } catch (e) {
-      if (e instanceof XsError) throw new XsError(e.errno, 'write', path);
-      throw e;
-    }
+    yield* this.req(XS_WRITE, tx, [path], 'write', latin1Bytes(value));
   }
 
   *mkdir(tx: number, path: string): Co {
@@ -213,24 +191,16 @@ export class XsClient {
     yield* this.req(XS_RELEASE, 0, [String(domid)], 'release');
   }
 
-  /** Run `body` in a transaction, retrying on EAGAIN (libxl's `for (;;) { t = start; …; commit }`). */
+  /** Run `body` in a transaction, retrying on EAGAIN (libxl's `for (;;) { t = start; …; commit }`), at most `maxRetries` times. */
   *transaction<T>(body: (tx: number) => Co<T>, maxRetries = 16): Co<T> {
-    for (let i = 0; ; i++) {
-      const tx = yield* this.transactionStart();
-      let r: T;
-      try {
-        r = yield* body(tx);
-      } catch (e) {
-        try {
-          yield* this.transactionEnd(tx, false);
-        } catch {
-          /* already gone */
-        }
-        throw e;
-      }
-      if (yield* this.transactionEnd(tx, true)) return r;
-      if (i >= maxRetries) throw new XsError('EAGAIN', 'transaction', '');
-    }
+    const xs = this;
+    const ops = {
+      start: () => xs.transactionStart(),
+      commit: (tx: number) => xs.transactionEnd(tx, true),
+      *abort(tx: number): Co {
+        yield* xs.transactionEnd(tx, false);
+      },
+    };
+    return yield* xsTransaction(ops, body, maxRetries, () => new XsError('EAGAIN', 'transaction', ''));
   }
 }
-

@@ -1,12 +1,10 @@
 // Domains known to the daemon (cxenstored's struct domain), indexed by domid
 // so every lookup is O(1) (4.17's linked list made domain creation quadratic).
 
+import { DOMID_FIRST_RESERVED } from '../../abi/xen.ts';
 import type { Connection } from './connection.ts';
 
-/** DOMID_FIRST_RESERVED: ids from here on are not domains. */
-export const DOMID_FIRST_RESERVED = 0x7ff0;
-
-export interface Domain {
+export interface XsdDomain {
   readonly domid: number;
   /** Store generation when this incarnation of the domid appeared (XSA-322). */
   readonly generation: number;
@@ -21,14 +19,14 @@ export interface Domain {
 }
 
 export class DomainTable {
-  private readonly byId = new Map<number, Domain>();
+  private readonly byId = new Map<number, XsdDomain>();
 
-  get(domid: number): Domain | undefined {
+  get(domid: number): XsdDomain | undefined {
     return this.byId.get(domid);
   }
 
   /** find_or_alloc_existing_domain: every domid below DOMID_FIRST_RESERVED exists (no hypervisor to ask). */
-  getOrAlloc(domid: number, generation: number): Domain | undefined {
+  getOrAlloc(domid: number, generation: number): XsdDomain | undefined {
     let d = this.byId.get(domid);
     if (d) return d;
     if (domid >= DOMID_FIRST_RESERVED) return undefined;
@@ -43,7 +41,7 @@ export class DomainTable {
 
   generationOf = (domid: number): number | undefined => this.byId.get(domid)?.generation;
 
-  all(): IterableIterator<Domain> {
+  all(): IterableIterator<XsdDomain> {
     return this.byId.values();
   }
 }

@@ -1,10 +1,11 @@
-// In-process transport for dom0's kernel and toolstack: frames in through
-// send(), replies and watch events out through onMessage, synchronously (from
-// inside send, or from inside whichever call made a watch fire). Privileged,
-// like any dom0 connection.
+// In-process transport for dom0's kernel and toolstack, and for device models
+// acting as their stub domain: frames in through send(), replies and watch
+// events out through onMessage, synchronously (from inside send, or from
+// inside whichever call made a watch fire). Privileged when it is dom0's, like
+// any dom0 connection; a device model's (domid != 0) is not.
 
 import {
-  XS_ERROR, XsFrameReader, decodeMessage, encodeMessage, latin1Bytes, splitStrings, text, type XsMessage,
+  XS_ERROR, XsFrameReader, decodeMessage, encodeMessage, encodeRequest, splitStrings, text, type XsMessage,
 } from '../../abi/xs_wire.ts';
 import { Connection } from './connection.ts';
 import type { Xenstored } from './xenstored.ts';
@@ -14,8 +15,8 @@ export class LocalConnection extends Connection {
   private readonly reader = new XsFrameReader();
   private out: Uint8Array[] = [];
 
-  constructor(private readonly daemon: Xenstored, seq: number) {
-    super(seq, 0, true);
+  constructor(private readonly daemon: Xenstored, seq: number, domid = 0) {
+    super(seq, domid, domid === 0);
   }
 
   /** One or more whole frames (a partial frame waits for the rest). A header with len > 4096 drops the connection. */
@@ -57,21 +58,8 @@ export class LocalConnection extends Connection {
 
 // ------------------------------------------------------------ small helpers
 
-/** A request frame from string arguments, each NUL-terminated (WRITE: pass the value as `raw`). */
-export function encodeRequest(type: number, args: readonly string[], opts: { txId?: number; reqId?: number; raw?: Uint8Array | string } = {}): Uint8Array {
-  const head = args.map((a) => latin1Bytes(a + '\0'));
-  const raw = opts.raw === undefined ? new Uint8Array(0) : typeof opts.raw === 'string' ? new TextEncoder().encode(opts.raw) : opts.raw;
-  let len = raw.length;
-  for (const h of head) len += h.length;
-  const p = new Uint8Array(len);
-  let o = 0;
-  for (const h of head) {
-    p.set(h, o);
-    o += h.length;
-  }
-  p.set(raw, o);
-  return encodeMessage(type, opts.reqId ?? 0, opts.txId ?? 0, p);
-}
+// The request codec is abi/xs_wire.ts's, re-exported for the daemon's users.
+export { encodeRequest };
 
 export interface DecodedReply extends XsMessage {
   /** The error name if type is XS_ERROR. */

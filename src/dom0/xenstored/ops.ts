@@ -2,7 +2,7 @@
 // xenstored_domain.c, xenstored_watch.c, xenstored_transaction.c,
 // xenstored_control.c). A handler returns the reply payload, NO_REPLY if it
 // already wrote its reply (WATCH: ack, then the first event), or throws
-// XsError with one of Xen's error names.
+// ErrorReply with one of Xen's error names.
 
 import {
   XENSTORE_PAYLOAD_MAX, XENSTORE_REL_PATH_MAX, XS_CONTROL, XS_DIRECTORY, XS_DIRECTORY_PART, XS_GET_DOMAIN_PATH,
@@ -10,9 +10,9 @@ import {
   XS_RM, XS_SET_PERMS, XS_SET_TARGET, XS_TRANSACTION_END, XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WRITE,
   latin1, latin1Bytes, type XsMessage, type XsdError,
 } from '../../abi/xs_wire.ts';
+import { DOMID_FIRST_RESERVED } from '../../abi/xen.ts';
 import type { Connection } from './connection.ts';
-import { XsError } from './errors.ts';
-import { DOMID_FIRST_RESERVED } from './domain.ts';
+import { ErrorReply } from './errors.ts';
 import { baseName, canonicalize, childPath, homePath, isRelative, isSpecial, isValidNodename, parentOf } from './path.ts';
 import {
   XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, parsePerms, permForConn, permToString, type Perm, type Perms,
@@ -22,7 +22,7 @@ import { childList, emptyNode, makeNode, withChild, withoutChild, type XsNode } 
 import type { TreeView } from './transaction.ts';
 import type { Xenstored } from './xenstored.ts';
 
-export { XsError };
+export { ErrorReply };
 
 export const NO_REPLY: unique symbol = Symbol('no reply');
 export type Reply = Uint8Array | typeof NO_REPLY;
@@ -42,7 +42,7 @@ const OK = new Uint8Array([0x4f, 0x4b, 0]);
 const EMPTY = new Uint8Array(0);
 
 function fail(name: XsdError): never {
-  throw new XsError(name);
+  throw new ErrorReply(name);
 }
 
 // ---------------------------------------------------------------- arguments
@@ -272,7 +272,7 @@ const rm: Handler = (x) => {
     n = getNode(x, path, XS_PERM_WRITE);
   } catch (e) {
     // Already gone is fine, if the parent exists.
-    if (e instanceof XsError && e.name === 'ENOENT' && path !== '/' && v.read(parentOf(path))) return OK;
+    if (e instanceof ErrorReply && e.name === 'ENOENT' && path !== '/' && v.read(parentOf(path))) return OK;
     throw e;
   }
   if (path === '/') fail('EINVAL');

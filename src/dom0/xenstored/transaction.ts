@@ -9,7 +9,7 @@
 // in cxenstored: the client may have acted on an ENOENT, so a later change of
 // that node must still make the commit fail.
 
-import { XsError } from './errors.ts';
+import { ErrorReply } from './errors.ts';
 import type { Perms } from './perms.ts';
 import type { Store, XsNode } from './tree/store.ts';
 
@@ -103,7 +103,7 @@ export class Transaction implements TreeView {
     if (o !== undefined) return o ?? undefined;
     const seen = this.accessed.get(path);
     if (seen !== undefined) return seen ?? undefined;
-    if (this.accessed.size >= this.nodeLimit()) throw new XsError('ENOSPC');
+    if (this.accessed.size >= this.nodeLimit()) throw new ErrorReply('ENOSPC');
     const n = this.store.nodes.get(path);
     this.accessed.set(path, n ?? null);
     return n;

@@ -1,7 +1,8 @@
 // Watch registry, indexed by watched path so a change to P only looks at the
 // watches registered on P and its ancestors (O(depth)), never at unrelated
 // connections or domains (the cause of cxenstored 4.17's quadratic domain
-// creation, see reference §6.2).
+// creation: tools/xenstore/xenstored_watch.c walks every connection's
+// watches on each change).
 
 import type { Connection } from './connection.ts';
 

@@ -8,9 +8,9 @@ import {
   XENSTORE_PAYLOAD_MAX, XS_ERROR, XS_TYPE_COUNT, XS_WATCH_EVENT, type XsMessage, type XsdError,
 } from '../../abi/xs_wire.ts';
 import type { Connection } from './connection.ts';
-import { DomainTable, type Domain } from './domain.ts';
+import { DomainTable, type XsdDomain } from './domain.ts';
 import { LocalConnection } from './local.ts';
-import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, XsError, removeTree, type OpContext } from './ops.ts';
+import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeTree, type OpContext } from './ops.ts';
 import { homePath, parentOf } from './path.ts';
 import { DEFAULT_PERMS, XS_PERM_READ, permForConn, type Perms } from './perms.ts';
 import { DEFAULT_QUOTAS, nodeRecordSize, type Quotas } from './quota.ts';
@@ -79,9 +79,13 @@ export class Xenstored {
     return ++this.connSeq;
   }
 
-  /** An in-process, privileged (dom0) connection. */
-  connectLocal(): LocalConnection {
-    const c = new LocalConnection(this, this.nextConnSeq());
+  /**
+   * An in-process connection: dom0's (privileged) by default, or one acting
+   * as domain `domid` (unprivileged), as a stub domain's device model talks
+   * to xenstored over its own ring.
+   */
+  connectLocal(domid = 0): LocalConnection {
+    const c = new LocalConnection(this, this.nextConnSeq(), domid);
     this.connections.add(c);
     return c;
   }
@@ -173,7 +177,7 @@ export class Xenstored {
     } catch (e) {
       tx?.rollback();
       this.afterReply.length = 0;
-      if (e instanceof XsError) return this.sendError(c, m, e.name);
+      if (e instanceof ErrorReply) return this.sendError(c, m, e.name);
       // A bug must not leave the client waiting forever: report it and answer EINVAL
       // (the name cxenstored uses for errnos outside xsd_errors).
       this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);
@@ -384,7 +388,7 @@ export class Xenstored {
     return { nodes, watches: domid === 0 ? 0 : watches, transactions: domid === 0 ? 0 : transactions, outstanding: 0, memory };
   }
 
-  get domainsList(): Domain[] {
+  get domainsList(): XsdDomain[] {
     return [...this.domains.all()];
   }
 }

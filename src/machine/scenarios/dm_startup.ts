@@ -1,4 +1,4 @@
-// Scenario 3 (DESIGN.md): the device-model startup protocol.
+// Scenario 3 (docs/architecture.md §6.3): the device-model startup protocol.
 //
 // Fixed: each device model publishes `state = running` under its own domain
 // (/local/domain/<dm-domid>/device-model/<domid>/state) and libxl waits where

@@ -1,4 +1,4 @@
-// Scenario 4 (DESIGN.md): frontend hand-over without destroying the domain
+// Scenario 4 (docs/architecture.md §6.4): frontend hand-over without destroying the domain
 // (kexec), as a terminal session.
 //
 //   1. boot dom0, create domain 1 running kernels/kexec.ts with one vif

@@ -1,4 +1,4 @@
-// Scenario 2 (DESIGN.md): the xenwatch stall, as a terminal session.
+// Scenario 2 (docs/architecture.md §6.2): the xenwatch stall, as a terminal session.
 //
 //   1. boot dom0 (xenbus, xenwatch or mtwatch), create domain 1 (a unikernel
 //      with a netfront or a blkfront), let it talk to its backend;
@@ -33,7 +33,7 @@ export const STALL_STEPS = ['boot', 'create', 'stall', 'destroy', 'zombie', 'stu
 
 export type Backend = NonNullable<ScenarioOptions['backend']>;
 
-/** Frames the stuck watch thread's /proc/PID/stack must show (dom0.md §5.1, §5.2). */
+/** Frames the stuck watch thread's /proc/PID/stack must show (docs/architecture.md §5.1, §5.2). */
 export const STUCK_FRAMES: Record<Backend, readonly string[]> = {
   netback: ['kthread_stop', 'xenvif_disconnect_data', 'set_backend_state', 'frontend_changed'],
   'blkback-io': ['xen_blkif_disconnect', 'frontend_changed'],

@@ -66,7 +66,7 @@ export class ScriptedNetfront {
     this.be = `/local/domain/0/backend/vif/${d.id}/${devid}`;
   }
 
-  /** libxl__device_generic_add for a vif (dom0.md §3.3 step 1). */
+  /** libxl__device_generic_add for a vif (docs/architecture.md §5.3 step 1). */
   add(mac = '00:16:3e:00:00:0' + this.d.id): void {
     const { be, fe } = this;
     this.m.tool.tx({
@@ -136,7 +136,7 @@ export class ScriptedBlkfront {
     this.be = `/local/domain/0/backend/vbd/${d.id}/${devid}`;
   }
 
-  /** libxl__device_generic_add for a disk (dom0.md §3.4 step 1). */
+  /** libxl__device_generic_add for a disk (docs/architecture.md §5.3 step 1). */
   add(image: string): void {
     const { be, fe } = this;
     this.m.tool.tx({

@@ -5,12 +5,13 @@ import { Sim, SimThread, type Co } from '../../../src/sim/index.ts';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { encodeRequest } from '../../../src/dom0/xenstored/local.ts';
 import { XS_WATCH, XS_WRITE, XS_READ, splitStrings, decodeMessage, XS_WATCH_EVENT, latin1 } from '../../../src/abi/xs_wire.ts';
-import { XsClient } from '../../../src/dom0/toolstack/xs.ts';
+import { Libxenstore } from '../../../src/dom0/toolstack/xs.ts';
 import { runThread } from '../../../src/dom0/toolstack/run.ts';
-import { Libxl, type DomInfo, type HvPort, type SpawnPort, type LibxlOptions } from '../../../src/dom0/toolstack/libxl.ts';
+import { Libxl, type SpawnPort, type LibxlOptions } from '../../../src/dom0/toolstack/libxl.ts';
+import type { DomInfo, XcInterface } from '../../../src/dom0/toolstack/xc.ts';
 import type { DomainConfig } from '../../../src/dom0/toolstack/cfg.ts';
 
-export class FakeHv implements HvPort {
+export class FakeHv implements XcInterface {
   doms = new Map<number, DomInfo & { name: string }>();
   /** domids that stay dying after destroy (grants still mapped). */
   pinned = new Set<number>();
@@ -18,19 +19,19 @@ export class FakeHv implements HvPort {
   constructor() {
     this.doms.set(0, { domid: 0, name: 'Domain-0', memKiB: 2048 * 1024, outstandingKiB: 0, vcpus: 4, running: true, blocked: false, paused: false, shutdown: false, shutdownReason: 0, dying: false, cpuTimeNs: 1e9 });
   }
-  list() { return [...this.doms.values()]; }
-  info(d: number) { return this.doms.get(d); }
-  createDomain(domid: number, cfg: DomainConfig, _uuid?: string) {
+  xc_domain_getinfolist() { return [...this.doms.values()]; }
+  xc_domain_getinfo(d: number) { return this.doms.get(d); }
+  xc_domain_create(domid: number, cfg: DomainConfig, _uuid?: string) {
     this.calls.push(`create ${domid}`);
     this.doms.set(domid, { domid, name: cfg.name, memKiB: cfg.memory * 1024, outstandingKiB: 0, vcpus: cfg.vcpus, running: false, blocked: false, paused: true, shutdown: false, shutdownReason: 0, dying: false, cpuTimeNs: 0 });
   }
-  *buildDomain(domid: number): Co<{ storeGfn: number; storePort: number }> {
+  *xc_dom_build(domid: number): Co<{ storeGfn: number; storePort: number }> {
     this.calls.push(`build ${domid}`);
     return { storeGfn: 0xfeffc, storePort: 1 };
   }
-  unpause(d: number) { this.calls.push(`unpause ${d}`); const x = this.doms.get(d); if (x) { x.paused = false; x.blocked = true; } }
-  pause(d: number) { this.calls.push(`pause ${d}`); const x = this.doms.get(d); if (x) { x.paused = true; x.blocked = false; } }
-  destroy(d: number) {
+  xc_domain_unpause(d: number) { this.calls.push(`unpause ${d}`); const x = this.doms.get(d); if (x) { x.paused = false; x.blocked = true; } }
+  xc_domain_pause(d: number) { this.calls.push(`pause ${d}`); const x = this.doms.get(d); if (x) { x.paused = true; x.blocked = false; } }
+  xc_domain_destroy(d: number) {
     this.calls.push(`destroy ${d}`);
     const x = this.doms.get(d);
     if (!x) return;
@@ -45,7 +46,7 @@ export const okSpawn: SpawnPort = {
 export interface Fixture {
   sim: Sim;
   xsd: Xenstored;
-  xs: XsClient;
+  xs: Libxenstore;
   hv: FakeHv;
   libxl: Libxl;
   run<T>(co: () => Co<T>): T;
@@ -57,7 +58,7 @@ export function makeFixture(opts: { backend?: boolean; libxl?: LibxlOptions; see
   const sim = new Sim({ seed: opts.seed ?? 1 });
   const xsd = new Xenstored();
   const conn = xsd.connectLocal();
-  const xs = new XsClient({ send: (f) => conn.send(f), set onFrame(cb) { conn.onMessage = cb; }, get onFrame() { return conn.onMessage; } });
+  const xs = new Libxenstore({ send: (f) => conn.send(f), set onFrame(cb) { conn.onMessage = cb; }, get onFrame() { return conn.onMessage; } });
   const hv = new FakeHv();
   const libxl = new Libxl(sim, xs, hv, okSpawn, opts.libxl ?? {});
   const raw = xsd.connectLocal();

@@ -80,9 +80,9 @@ create('domids: sequential, skipping live and recently destroyed ones', () => {
   assert.is(mk('c'), 3);
 });
 
-create('no backend: the exact 4.11 failure chain for a disk (dom0.md §5.1 step 5), 20 s virtual', () => {
+create('no backend: the exact 4.11 failure chain for a disk (docs/architecture.md §5.1 step 5), 20 s virtual', () => {
   const fx = makeFixture({ backend: false });
-  fx.hv.createDomain(1, parseDomainConfig('z.cfg', 'name="zombie"'), 'x'); // domain 1 exists (dying zombie)
+  fx.hv.xc_domain_create(1, parseDomainConfig('z.cfg', 'name="zombie"'), 'x'); // domain 1 exists (dying zombie)
   const r = fx.run(() => fx.libxl.domainCreate(parseDomainConfig('pv.cfg', 'name="pv"\ndisk=["vdev=xvda,target=/x.img"]')));
   assert.equal(r, { rc: -9, domid: 2 });
   assert.equal(fx.libxl.log, [
@@ -97,7 +97,7 @@ create('no backend: the exact 4.11 failure chain for a disk (dom0.md §5.1 step 
   assert.is(fx.sim.now, 20 * S);
   assert.equal(fx.dump('/local/domain/2'), []);
   assert.equal(fx.dump('/local/domain/0/backend/vbd/2/51712'), []);
-  assert.is(fx.hv.info(2), undefined);
+  assert.is(fx.hv.xc_domain_getinfo(2), undefined);
 });
 
 const destroy = suite('libxl destroy');
@@ -114,7 +114,7 @@ destroy('healthy destroy removes every dir and the domain', () => {
   assert.equal(fx.dump(`/vm/${uuid}`), []);
   assert.equal(fx.dump('/libxl/1'), []);
   assert.equal(fx.dump('/local/domain/0/backend/vif/1'), ['/local/domain/0/backend/vif/1=']);
-  assert.is(fx.hv.info(1), undefined);
+  assert.is(fx.hv.xc_domain_getinfo(1), undefined);
   assert.equal(fx.hv.calls.slice(-2), ['pause 1', 'destroy 1']);
 });
 

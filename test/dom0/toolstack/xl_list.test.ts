@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LIST_HEADER, formatListRow } from '../../../src/dom0/toolstack/xl.ts';
-import type { DomInfo } from '../../../src/dom0/toolstack/libxl.ts';
+import type { DomInfo } from '../../../src/dom0/toolstack/xc.ts';
 
 const list = suite('xl list format');
 const base: DomInfo = {
@@ -13,7 +13,7 @@ list('header is byte-exact (spaces, then tabs)', () => {
   assert.is(LIST_HEADER, 'Name                                        ID   Mem VCPUs\tState\tTime(s)');
 });
 
-list('rows match the 2018 reproduction transcript (dom0.md §5.1 step 3)', () => {
+list('rows match the 2018 reproduction transcript (docs/architecture.md §5.1 step 3)', () => {
   const dom0 = formatListRow('Domain-0', { ...base, memKiB: 2879 * 1024 + 500, vcpus: 4, running: true, cpuTimeNs: 13.2e9 });
   assert.is(dom0, 'Domain-0                                     0  2879     4     r-----      13.2');
   const zombie = formatListRow(undefined, { ...base, domid: 1, paused: true, dying: true, cpuTimeNs: 7.04e9 });

@@ -1,0 +1,74 @@
+// Domains once they exist (tools/libs/light/libxl_domain.c): destroy (pause,
+// the device model, forced device removal that continues on error, rm /vm,
+// /local/domain/N, /libxl/N, then the hypervisor's destroy), and names
+// (libxl_utils.c: libxl_domid_to_name, libxl_name_to_domid).
+import type { Co } from '../../sim/index.ts';
+import { devicesRemove, listDevices } from './libxl_device.ts';
+import { ERROR, libxlErr, type LibxlCtx } from './libxl_internal.ts';
+
+/**
+ * libxl__destroy_domid: pause, device model, forced device removal
+ * (devices_destroy_cb logs and continues), rm the xenstore dirs, then the
+ * hypervisor. Returns 0, or ERROR.DOMAIN_NOTFOUND after "Non-existant domain".
+ */
+export function* destroyDomid(ctx: LibxlCtx, domid: number): Co<number> {
+  if (!ctx.xc.xc_domain_getinfo(domid)) {
+    libxlErr(ctx, 'libxl__destroy_domid', domid, 'Non-existant domain');
+    return ERROR.DOMAIN_NOTFOUND;
+  }
+  ctx.xc.xc_domain_pause(domid);
+  const stub = ctx.stubdoms.get(domid);
+  if (stub !== undefined) {
+    ctx.stubdoms.delete(domid);
+    yield* destroyDomid(ctx, stub);
+  }
+  ctx.spawn.deviceModelDestroy?.(domid);
+  const xs = ctx.xs;
+  yield* xs.transaction(function* (t) {
+    yield* xs.rm(t, `/local/domain/0/device-model/${domid}`);
+  });
+  const refs = yield* listDevices(ctx, domid);
+  const rc = yield* devicesRemove(ctx, refs, true);
+  // devices_destroy_cb
+  if (rc < 0) libxlErr(ctx, 'devices_destroy_cb', domid, 'libxl__devices_destroy failed');
+  const vm = yield* xs.read(0, `/local/domain/${domid}/vm`);
+  yield* xs.transaction(function* (t) {
+    if (vm) yield* xs.rm(t, vm);
+    yield* xs.rm(t, `/local/domain/${domid}`);
+    yield* xs.rm(t, `/libxl/${domid}`);
+    yield* xs.rm(t, `/local/domain/${domid}/hvmloader`);
+  });
+  if (ctx.opts.mtwatchNode) {
+    yield* xs.transaction(function* (t) {
+      yield* xs.rm(t, `/local/domain/0/mtwatch/${domid}`);
+    });
+  }
+  // libxl__mark_domid_recent
+  ctx.recent.set(domid, ctx.sim.now);
+  ctx.xc.xc_domain_destroy(domid);
+  ctx.uuids.delete(domid);
+  return 0;
+}
+
+/** libxl_domain_destroy (xl destroy): destroyDomid, and domain_destroy_cb's lines on failure. */
+export function* domainDestroy(ctx: LibxlCtx, domid: number): Co<number> {
+  const rc = yield* destroyDomid(ctx, domid);
+  if (rc) {
+    libxlErr(ctx, 'domain_destroy_callback', domid, 'Unable to destroy guest');
+    libxlErr(ctx, 'domain_destroy_cb', domid, 'Destruction of domain failed');
+  }
+  return rc;
+}
+
+/** libxl_domid_to_name: the name node, or undefined (printed "(null)"). */
+export function* domidToName(ctx: LibxlCtx, domid: number): Co<string | undefined> {
+  return yield* ctx.xs.read(0, `/local/domain/${domid}/name`);
+}
+
+/** libxl_name_to_domid: a domain whose name node matches. */
+export function* nameToDomid(ctx: LibxlCtx, name: string): Co<number | undefined> {
+  for (const d of ctx.xc.xc_domain_getinfolist()) {
+    if ((yield* domidToName(ctx, d.domid)) === name) return d.domid;
+  }
+  return undefined;
+}
