@@ -1,11 +1,32 @@
-// Lwt: cooperative threads for the unikernel, after ocsigen/lwt.
+// Lwt: cooperative threads for the unikernel, after ocsigen/lwt
+// (src/core/lwt.ml, lwt.mli; the names below are lwt.mli's).
 //
 // A small promise type of our own (typescript.md §2.3: RxJS AsyncSubject
-// chains overflow at ~1000 nested binds). States: pending (with a callback
-// list), fulfilled, rejected, or proxy (an alias of another promise, Lwt's
-// make_into_proxy). Callbacks never run synchronously from bind/resolve: they
-// go on one FIFO run queue that the main loop drains (`Lwt.run_queue`), so a
-// million nested binds use constant stack, and the order is deterministic.
+// chains overflow at ~1000 nested binds). States: pending (with callbacks),
+// fulfilled, rejected, or proxy (an alias of another promise, Lwt's
+// make_into_proxy). Where this differs from Lwt, and why:
+//
+// * Resolution runs callbacks at once, deeper on the stack, as Lwt's
+//   `resolve` does (`wakeup`, `wakeup_exn`, `cancel`, and every promise a
+//   callback resolves in turn), up to MAX_DEPTH nested resolutions; deeper
+//   ones go on the run queue. Lwt's `wakeup` never defers (lwt.mli: "calling
+//   it in a loop can exhaust the stack"); the bound keeps our stack use
+//   constant, with Lwt's own default_maximum_callback_nesting_depth (42).
+// * `wakeup_later` resolves the promise now (its state changes at once, as in
+//   Lwt) but always queues the callbacks, where Lwt runs them at once unless
+//   it is already inside a callback. lwt.mli allows both ("may call callbacks
+//   immediately, or may queue them ... still before the next time Lwt blocks
+//   the process"): the main loop drains the queue (`run_queue`) before it
+//   blocks (main.ts). Always queueing gives the interrupt-driven wakeups
+//   (Activations.run) one order, FIFO, whatever the caller's depth.
+// * `bind`/`map`/`catch_` on an already resolved promise queue the callback
+//   where Lwt calls it at once: a loop of binds on resolved promises then runs
+//   in constant stack (a million nested binds, test/guest/lwt.test.ts).
+// * `choose`/`pick` over several resolved promises take the first rejected,
+//   else the first fulfilled, in list order; Lwt picks one at random (with a
+//   PRNG seeded by a constant). Deterministic from the seed either way.
+// * A native Promise (`of_promise`, an async function) cannot be canceled:
+//   cancellation stops there, as at a `wait` promise.
 //
 // `.then` exists so that `await p` works in kernels; a native continuation is
 // then on the realm's microtask queue, which the main loop drains through the
@@ -20,18 +41,54 @@ const REJECTED = 2;
 const PROXY = 3;
 
 /**
+ * Lwt's how_to_cancel, in the field `k` of a pending promise: undefined =
+ * Not_cancelable (`wait`), CANCEL_THIS = Cancel_this_promise (`task`,
+ * `protected_`), a promise = Propagate_cancel_to_one (the output of bind,
+ * map, catch_), an array = Propagate_cancel_to_several (join, all, choose,
+ * pick).
+ */
+const CANCEL_THIS = 1;
+
+/** Callback nesting bound (lwt.ml: default_maximum_callback_nesting_depth). */
+const MAX_DEPTH = 42;
+
+/** Lwt.Canceled: what a canceled promise is rejected with. */
+export class Canceled extends Error {
+  override readonly name = 'Canceled';
+  constructor() {
+    super('Lwt.Canceled');
+  }
+}
+
+/** The one Canceled value `cancel` rejects with (OCaml's constant constructor). */
+export const CANCELED: Canceled = new Canceled();
+
+/**
  * FIFO run queue of triples (function, a, b), called as function(a, b): a
- * callback and its promise, a bare job, or a wakeup_later (resolver, value).
+ * callback and its promise, a bare job, or an on_cancel callback.
  * Slots between qhead and qtail are live; the array never shrinks (no
  * reallocation per main-loop pass) and read slots are cleared.
  */
 const queue: any[] = [];
 let qhead = 0;
 let qtail = 0;
+/** Nested resolutions on the stack now (Lwt: current_callback_nesting_depth). */
+let depth = 0;
 /** Promises paused by `pause()`, woken by `wakeup_paused()`. */
-let paused: Array<Resolver<void>> = [];
+let paused: Array<Lwt<void>> = [];
 /** Set when a native continuation (await / .then from native code) may be queued. */
 export const native = { seen: false, dirty: false };
+
+/**
+ * Where an on_cancel callback's exception goes (Lwt.async_exception_hook).
+ * Lwt's default exits the process; ours rethrows, so the main loop crashes the
+ * domain with `Fatal error: …`.
+ */
+export const hooks = {
+  async_exception: (e: unknown): void => {
+    throw e;
+  },
+};
 
 function push3(f: (a: any, b: any) => void, a: any, b: any): void {
   const t = qtail;
@@ -41,18 +98,17 @@ function push3(f: (a: any, b: any) => void, a: any, b: any): void {
   qtail = t + 3;
 }
 
-function enqueue(job: () => void): void {
-  push3(job, undefined, undefined);
-}
-
 function enqueueCb(cb: Cb, p: Lwt<any>): void {
   if (typeof cb === 'function') push3(cb, p, undefined);
   else push3(bindStep, p, cb);
 }
 
-/** The queued half of wakeup_later. */
-function wakeupJob(r: Resolver<any>, v: unknown): void {
-  settle(r.promise, FULFILLED, v);
+function runCancelCb(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    hooks.async_exception(e);
+  }
 }
 
 export class Lwt<T> implements PromiseLike<T> {
@@ -62,6 +118,10 @@ export class Lwt<T> implements PromiseLike<T> {
   /** @internal Callbacks of a pending promise: the first one in `cb` (no array for the usual single listener), the rest in `cbs`. */
   cb: Cb | undefined = undefined;
   /** @internal */ cbs: Cb[] | undefined = undefined;
+  /** @internal how_to_cancel (see CANCEL_THIS). */
+  k: any = undefined;
+  /** @internal on_cancel callbacks: one function or an array. */
+  oc: (() => void) | Array<() => void> | undefined = undefined;
 
   /** Follow proxies to the representative, compressing the path. */
   /** @internal */ repr(): Lwt<T> {
@@ -76,7 +136,8 @@ export class Lwt<T> implements PromiseLike<T> {
     return r;
   }
 
-  /** @internal */ listen(cb: Cb): void {
+  /** @internal Add a callback; on a resolved promise it is queued. */
+  listen(cb: Cb): void {
     const r = this.repr();
     if (r.st === PENDING) {
       if (r.cb === undefined) r.cb = cb;
@@ -111,6 +172,7 @@ export class Lwt<T> implements PromiseLike<T> {
   ): Lwt<A | B> {
     native.seen = true;
     const out = new Lwt<A | B>();
+    out.k = this;
     this.listen((r) => {
       native.dirty = true;
       try {
@@ -125,21 +187,81 @@ export class Lwt<T> implements PromiseLike<T> {
   }
 }
 
+/** Remove one listener `cb` from a pending promise (Lwt's explicitly removable callbacks). */
+function unlisten(p: Lwt<any>, cb: Cb): void {
+  const r = p.repr();
+  if (r.st !== PENDING) return;
+  const cbs = r.cbs;
+  if (r.cb === cb) r.cb = cbs !== undefined && cbs.length > 0 ? cbs.shift() : undefined;
+  else if (cbs !== undefined) {
+    const i = cbs.indexOf(cb);
+    if (i >= 0) cbs.splice(i, 1);
+  }
+}
+
 export interface Resolver<T> {
   readonly promise: Lwt<T>;
+}
+
+function isCanceled(st: number, v: unknown): boolean {
+  return st === REJECTED && v instanceof Canceled;
+}
+
+/**
+ * Lwt's run_callbacks: on_cancel callbacks first (only if canceled), then the
+ * others in the order they were added. At once while the nesting is below
+ * MAX_DEPTH, else (or when `later`) from the run queue.
+ */
+function fire(r: Lwt<any>, cb: Cb | undefined, cbs: Cb[] | undefined, oc: Lwt<any>['oc'], later: boolean): void {
+  if (oc !== undefined && !isCanceled(r.st, r.v)) oc = undefined;
+  if (later || depth >= MAX_DEPTH) {
+    if (oc !== undefined) {
+      if (typeof oc === 'function') push3(runCancelCb, oc, undefined);
+      else for (const f of oc) push3(runCancelCb, f, undefined);
+    }
+    if (cb !== undefined) enqueueCb(cb, r);
+    if (cbs !== undefined) for (let i = 0; i < cbs.length; i++) enqueueCb(cbs[i]!, r);
+    return;
+  }
+  depth++;
+  try {
+    if (oc !== undefined) {
+      if (typeof oc === 'function') runCancelCb(oc);
+      else for (const f of oc) runCancelCb(f);
+    }
+    if (cb !== undefined) {
+      if (typeof cb === 'function') cb(r);
+      else bindStep(r, cb);
+    }
+    if (cbs !== undefined)
+      for (let i = 0; i < cbs.length; i++) {
+        const c = cbs[i]!;
+        if (typeof c === 'function') c(r);
+        else bindStep(r, c);
+      }
+  } finally {
+    depth--;
+  }
+}
+
+/** Resolve the pending representative `r` and run (or queue) its callbacks. */
+function resolve(r: Lwt<any>, st: number, v: any, later: boolean): void {
+  r.st = st;
+  r.v = v;
+  r.k = undefined;
+  const cb = r.cb;
+  const cbs = r.cbs;
+  const oc = r.oc;
+  r.cb = undefined;
+  r.cbs = undefined;
+  r.oc = undefined;
+  if (cb !== undefined || oc !== undefined) fire(r, cb, cbs, oc, later);
 }
 
 function settle<T>(p: Lwt<T>, st: number, v: any): void {
   const r = p.repr();
   if (r.st !== PENDING) throw new Error('Lwt: promise already resolved');
-  r.st = st;
-  r.v = v;
-  const cb = r.cb;
-  const cbs = r.cbs;
-  r.cb = undefined;
-  r.cbs = undefined;
-  if (cb !== undefined) enqueueCb(cb, r);
-  if (cbs) for (let i = 0; i < cbs.length; i++) enqueueCb(cbs[i]!, r);
+  resolve(r, st, v, false);
 }
 
 function reject(p: Lwt<any>, e: unknown): void {
@@ -150,46 +272,74 @@ function isThenable(x: any): x is PromiseLike<any> {
   return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof x.then === 'function';
 }
 
-/** Resolve `out` with `x`: a value, a Lwt (out becomes its proxy) or a foreign thenable. */
+/** Resolve `out` with `x`: a value, a Lwt (it becomes a proxy of out) or a foreign thenable. */
 function settleWith<T>(out: Lwt<T>, x: any): void {
   if (x instanceof Lwt) {
     const src = x.repr();
     const dst = out.repr();
     if (src === dst) return;
+    if (dst.st !== PENDING && isCanceled(dst.st, dst.v)) return; // canceled meanwhile: the result is dropped
     if (src.st !== PENDING) {
       settle(dst, src.st, src.v);
       return;
     }
-    // make_into_proxy: dst becomes an alias of src; its callbacks move over.
-    // (Order kept: src's callbacks, then dst's, each first `cb` then `cbs`.)
-    const cb = dst.cb;
-    const cbs = dst.cbs;
-    dst.cb = undefined;
-    dst.cbs = undefined;
-    dst.st = PROXY;
-    dst.v = src;
+    // lwt.ml make_into_proxy: src's callbacks join dst's (dst's first), dst
+    // takes src's how_to_cancel, and src becomes an alias of dst. dst (the
+    // output of a bind, which its caller holds) stays the representative: a
+    // thread that loops through binds forever keeps one promise, not a
+    // growing chain of proxies.
+    const cb = src.cb;
+    const cbs = src.cbs;
+    const oc = src.oc;
     if (cb !== undefined) {
-      if (src.cb === undefined) src.cb = cb;
-      else (src.cbs ??= []).push(cb);
+      if (dst.cb === undefined) dst.cb = cb;
+      else (dst.cbs ??= []).push(cb);
     }
-    if (cbs) {
-      if (src.cb === undefined) src.cb = cbs.shift();
-      if (src.cbs) for (const c of cbs) src.cbs.push(c);
-      else if (cbs.length > 0) src.cbs = cbs;
+    if (cbs !== undefined) {
+      if (dst.cbs === undefined && dst.cb !== undefined) dst.cbs = cbs;
+      else
+        for (const c of cbs) {
+          if (dst.cb === undefined) dst.cb = c;
+          else (dst.cbs ??= []).push(c);
+        }
     }
+    if (oc !== undefined) for (const f of typeof oc === 'function' ? [oc] : oc) addCancelCb(dst, f);
+    dst.k = src.k;
+    // A bind output whose function has not run yet keeps it, in `cb`, for bindStep.
+    src.cb = typeof src.v === 'function' ? src.v : undefined;
+    src.cbs = undefined;
+    src.oc = undefined;
+    src.k = undefined;
+    src.st = PROXY;
+    src.v = dst;
     return;
   }
   if (isThenable(x)) {
+    // The handlers run from the realm's microtask drain and may resolve Lwt
+    // promises there, callbacks and all: `dirty` makes the main loop look again.
     x.then(
-      (v) => settleWith(out, v),
-      (e) => reject(out, e),
+      (v) => {
+        native.dirty = true;
+        settleWith(out, v);
+      },
+      (e) => {
+        native.dirty = true;
+        reject(out, e);
+      },
     );
     return;
   }
   settle(out, FULFILLED, x);
 }
 
-// --- the Lwt API (names as in lwt.mli) ---
+function addCancelCb(r: Lwt<any>, f: () => void): void {
+  const oc = r.oc;
+  if (oc === undefined) r.oc = f;
+  else if (typeof oc === 'function') r.oc = [oc, f];
+  else oc.push(f);
+}
+
+// --- creating and resolving (lwt.mli "Creating", "Resolving") ---
 
 export function return_<T>(v: T): Lwt<T> {
   const p = new Lwt<T>();
@@ -207,50 +357,105 @@ export function fail<T = never>(e: unknown): Lwt<T> {
 
 export const return_unit: Lwt<void> = return_(undefined);
 
-/** @internal A pending promise (Activations keeps the promise itself as its resolver). */
-export function task<T>(): Lwt<T> {
-  return new Lwt<T>();
+/** Lwt.wrap: `f()`'s value as a resolved promise, or its exception as a rejected one. */
+export function wrap<T>(f: () => T): Lwt<T> {
+  try {
+    return return_(f());
+  } catch (e) {
+    return fail(e);
+  }
 }
 
-function wakeupPromiseJob(p: Lwt<any>, v: unknown): void {
-  settle(p, FULFILLED, v);
-}
-
-/** @internal wakeup_later on the promise made by task(). */
-export function wakeup_later_task<T>(p: Lwt<T>, v: T): void {
-  push3(wakeupPromiseJob, p, v);
-}
-
-/** A pending promise and its resolver. */
+/** A pending promise and its resolver. Not cancelable: `cancel` leaves it pending (Lwt.wait). */
 export function wait<T>(): [Lwt<T>, Resolver<T>] {
   const p = new Lwt<T>();
   return [p, { promise: p }];
 }
 
+/** Like wait, but `cancel` rejects the promise with Canceled (Lwt.task; most I/O promises are tasks). */
+export function task<T>(): [Lwt<T>, Resolver<T>] {
+  const p = new Lwt<T>();
+  p.k = CANCEL_THIS;
+  return [p, { promise: p }];
+}
+
+/** @internal A cancelable pending promise that is its own resolver (Activations: one allocation per wait). */
+export function task_promise<T>(): Lwt<T> {
+  const p = new Lwt<T>();
+  p.k = CANCEL_THIS;
+  return p;
+}
+
+/** Lwt's wakeup_general: a canceled promise ignores the wakeup; a resolved one is an error. */
+function wakeupGeneral(name: string, p: Lwt<any>, st: number, v: unknown, later: boolean): void {
+  const r = p.repr();
+  if (r.st !== PENDING) {
+    if (isCanceled(r.st, r.v)) return;
+    throw new Error(`Lwt.${name}: promise already resolved`);
+  }
+  resolve(r, st, v, later);
+}
+
+/**
+ * Fulfil now and run the callbacks now, deeper on the current stack (Lwt.wakeup).
+ * No effect on a canceled promise; throws if the promise is already resolved.
+ */
 export function wakeup<T>(r: Resolver<T>, v: T): void {
-  settle(r.promise, FULFILLED, v);
+  wakeupGeneral('wakeup', r.promise, FULFILLED, v, false);
 }
 
+/** Reject now, callbacks now (Lwt.wakeup_exn). */
 export function wakeup_exn(r: Resolver<any>, e: unknown): void {
-  settle(r.promise, REJECTED, e);
+  wakeupGeneral('wakeup_exn', r.promise, REJECTED, e, false);
 }
 
-/** Resolve from the run queue rather than now (Lwt.wakeup_later). */
+/** Fulfil now; the callbacks run from the run queue, before the main loop blocks (Lwt.wakeup_later). */
 export function wakeup_later<T>(r: Resolver<T>, v: T): void {
-  push3(wakeupJob, r, v);
+  wakeupGeneral('wakeup_later', r.promise, FULFILLED, v, true);
 }
+
+/** Reject now, callbacks queued (Lwt.wakeup_later_exn). */
+export function wakeup_later_exn(r: Resolver<any>, e: unknown): void {
+  wakeupGeneral('wakeup_later_exn', r.promise, REJECTED, e, true);
+}
+
+/** @internal wakeup_later on a promise made by task_promise() (the interrupt path: Activations.run). */
+export function wakeup_later_task<T>(p: Lwt<T>, v: T): void {
+  if (p.st !== PENDING || p.oc !== undefined || p.cbs !== undefined) {
+    wakeupGeneral('wakeup_later', p, FULFILLED, v, true);
+    return;
+  }
+  // The usual case, written out: one waiter (a bind), no on_cancel.
+  p.st = FULFILLED;
+  p.v = v;
+  p.k = undefined;
+  const cb = p.cb;
+  if (cb === undefined) return;
+  p.cb = undefined;
+  enqueueCb(cb, p);
+}
+
+// --- composing (lwt.mli "Callbacks") ---
 
 export function bind<A, B>(p: Lwt<A>, f: (v: A) => Lwt<B> | B): Lwt<B> {
   const out = new Lwt<B>();
   out.v = f; // pending: v holds the function until bindStep runs
+  out.k = p;
   p.listen(out);
   return out;
 }
 
-/** The queued step of bind: `r` (what was bound) is resolved; settle `out` with f's result. */
+/** The step of bind: `r` (what was bound) is resolved; settle `out` with f's result. */
 function bindStep(r: Lwt<any>, out: Lwt<any>): void {
-  const f = out.v as (v: any) => any;
-  out.v = undefined;
+  let f: (v: any) => any;
+  if (out.st === PROXY) {
+    // out became an alias before its function ran (settleWith keeps the function in cb).
+    f = out.cb as (v: any) => any;
+    out.cb = undefined;
+  } else {
+    f = out.v;
+    out.v = undefined;
+  }
   if (r.st === FULFILLED) {
     try {
       settleWith(out, f(r.v));
@@ -264,6 +469,7 @@ export function map<A, B>(f: (v: A) => B, p: Lwt<A>): Lwt<B> {
   return bind(p, (v) => return_(f(v)));
 }
 
+/** Lwt.catch: `h` sees every rejection of `f()`, Canceled included. */
 export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
   let p: Lwt<T>;
   try {
@@ -272,6 +478,7 @@ export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
     p = fail(e);
   }
   const out = new Lwt<T>();
+  out.k = p;
   p.listen((r) => {
     if (r.st === FULFILLED) settle(out, FULFILLED, r.v);
     else {
@@ -285,35 +492,115 @@ export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
   return out;
 }
 
-/** A promise resolved at the next main-loop iteration. */
-export function pause(): Lwt<void> {
-  const [p, r] = wait<void>();
-  paused.push(r);
-  return p;
+/** Lwt.finalize: run `g` once `f()` resolves either way, then resolve as `f()` did (or with `g`'s error). */
+export function finalize<T>(f: () => Lwt<T>, g: () => Lwt<void> | void): Lwt<T> {
+  let p: Lwt<T>;
+  try {
+    p = f();
+  } catch (e) {
+    p = fail(e);
+  }
+  const out = new Lwt<T>();
+  out.k = p;
+  p.listen((r) => {
+    const res = r.st === FULFILLED ? return_(r.v as T) : fail<T>(r.v);
+    settleWith(out, bind(wrap(g), (x) => bind(x instanceof Lwt ? x : return_unit, () => res)));
+  });
+  return out;
 }
 
-export function paused_count(): number {
-  return paused.length;
+/** Lwt.on_any: call `ok` or `err` when `p` resolves (queued if it already is). */
+export function on_any<T>(p: Lwt<T>, ok: (v: T) => void, err: (e: unknown) => void): void {
+  p.listen((r) => (r.st === FULFILLED ? ok(r.v) : err(r.v)));
 }
 
-export function wakeup_paused(): void {
-  if (paused.length === 0) return;
-  const now = paused;
-  paused = [];
-  for (const r of now) wakeup(r, undefined);
+// --- cancellation (lwt.mli "Cancellation") ---
+
+/**
+ * Lwt.cancel: search backwards from `p` for pending cancelable promises (task,
+ * protected_) through bind/map/catch_ outputs and the lists of join, all,
+ * choose, pick, and reject each with CANCELED; then their callbacks run, which
+ * propagate the rejection forwards as usual. A `wait` promise, a resolved one
+ * and a native Promise stop the search. As in lwt.ml, every promise found is
+ * marked first (one reachable twice is canceled once), then the callbacks run,
+ * the last found first.
+ */
+export function cancel(p: Lwt<any>): void {
+  const found: Array<[Lwt<any>, Cb | undefined, Cb[] | undefined, Lwt<any>['oc']]> = [];
+  const stack: Lwt<any>[] = [p];
+  while (stack.length > 0) {
+    const r = stack.pop()!.repr();
+    if (r.st !== PENDING) continue;
+    const k = r.k;
+    if (k === undefined) continue;
+    if (k === CANCEL_THIS) {
+      found.push([r, r.cb, r.cbs, r.oc]);
+      r.st = REJECTED;
+      r.v = CANCELED;
+      r.k = r.cb = r.cbs = r.oc = undefined;
+    } else if (k instanceof Lwt) stack.push(k);
+    else for (let i = k.length - 1; i >= 0; i--) stack.push(k[i]); // depth first, in list order
+  }
+  for (let i = found.length - 1; i >= 0; i--) {
+    const [r, cb, cbs, oc] = found[i]!;
+    if (cb !== undefined || oc !== undefined) fire(r, cb, cbs, oc, false);
+  }
 }
 
-/** All resolved (rejects with the first error once all are resolved). */
+/**
+ * Lwt.on_cancel: run `f` when `p` is rejected with Canceled (by `cancel` or
+ * by any rejection with a Canceled), before its other callbacks. At once if
+ * `p` already is canceled; never if it resolves otherwise. An exception from
+ * `f` goes to hooks.async_exception.
+ */
+export function on_cancel(p: Lwt<any>, f: () => void): void {
+  const r = p.repr();
+  if (r.st === PENDING) addCancelCb(r, f);
+  else if (isCanceled(r.st, r.v)) runCancelCb(f);
+}
+
+/**
+ * Lwt.protected: a cancelable promise that follows `p`; cancelling it rejects
+ * it with Canceled and stops there: `p` is not canceled.
+ */
+export function protected_<T>(p: Lwt<T>): Lwt<T> {
+  if (p.repr().st !== PENDING) return p;
+  const out = new Lwt<T>();
+  out.k = CANCEL_THIS;
+  const cb = (r: Lwt<any>) => {
+    const o = out.repr(); // out may have become an alias (settleWith)
+    if (o.st === PENDING) resolve(o, r.st, r.v, false);
+  };
+  p.listen(cb);
+  addCancelCb(out, () => unlisten(p, cb));
+  return out;
+}
+
+/** Lwt.no_cancel: follows `p`; cancelling it does nothing (neither it nor `p` is canceled through it). */
+export function no_cancel<T>(p: Lwt<T>): Lwt<T> {
+  if (p.repr().st !== PENDING) return p;
+  const out = new Lwt<T>();
+  p.listen((r) => {
+    const o = out.repr();
+    if (o.st === PENDING) resolve(o, r.st, r.v, false);
+  });
+  return out;
+}
+
+// --- concurrency (lwt.mli "Concurrency") ---
+
+/** All resolved (rejects with the first error once all are resolved); cancelling it cancels each of `ps`. */
 export function join(ps: readonly Lwt<void>[]): Lwt<void> {
   return all(ps).map_(() => undefined);
 }
 
 export function all<T>(ps: readonly Lwt<T>[]): Lwt<T[]> {
-  const out = new Lwt<T[]>();
   const vals = new Array<T>(ps.length);
   let left = ps.length;
-  let err: { e: unknown } | undefined;
   if (left === 0) return return_(vals);
+  const out = new Lwt<T[]>();
+  out.k = ps;
+  let err: { e: unknown } | undefined;
   ps.forEach((p, i) =>
     p.listen((r) => {
       if (r.st === FULFILLED) vals[i] = r.v;
@@ -327,23 +614,75 @@ export function all<T>(ps: readonly Lwt<T>[]): Lwt<T[]> {
   return out;
 }
 
-/** The first promise to resolve (Lwt.choose; pick = choose without cancellation here). */
-export function choose<T>(ps: readonly Lwt<T>[]): Lwt<T> {
+/** Among already resolved promises: the first rejected one, else the first fulfilled; undefined if all pend. */
+function firstResolved<T>(ps: readonly Lwt<T>[]): Lwt<T> | undefined {
+  let ok: Lwt<T> | undefined;
   for (const p of ps) {
     const r = p.repr();
-    if (r.st !== PENDING) return r;
+    if (r.st === REJECTED) return r;
+    if (r.st === FULFILLED) ok ??= r;
+  }
+  return ok;
+}
+
+function race<T>(ps: readonly Lwt<T>[], name: string, cancelLosers: boolean): Lwt<T> {
+  if (ps.length === 0) throw new Error(`Lwt.${name} [] would return a promise that is pending forever`);
+  const done = firstResolved(ps);
+  if (done !== undefined) {
+    if (cancelLosers) for (const p of ps) cancel(p);
+    return done;
   }
   const out = new Lwt<T>();
-  for (const p of ps)
-    p.listen((r) => {
-      if (out.repr().st === PENDING) settle(out, r.st, r.v);
-    });
+  out.k = ps;
+  const cb = (r: Lwt<any>) => {
+    const o = out.repr();
+    if (o.st !== PENDING) return;
+    // The losers forget this callback (Lwt: explicitly removable callbacks),
+    // so a long-lived loser (a stop signal raced on every wakeup) keeps none.
+    for (const p of ps) unlisten(p, cb);
+    if (cancelLosers) for (const p of ps) cancel(p);
+    if (o.st === PENDING) resolve(o, r.st, r.v, false);
+  };
+  for (const p of ps) p.listen(cb);
   return out;
 }
 
-export const pick = choose;
+/** The first of `ps` to resolve; the others are left alone (Lwt.choose). Cancelling the result cancels each of `ps`. */
+export function choose<T>(ps: readonly Lwt<T>[]): Lwt<T> {
+  return race(ps, 'choose', false);
+}
 
-/** Lift an async function's native promise (or any thenable) into Lwt. */
+/** The first of `ps` to resolve; then every other one is canceled (Lwt.pick). */
+export function pick<T>(ps: readonly Lwt<T>[]): Lwt<T> {
+  return race(ps, 'pick', true);
+}
+
+// --- pausing and the scheduler's loop ---
+
+/**
+ * A promise resolved at the next main-loop iteration (Lwt.pause). Cancelable;
+ * a canceled one still counts in paused_count until the next wakeup_paused,
+ * as in lwt.ml.
+ */
+export function pause(): Lwt<void> {
+  const p = task_promise<void>();
+  paused.push(p);
+  return p;
+}
+
+export function paused_count(): number {
+  return paused.length;
+}
+
+/** Wake every promise paused so far, callbacks at once (Lwt.wakeup_paused); those they pause wait for the next call. */
+export function wakeup_paused(): void {
+  if (paused.length === 0) return;
+  const now = paused;
+  paused = [];
+  for (const p of now) wakeupGeneral('wakeup', p, FULFILLED, undefined, false);
+}
+
+/** Lift an async function's native promise (or any thenable) into Lwt (not cancelable). */
 export function of_promise<T>(p: PromiseLike<T>): Lwt<T> {
   native.seen = true;
   const out = new Lwt<T>();
@@ -383,6 +722,12 @@ export function is_pending(p: Lwt<any>): boolean {
   return p.repr().st === PENDING;
 }
 
+/** Was `p` rejected with Canceled? */
+export function is_canceled(p: Lwt<any>): boolean {
+  const r = p.repr();
+  return isCanceled(r.st, r.v);
+}
+
 export function queue_length(): number {
   return (qtail - qhead) / 3;
 }
@@ -392,80 +737,10 @@ export function reset(): void {
   queue.length = 0;
   qhead = 0;
   qtail = 0;
+  depth = 0;
   paused = [];
   native.seen = false;
   native.dirty = false;
 }
 
-// --- Lwt_condition and Lwt_mvar ---
-
-/** Lwt_condition: lossy; wait() blocks until the next signal/broadcast. */
-export class Condition<T = void> {
-  private waiters: Resolver<T>[] = [];
-  wait(): Lwt<T> {
-    const [p, r] = wait<T>();
-    this.waiters.push(r);
-    return p;
-  }
-  signal(v: T): void {
-    const r = this.waiters.shift();
-    if (r) wakeup_later(r, v);
-  }
-  broadcast(v: T): void {
-    const ws = this.waiters;
-    if (ws.length === 0) return;
-    this.waiters = [];
-    for (const r of ws) wakeup_later(r, v);
-  }
-  get waiting(): number {
-    return this.waiters.length;
-  }
-}
-
-/** Lwt_mvar: a one-slot mailbox with FIFO readers and writers. */
-export class MVar<T> {
-  private full = false;
-  private v: T | undefined;
-  private readers: Resolver<T>[] = [];
-  private writers: Array<{ v: T; r: Resolver<void> }> = [];
-  constructor(...init: [] | [T]) {
-    if (init.length === 1) {
-      this.full = true;
-      this.v = init[0];
-    }
-  }
-  put(v: T): Lwt<void> {
-    if (!this.full) {
-      const rd = this.readers.shift();
-      if (rd) wakeup_later(rd, v);
-      else {
-        this.full = true;
-        this.v = v;
-      }
-      return return_unit;
-    }
-    const [p, r] = wait<void>();
-    this.writers.push({ v, r });
-    return p;
-  }
-  take(): Lwt<T> {
-    if (this.full) {
-      const v = this.v as T;
-      const w = this.writers.shift();
-      if (w) {
-        this.v = w.v;
-        wakeup_later(w.r, undefined);
-      } else {
-        this.full = false;
-        this.v = undefined;
-      }
-      return return_(v);
-    }
-    const [p, r] = wait<T>();
-    this.readers.push(r);
-    return p;
-  }
-  is_empty(): boolean {
-    return !this.full;
-  }
-}
+export { Condition, MVar } from './lwt_sync.ts';
