@@ -15,7 +15,12 @@
 // for the backend to close, ends *every* grant it made (rings, RX buffers, TX
 // pages), frees the port and goes Initialising; connect() can then run again.
 // A detach/attach loop therefore leaks no grant.
+//
+// Received frames go to `onReceive` (one callback, the network stack) and to
+// the `frames` stream (RxJS, any number of subscribers), in ring order, from
+// the RX loop's pass over the ring.
 
+import { Subject, type Observable } from 'rxjs';
 import { PAGE_SIZE, XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import {
@@ -58,6 +63,13 @@ export class Netfront {
   private stopLoop: Lwt.Resolver<number> | undefined;
   readonly stats: NetfrontStats = { txPackets: 0, txBytes: 0, rxPackets: 0, txErrors: 0 };
   onReceive: ((frame: Uint8Array) => void) | undefined;
+  private readonly received = new Subject<Uint8Array>();
+  /**
+   * Every frame received from now on (a copy each; hot: nothing is buffered
+   * for a late subscriber). Spans reconnects (disconnect/connect); never
+   * completes or errors.
+   */
+  readonly frames: Observable<Uint8Array> = this.received.asObservable();
   private readonly gnt = Gnttab.get();
 
   constructor(readonly xs: XsClient, readonly devid = 0, readonly nrRx = 32) {
@@ -131,7 +143,8 @@ export class Netfront {
     while (this.running && gen === this.gen) {
       this.poll();
       const port = this.port;
-      const c = await Lwt.choose([Activations.after(port, this.counter), stop]);
+      // pick: when stop wins, the wait on the port is canceled (Activations drops it).
+      const c = await Lwt.pick([Activations.after(port, this.counter), stop]);
       if (c < 0 || gen !== this.gen) return;
       this.counter = c;
     }
@@ -159,7 +172,12 @@ export class Netfront {
         const s = this.rxBufs.get(r.id);
         if (s && r.status > 0) {
           this.stats.rxPackets++;
-          this.onReceive?.(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice());
+          const rcv = this.onReceive;
+          if (rcv || this.received.observed) {
+            const frame = new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice();
+            rcv?.(frame);
+            this.received.next(frame);
+          }
         }
         this.postRx(r.id);
         repost = true;
