@@ -88,9 +88,10 @@ export class Netfront {
     this.txFreeIds = Array.from({ length: this.tx.nr_ents }, (_, i) => this.tx!.nr_ents - 1 - i);
     this.port = Eventchn.alloc_unbound(this.backendId);
     for (let id = 0; id < this.nrRx; id++) this.postRx(id);
-    // Publish the buffers (Mini-OS init_rx_buffers: RING_PUSH_REQUESTS): until
-    // req_prod moves, netback sees no buffer and never delivers a frame. No
-    // notify: the backend reads the ring when it connects.
+    // Publish them now (Mini-OS netfront.c: init_rx_buffers pushes before
+    // connecting): netback looks at req_prod only when it has a packet, and a
+    // buffer left in req_prod_pvt is one it never sees. No notify: the
+    // backend has not bound the port yet.
     this.rx.pushRequestsAndCheckNotify();
     const fe = this.fe;
     const t = this.txRing.ref, r = this.rxRing.ref, port = this.port;
