@@ -5,6 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GuestDoors } from '../../src/abi/doors.ts';
 import * as Lwt from '../../src/guest/lwt.ts';
+import { Activations } from '../../src/guest/activations.ts';
+import type { Evtchn } from '../../src/guest/evtchn.ts';
 import { Time } from '../../src/guest/time.ts';
 
 const C = suite('lwt cancellation');
@@ -271,6 +273,28 @@ C('Time.sleep_ns is a task: cancelling it drops its timer', () => {
   assert.is(first.state(), 'fulfilled');
   assert.ok(Lwt.is_canceled(s2));
   assert.is(time.next_deadline(), undefined, 'the loser timer is gone');
+});
+
+C('Activations.after is a task: a canceled wait is dropped, and the next event wakes only the live ones', () => {
+  const ev = { found: [] as number[], nfound: 0, test_and_clear: () => true } as unknown as Evtchn;
+  const act = new Activations(ev);
+  const event = (port: number) => {
+    ev.found = [port];
+    ev.nfound = 1;
+    act.run();
+  };
+  // A thread racing the port against a stop signal, losing 1000 times (Lwt.pick cancels the wait on the port).
+  for (let i = 0; i < 1000; i++) {
+    const [s] = Lwt.task<number>();
+    const r = Lwt.pick([act.after(3, 0), s]);
+    Lwt.cancel(s);
+    assert.ok(Lwt.is_canceled(r));
+  }
+  const live = act.after(3, 0);
+  assert.ok((act as unknown as { afterN: Uint32Array }).afterN[3]! <= 4, 'canceled waits are compacted away');
+  event(3);
+  Lwt.run_queue();
+  assert.is(live.value(), 1);
 });
 
 C.run();
