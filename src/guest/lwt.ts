@@ -33,11 +33,12 @@
 // loader (see main.ts: `nativeSeen`).
 
 /** A listener: a callback, or the output promise of a bind (its function in `v` while pending: no closure per bind). */
-type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
+/** @internal */
+export type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
 
-const PENDING = 0;
-const FULFILLED = 1;
-const REJECTED = 2;
+/** @internal */ export const PENDING = 0;
+/** @internal */ export const FULFILLED = 1;
+/** @internal */ export const REJECTED = 2;
 const PROXY = 3;
 
 /**
@@ -47,7 +48,7 @@ const PROXY = 3;
  * map, catch_), an array = Propagate_cancel_to_several (join, all, choose,
  * pick).
  */
-const CANCEL_THIS = 1;
+export const CANCEL_THIS = 1;
 
 /** Callback nesting bound (lwt.ml: default_maximum_callback_nesting_depth). */
 const MAX_DEPTH = 42;
@@ -103,7 +104,8 @@ function enqueueCb(cb: Cb, p: Lwt<any>): void {
   else push3(bindStep, p, cb);
 }
 
-function runCancelCb(f: () => void): void {
+/** @internal */
+export function runCancelCb(f: () => void): void {
   try {
     f();
   } catch (e) {
@@ -188,7 +190,8 @@ export class Lwt<T> implements PromiseLike<T> {
 }
 
 /** Remove one listener `cb` from a pending promise (Lwt's explicitly removable callbacks). */
-function unlisten(p: Lwt<any>, cb: Cb): void {
+/** @internal */
+export function unlisten(p: Lwt<any>, cb: Cb): void {
   const r = p.repr();
   if (r.st !== PENDING) return;
   const cbs = r.cbs;
@@ -203,7 +206,8 @@ export interface Resolver<T> {
   readonly promise: Lwt<T>;
 }
 
-function isCanceled(st: number, v: unknown): boolean {
+/** @internal */
+export function isCanceled(st: number, v: unknown): boolean {
   return st === REJECTED && v instanceof Canceled;
 }
 
@@ -212,7 +216,8 @@ function isCanceled(st: number, v: unknown): boolean {
  * others in the order they were added. At once while the nesting is below
  * MAX_DEPTH, else (or when `later`) from the run queue.
  */
-function fire(r: Lwt<any>, cb: Cb | undefined, cbs: Cb[] | undefined, oc: Lwt<any>['oc'], later: boolean): void {
+/** @internal */
+export function fire(r: Lwt<any>, cb: Cb | undefined, cbs: Cb[] | undefined, oc: Lwt<any>['oc'], later: boolean): void {
   if (oc !== undefined && !isCanceled(r.st, r.v)) oc = undefined;
   if (later || depth >= MAX_DEPTH) {
     if (oc !== undefined) {
@@ -245,7 +250,8 @@ function fire(r: Lwt<any>, cb: Cb | undefined, cbs: Cb[] | undefined, oc: Lwt<an
 }
 
 /** Resolve the pending representative `r` and run (or queue) its callbacks. */
-function resolve(r: Lwt<any>, st: number, v: any, later: boolean): void {
+/** @internal */
+export function resolve(r: Lwt<any>, st: number, v: any, later: boolean): void {
   r.st = st;
   r.v = v;
   r.k = undefined;
@@ -258,13 +264,15 @@ function resolve(r: Lwt<any>, st: number, v: any, later: boolean): void {
   if (cb !== undefined || oc !== undefined) fire(r, cb, cbs, oc, later);
 }
 
-function settle<T>(p: Lwt<T>, st: number, v: any): void {
+/** @internal */
+export function settle<T>(p: Lwt<T>, st: number, v: any): void {
   const r = p.repr();
   if (r.st !== PENDING) throw new Error('Lwt: promise already resolved');
   resolve(r, st, v, false);
 }
 
-function reject(p: Lwt<any>, e: unknown): void {
+/** @internal */
+export function reject(p: Lwt<any>, e: unknown): void {
   settle(p, REJECTED, e);
 }
 
@@ -332,7 +340,8 @@ function settleWith<T>(out: Lwt<T>, x: any): void {
   settle(out, FULFILLED, x);
 }
 
-function addCancelCb(r: Lwt<any>, f: () => void): void {
+/** @internal */
+export function addCancelCb(r: Lwt<any>, f: () => void): void {
   const oc = r.oc;
   if (oc === undefined) r.oc = f;
   else if (typeof oc === 'function') r.oc = [oc, f];
@@ -514,149 +523,6 @@ export function on_any<T>(p: Lwt<T>, ok: (v: T) => void, err: (e: unknown) => vo
   p.listen((r) => (r.st === FULFILLED ? ok(r.v) : err(r.v)));
 }
 
-// --- cancellation (lwt.mli "Cancellation") ---
-
-/**
- * Lwt.cancel: search backwards from `p` for pending cancelable promises (task,
- * protected_) through bind/map/catch_ outputs and the lists of join, all,
- * choose, pick, and reject each with CANCELED; then their callbacks run, which
- * propagate the rejection forwards as usual. A `wait` promise, a resolved one
- * and a native Promise stop the search. As in lwt.ml, every promise found is
- * marked first (one reachable twice is canceled once), then the callbacks run,
- * the last found first.
- */
-export function cancel(p: Lwt<any>): void {
-  const found: Array<[Lwt<any>, Cb | undefined, Cb[] | undefined, Lwt<any>['oc']]> = [];
-  const stack: Lwt<any>[] = [p];
-  while (stack.length > 0) {
-    const r = stack.pop()!.repr();
-    if (r.st !== PENDING) continue;
-    const k = r.k;
-    if (k === undefined) continue;
-    if (k === CANCEL_THIS) {
-      found.push([r, r.cb, r.cbs, r.oc]);
-      r.st = REJECTED;
-      r.v = CANCELED;
-      r.k = r.cb = r.cbs = r.oc = undefined;
-    } else if (k instanceof Lwt) stack.push(k);
-    else for (let i = k.length - 1; i >= 0; i--) stack.push(k[i]); // depth first, in list order
-  }
-  for (let i = found.length - 1; i >= 0; i--) {
-    const [r, cb, cbs, oc] = found[i]!;
-    if (cb !== undefined || oc !== undefined) fire(r, cb, cbs, oc, false);
-  }
-}
-
-/**
- * Lwt.on_cancel: run `f` when `p` is rejected with Canceled (by `cancel` or
- * by any rejection with a Canceled), before its other callbacks. At once if
- * `p` already is canceled; never if it resolves otherwise. An exception from
- * `f` goes to hooks.async_exception.
- */
-export function on_cancel(p: Lwt<any>, f: () => void): void {
-  const r = p.repr();
-  if (r.st === PENDING) addCancelCb(r, f);
-  else if (isCanceled(r.st, r.v)) runCancelCb(f);
-}
-
-/**
- * Lwt.protected: a cancelable promise that follows `p`; cancelling it rejects
- * it with Canceled and stops there: `p` is not canceled.
- */
-export function protected_<T>(p: Lwt<T>): Lwt<T> {
-  if (p.repr().st !== PENDING) return p;
-  const out = new Lwt<T>();
-  out.k = CANCEL_THIS;
-  const cb = (r: Lwt<any>) => {
-    const o = out.repr(); // out may have become an alias (settleWith)
-    if (o.st === PENDING) resolve(o, r.st, r.v, false);
-  };
-  p.listen(cb);
-  addCancelCb(out, () => unlisten(p, cb));
-  return out;
-}
-
-/** Lwt.no_cancel: follows `p`; cancelling it does nothing (neither it nor `p` is canceled through it). */
-export function no_cancel<T>(p: Lwt<T>): Lwt<T> {
-  if (p.repr().st !== PENDING) return p;
-  const out = new Lwt<T>();
-  p.listen((r) => {
-    const o = out.repr();
-    if (o.st === PENDING) resolve(o, r.st, r.v, false);
-  });
-  return out;
-}
-
-// --- concurrency (lwt.mli "Concurrency") ---
-
-/** All resolved (rejects with the first error once all are resolved); cancelling it cancels each of `ps`. */
-export function join(ps: readonly Lwt<void>[]): Lwt<void> {
-  return all(ps).map_(() => undefined);
-}
-
-export function all<T>(ps: readonly Lwt<T>[]): Lwt<T[]> {
-  const vals = new Array<T>(ps.length);
-  let left = ps.length;
-  if (left === 0) return return_(vals);
-  const out = new Lwt<T[]>();
-  out.k = ps;
-  let err: { e: unknown } | undefined;
-  ps.forEach((p, i) =>
-    p.listen((r) => {
-      if (r.st === FULFILLED) vals[i] = r.v;
-      else err ??= { e: r.v };
-      if (--left === 0) {
-        if (err) reject(out, err.e);
-        else settle(out, FULFILLED, vals);
-      }
-    }),
-  );
-  return out;
-}
-
-/** Among already resolved promises: the first rejected one, else the first fulfilled; undefined if all pend. */
-function firstResolved<T>(ps: readonly Lwt<T>[]): Lwt<T> | undefined {
-  let ok: Lwt<T> | undefined;
-  for (const p of ps) {
-    const r = p.repr();
-    if (r.st === REJECTED) return r;
-    if (r.st === FULFILLED) ok ??= r;
-  }
-  return ok;
-}
-
-function race<T>(ps: readonly Lwt<T>[], name: string, cancelLosers: boolean): Lwt<T> {
-  if (ps.length === 0) throw new Error(`Lwt.${name} [] would return a promise that is pending forever`);
-  const done = firstResolved(ps);
-  if (done !== undefined) {
-    if (cancelLosers) for (const p of ps) cancel(p);
-    return done;
-  }
-  const out = new Lwt<T>();
-  out.k = ps;
-  const cb = (r: Lwt<any>) => {
-    const o = out.repr();
-    if (o.st !== PENDING) return;
-    // The losers forget this callback (Lwt: explicitly removable callbacks),
-    // so a long-lived loser (a stop signal raced on every wakeup) keeps none.
-    for (const p of ps) unlisten(p, cb);
-    if (cancelLosers) for (const p of ps) cancel(p);
-    if (o.st === PENDING) resolve(o, r.st, r.v, false);
-  };
-  for (const p of ps) p.listen(cb);
-  return out;
-}
-
-/** The first of `ps` to resolve; the others are left alone (Lwt.choose). Cancelling the result cancels each of `ps`. */
-export function choose<T>(ps: readonly Lwt<T>[]): Lwt<T> {
-  return race(ps, 'choose', false);
-}
-
-/** The first of `ps` to resolve; then every other one is canceled (Lwt.pick). */
-export function pick<T>(ps: readonly Lwt<T>[]): Lwt<T> {
-  return race(ps, 'pick', true);
-}
-
 // --- pausing and the scheduler's loop ---
 
 /**
@@ -743,4 +609,5 @@ export function reset(): void {
   native.dirty = false;
 }
 
+export { all, cancel, choose, join, no_cancel, on_cancel, pick, protected_ } from './lwt_race.ts';
 export { Condition, MVar } from './lwt_sync.ts';
