@@ -27,13 +27,23 @@
 //   PRNG seeded by a constant). Deterministic from the seed either way.
 // * A native Promise (`of_promise`, an async function) cannot be canceled:
 //   cancellation stops there, as at a `wait` promise.
+// * Names: `catch_` and `protected_` (reserved words in JavaScript), `return_`.
+//
+// As in Lwt: `task` promises are cancelable and `wait` ones are not; `cancel`
+// searches backwards through bind/catch_ outputs and the lists of join,
+// choose and pick, rejects the cancelable promises it finds with CANCELED and
+// lets the rejection run forwards (lwt_race.ts); `on_cancel` callbacks run
+// before the other callbacks; a wakeup on a canceled promise does nothing;
+// `pick` cancels the losers, `choose` does not; `pause`/`wakeup_paused` wake
+// at the next main-loop pass. A proxy points at the caller's promise, as in
+// lwt.ml (settleWith). test/guest/lwt*.test.ts check each rule against the
+// lwt.mli text.
 //
 // `.then` exists so that `await p` works in kernels; a native continuation is
 // then on the realm's microtask queue, which the main loop drains through the
 // loader (see main.ts: `nativeSeen`).
 
-/** A listener: a callback, or the output promise of a bind (its function in `v` while pending: no closure per bind). */
-/** @internal */
+/** @internal A listener: a callback, or the output promise of a bind (its function in `v` while pending: no closure per bind). */
 export type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
 
 /** @internal */ export const PENDING = 0;
