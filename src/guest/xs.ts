@@ -30,7 +30,6 @@
 // * A request over 4096 payload bytes is refused locally (E2BIG); a
 //   directory whose listing is over 4096 bytes (E2BIG) is fetched with
 //   DIRECTORY_PART, as libxenstore does.
-//
 // * The waits are RxJS streams on the guest's virtual-time scheduler: a
 //   watch is an Observable of fired paths (unsubscribing sends UNWATCH);
 //   `values` reads the node at each event, the read in flight cancelled when
@@ -131,7 +130,7 @@ interface WatchSub {
 }
 
 const MAX_TX_ATTEMPTS = 100;
-/** DIRECTORY_PART restarts when the directory keeps changing (libxenstore gives up too). */
+/** Attempts at a DIRECTORY_PART listing while the directory keeps changing under it (its generation moves). */
 const MAX_DIRECTORY_ATTEMPTS = 10;
 
 function isEagain(e: unknown): boolean {
