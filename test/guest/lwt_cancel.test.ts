@@ -261,7 +261,7 @@ C('Condition: a canceled waiter is removed, so signal wakes the next one', () =>
   assert.is(b.value(), 5);
 });
 
-C('Time.sleep_ns is a task: cancelling it drops its timer', () => {
+C('Time.sleep_ns is a task: cancelling it drops its timer; a sleep-0 loop does not starve restart_threads', () => {
   let now = 0;
   const si = new ArrayBuffer(4096);
   const time = new Time({ frame: () => si, rdtsc: () => now } as unknown as GuestDoors, 5);
@@ -270,9 +270,16 @@ C('Time.sleep_ns is a task: cancelling it drops its timer', () => {
   const first = Lwt.pick([s1, s2]);
   now = 1000;
   time.restart_threads(now);
+  Lwt.run_queue();
   assert.is(first.state(), 'fulfilled');
   assert.ok(Lwt.is_canceled(s2));
   assert.is(time.next_deadline(), undefined, 'the loser timer is gone');
+  let spins = 0;
+  const loop = (): Lwt.Lwt<void> => time.sleep_ns(0).bind_(() => (++spins < 1e6 ? loop() : Lwt.return_unit));
+  loop();
+  assert.is(time.restart_threads(now), 1, 'one timer per pass');
+  Lwt.run_queue();
+  assert.is(spins, 1);
 });
 
 C('Activations.after is a task: a canceled wait is dropped, and the next event wakes only the live ones', () => {
