@@ -148,8 +148,7 @@ export class Netfront {
     while (this.running && gen === this.gen) {
       this.poll();
       const port = this.port;
-      // pick: when stop wins, the wait on the port is canceled (Activations drops it).
-      const c = await Lwt.pick([Activations.after(port, this.counter), stop]);
+      const c = await Lwt.choose([Activations.after(port, this.counter), stop]);
       if (c < 0 || gen !== this.gen) return;
       this.counter = c;
     }
