@@ -8,7 +8,7 @@
 
 import { EVTCHN_2L_NR_CHANNELS } from '../abi/xen.ts';
 import type { Evtchn } from './evtchn.ts';
-import { Lwt, return_, task, wait as lwtWait, wakeup_later, wakeup_later_task, type Resolver } from './lwt.ts';
+import { Lwt, is_pending, return_, task_promise, wait as lwtWait, wakeup_later, wakeup_later_task, type Resolver } from './lwt.ts';
 
 /** The counter value before any event (`Activations.program_start`). */
 export const program_start = 0;
@@ -46,18 +46,37 @@ export class Activations {
     this.afterN = a;
   }
 
-  /** Resolves with the port's counter once it exceeds `counter`. */
+  /**
+   * Resolves with the port's counter once it exceeds `counter`. Cancelable
+   * (Lwt.task, as mirage-xen's Lwt_condition waiters are): a canceled wait is
+   * dropped at the next event, or at the next `after` on that port.
+   */
   after(port: number, counter: number): Lwt<number> {
     if (port >= this.counters.length) this.grow(port);
     const c = this.counters[port]!;
     if (c > counter) return return_(c);
-    const p = task<number>();
+    const p = task_promise<number>();
     const as = (this.afters[port] ??= []);
-    const n = this.afterN[port]!;
+    let n = this.afterN[port]!;
+    if (n > 0) n = this.compact(as, n);
     as[n] = counter;
     as[n + 1] = p;
     this.afterN[port] = n + 2;
     return p;
+  }
+
+  /** Drop canceled waits (bounded memory when every wait is raced and lost, e.g. Lwt.pick with a stop signal). */
+  private compact(as: any[], n: number): number {
+    let k = 0;
+    for (let j = 0; j < n; j += 2) {
+      const p = as[j + 1] as Lwt<number>;
+      if (!is_pending(p)) continue;
+      as[k] = as[j];
+      as[k + 1] = p;
+      k += 2;
+    }
+    for (let j = k; j < n; j++) as[j] = undefined;
+    return k;
   }
 
   /** Lossy: resolves at the next event on `port`. */

@@ -27,6 +27,9 @@ export { kernel, Main, type KernelMain } from './runtime.ts';
 /** Virtual time (`Time.now_ns`, `Time.wall_ns`, `Time.sleep_ns`) and the RxJS scheduler on it (`scheduler()`). */
 export { Time, scheduler } from './runtime.ts';
 
+/** RxJS <-> Lwt on virtual time: `fromLwt` (cancels the promise on unsubscribe), `toLwt` (first value; cancel unsubscribes), `retryBackoff`. */
+export { fromLwt, toLwt, retryBackoff } from './rx.ts';
+
 /** Output (`Console.log`, `Console.write`), the command line (`Cmdline.args`) and the kernel's frames (`Memory`). */
 export { Console, Cmdline, Memory } from './runtime.ts';
 

@@ -15,7 +15,12 @@
 // for the backend to close, ends *every* grant it made (rings, RX buffers, TX
 // pages), frees the port and goes Initialising; connect() can then run again.
 // A detach/attach loop therefore leaks no grant.
+//
+// Received frames go to `onReceive` (one callback, the network stack) and to
+// the `frames` stream (RxJS, any number of subscribers), in ring order, from
+// the RX loop's pass over the ring.
 
+import { Subject, type Observable } from 'rxjs';
 import { PAGE_SIZE, XenbusState } from '../abi/xen.ts';
 import { FrontRing } from '../abi/ring.ts';
 import {
@@ -58,6 +63,13 @@ export class Netfront {
   private stopLoop: Lwt.Resolver<number> | undefined;
   readonly stats: NetfrontStats = { txPackets: 0, txBytes: 0, rxPackets: 0, txErrors: 0 };
   onReceive: ((frame: Uint8Array) => void) | undefined;
+  private readonly received = new Subject<Uint8Array>();
+  /**
+   * Every frame received from now on (a copy each; hot: nothing is buffered
+   * for a late subscriber). Spans reconnects (disconnect/connect); never
+   * completes or errors.
+   */
+  readonly frames: Observable<Uint8Array> = this.received.asObservable();
   private readonly gnt = Gnttab.get();
 
   constructor(readonly xs: XsClient, readonly devid = 0, readonly nrRx = 32) {
@@ -76,6 +88,11 @@ export class Netfront {
     this.txFreeIds = Array.from({ length: this.tx.nr_ents }, (_, i) => this.tx!.nr_ents - 1 - i);
     this.port = Eventchn.alloc_unbound(this.backendId);
     for (let id = 0; id < this.nrRx; id++) this.postRx(id);
+    // Publish them now (Mini-OS netfront.c: init_rx_buffers pushes before
+    // connecting): netback looks at req_prod only when it has a packet, and a
+    // buffer left in req_prod_pvt is one it never sees. No notify: the
+    // backend has not bound the port yet.
+    this.rx.pushRequestsAndCheckNotify();
     const fe = this.fe;
     const t = this.txRing.ref, r = this.rxRing.ref, port = this.port;
     await xs.transaction(async (tx) => {
@@ -159,7 +176,12 @@ export class Netfront {
         const s = this.rxBufs.get(r.id);
         if (s && r.status > 0) {
           this.stats.rxPackets++;
-          this.onReceive?.(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice());
+          const rcv = this.onReceive;
+          if (rcv || this.received.observed) {
+            const frame = new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice();
+            rcv?.(frame);
+            this.received.next(frame);
+          }
         }
         this.postRx(r.id);
         repost = true;

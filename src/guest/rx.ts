@@ -5,8 +5,13 @@
 // isolated: an action that throws is reported (the runtime crashes the domain
 // with the message on the console) without unsubscribing the others, unlike
 // VirtualTimeScheduler. `now()` is in ms, as RxJS expects.
+// fromLwt/toLwt (end of file) turn the Lwt threads' promises into streams and
+// back, with cancellation both ways.
 
-import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import {
+  EmptyError, Observable, Subscription, of, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike,
+} from 'rxjs';
+import * as Lwt from './lwt.ts';
 import type { Time, TimerHandle } from './time.ts';
 
 class GuestAction<T> extends Subscription implements SchedulerAction<T> {
@@ -61,4 +66,107 @@ export class GuestScheduler implements SchedulerLike {
   schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
     return new GuestAction<T>(this, work).schedule(state, delay ?? 0);
   }
+}
+
+// --- Lwt <-> Observable (the clients' waits as streams, and back) ---
+
+/**
+ * An Lwt as a cold Observable: each subscription calls `make()`, emits the
+ * value and completes, or errors. Unsubscribing first (a `timeout`, a
+ * `switchMap` moving on, `takeUntil`) cancels the promise with Lwt.cancel,
+ * which reaches the request's task: the xenstore client then drops the reply.
+ */
+export function fromLwt<T>(make: () => Lwt.Lwt<T>): Observable<T> {
+  return new Observable<T>((sub) => {
+    let p: Lwt.Lwt<T>;
+    try {
+      p = make();
+    } catch (e) {
+      sub.error(e);
+      return undefined;
+    }
+    let done = false;
+    Lwt.on_any(
+      p,
+      (v) => {
+        done = true;
+        sub.next(v);
+        sub.complete();
+      },
+      (e) => {
+        done = true;
+        sub.error(e);
+      },
+    );
+    return () => {
+      if (!done) Lwt.cancel(p);
+    };
+  });
+}
+
+/**
+ * The first value of `obs` as a cancelable Lwt (a task): rejects with the
+ * stream's error, or with RxJS's EmptyError if it completes empty. Cancelling
+ * the promise unsubscribes. Resolved with wakeup_later: the waiting thread
+ * runs from the run queue, not inside the emitting operator.
+ */
+export function toLwt<T>(obs: Observable<T>): Lwt.Lwt<T> {
+  const [p, r] = Lwt.task<T>();
+  let done = false;
+  let sub: Subscription | undefined;
+  const finish = (): void => {
+    done = true;
+    sub?.unsubscribe();
+  };
+  sub = obs.subscribe({
+    next: (v) => {
+      if (done) return;
+      finish();
+      Lwt.wakeup_later(r, v);
+    },
+    error: (e) => {
+      if (done) return;
+      finish();
+      Lwt.wakeup_later_exn(r, e);
+    },
+    complete: () => {
+      if (done) return;
+      finish();
+      Lwt.wakeup_later_exn(r, new EmptyError());
+    },
+  });
+  if (done) sub.unsubscribe();
+  else Lwt.on_cancel(p, () => sub!.unsubscribe());
+  return p;
+}
+
+/** Back-off before retry `n` (1, 2, …): base·2^(n−1) ms, at most `max` ms. Deterministic: no jitter. */
+export function backoffMs(n: number, base = 1, max = 32): number {
+  return Math.min(max, base * 2 ** Math.min(n - 1, 30));
+}
+
+export interface RetryBackoff {
+  /** Retries after the first failure (so count + 1 attempts in all). */
+  count: number;
+  /** Which errors are worth another attempt; the others pass through at once. */
+  when: (e: unknown) => boolean;
+  /** The virtual-time scheduler that paces the retries; without one they follow at once. */
+  scheduler?: SchedulerLike;
+  baseMs?: number;
+  maxMs?: number;
+}
+
+/**
+ * `retry` with exponential back-off on virtual time: resubscribe to the
+ * source (each subscription is a new attempt) when it fails with an error
+ * `when` accepts, after backoffMs(n) on the scheduler.
+ */
+export function retryBackoff<T>(o: RetryBackoff): MonoTypeOperatorFunction<T> {
+  return retry<T>({
+    count: o.count,
+    delay: (e: unknown, n: number) => {
+      if (!o.when(e)) return throwError(() => e);
+      return o.scheduler ? timer(backoffMs(n, o.baseMs, o.maxMs), o.scheduler) : of(0);
+    },
+  });
 }

@@ -8,7 +8,7 @@
 
 import type { GuestDoors } from '../abi/doors.ts';
 import { SHARED_INFO, VCPU_INFO, VCPU_TIME_INFO } from '../abi/xen.ts';
-import { Lwt, wait, wakeup } from './lwt.ts';
+import { Lwt, on_cancel, task, wakeup_later } from './lwt.ts';
 import { DeadlineHeap } from '../lib/deadline_heap.ts';
 
 export interface TimerHandle {
@@ -87,9 +87,16 @@ export class Time {
     if (h) h.cancelled = true;
   }
 
+  /**
+   * Resolves `ns` from now. Cancelable (Lwt.task, as OS.Time.sleep_ns):
+   * cancelling drops the timer. Woken with wakeup_later, like the event
+   * wakeups: the sleeper runs from the run queue, so a thread that sleeps 0
+   * in a loop of binds cannot keep restart_threads from returning.
+   */
   sleep_ns(ns: number): Lwt<void> {
-    const [p, r] = wait<void>();
-    this.at(this.now() + Math.max(0, ns), () => wakeup(r, undefined));
+    const [p, r] = task<void>();
+    const h = this.at(this.now() + Math.max(0, ns), () => wakeup_later(r, undefined));
+    on_cancel(p, () => this.cancel(h));
     return p;
   }
 

@@ -1,38 +1,20 @@
 // Frontend helpers for the xenbus state machine, on the guest's Xs client.
 
+import { first } from 'rxjs';
 import { XenbusState } from '../abi/xen.ts';
 import { Lwt } from './runtime.ts';
+import { toLwt } from './rx.ts';
 import type { XsClient } from './xs.ts';
 
 /**
- * Wait until `path` satisfies `ok` (a xenstore watch). An Lwt, not a native
+ * Wait until `path` satisfies `ok`: the first of xs.values(path) that does
+ * (a watch, a read at each event; unsubscribing on the first match sends
+ * UNWATCH). An error reply reads as undefined. A Lwt task, not a native
  * Promise: the main loop only knows to drain native continuations that came
- * through an Lwt (`await lwt`), so a bare Promise resolved from a watch
- * callback would leave the vCPU halted with the continuation pending.
+ * through an Lwt (`await lwt`), and cancelling it drops the watch.
  */
 export function waitFor(xs: XsClient, path: string, ok: (v: string | undefined) => boolean): Lwt.Lwt<string | undefined> {
-  const [p, r] = Lwt.wait<string | undefined>();
-  let done = false;
-  let sub: { unsubscribe(): void } | undefined;
-  const check = (v: string | undefined) => {
-    if (done || !ok(v)) return;
-    done = true;
-    sub?.unsubscribe();
-    Lwt.wakeup(r, v);
-  };
-  sub = xs.watch(path).subscribe({
-    next: () => {
-      Lwt.catch_(() => xs.read(path), () => undefined as unknown as string).map_((v) => check(v));
-    },
-    error: (e) => {
-      if (!done) {
-        done = true;
-        Lwt.wakeup_exn(r, e);
-      }
-    },
-  });
-  if (done) sub.unsubscribe();
-  return p;
+  return toLwt(xs.values(path).pipe(first(ok)));
 }
 
 /**

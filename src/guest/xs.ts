@@ -6,7 +6,9 @@
 //   const name = await xs.read('name');            // relative to /local/domain/<domid>
 //   await xs.write('data/status', 'ready');
 //   xs.watch('data/command').subscribe((path) => …);   // RxJS; unsubscribe sends UNWATCH
+//   xs.values('data/mode').pipe(first((v) => v === 'on'))  // watch + read, as a stream
 //   await xs.transaction((t) => t.read('x').bind_((v) => t.write('x', v + '!')));   // retried on EAGAIN
+//   xs.transaction$((t) => …)                        // the same, as an Observable
 //
 // Design (docs/architecture.md §4.9):
 // * Every request gets a fresh req_id (never 0: watch events carry 0); replies
@@ -28,12 +30,26 @@
 // * A request over 4096 payload bytes is refused locally (E2BIG); a
 //   directory whose listing is over 4096 bytes (E2BIG) is fetched with
 //   DIRECTORY_PART, as libxenstore does.
+// * The waits are RxJS streams on the guest's virtual-time scheduler: a
+//   watch is an Observable of fired paths (unsubscribing sends UNWATCH);
+//   `values` reads the node at each event, the read in flight cancelled when
+//   the next event comes (switchMap); EAGAIN, from a conflicting commit or
+//   from a directory changing under DIRECTORY_PART, is retried by one
+//   operator with exponential back-off on virtual time (retryEagain). With
+//   `timeoutMs` set, every request fails with XsError ETIMEDOUT after that
+//   long (RxJS `timeout` on virtual time). Off by default: a daemon that
+//   never answers is a hang to be seen, not hidden.
+// * A request is a Lwt.task: cancelling the caller's promise (a timeout, a
+//   switchMap, Lwt.pick) does not recall the request, already on the ring;
+//   its reply is dropped when it comes. Dropped replies that leave something
+//   behind in the daemon are undone then: a transaction's id is ended (F), a
+//   watch is unwatched.
 //
 // The transport is abstract (XsIO) so that tests can run the client against
 // the real daemon over an in-process ring page; `Xs.connect()` builds it from
 // the running platform.
 
-import { Observable } from 'rxjs';
+import { Observable, defer, switchMap, throwError, timeout, type SchedulerLike } from 'rxjs';
 import {
   XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_GET_DOMAIN_PATH, XS_GET_PERMS, XS_MKDIR, XS_READ, XS_RING_RSP, XS_RING_RSP_CONS,
   XS_RING_RSP_PROD, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
@@ -41,8 +57,9 @@ import {
   XsError, XsFrameReader, XsProtocolError, XsRing, encodeArgs, encodeMessage, latin1, splitStrings, type XsMessage,
 } from '../abi/xs_wire.ts';
 import { HVM_PARAM } from '../abi/xen.ts';
-import { Main } from './runtime.ts';
+import { Main, scheduler } from './runtime.ts';
 import * as Lwt from './lwt.ts';
+import { fromLwt, retryBackoff, toLwt } from './rx.ts';
 import { utf8Decode, utf8Encode } from './utf8.ts';
 
 /** How the client reaches the ring: the page, the event channel, and Activations. */
@@ -57,6 +74,8 @@ export interface XsIO {
   after(c: number): Lwt.Lwt<number>;
   /** A race-relevant shared-memory access (Memory.point); optional. */
   point?(label: string): void;
+  /** The virtual-time scheduler for timeouts and back-off; without one, retries follow at once and timeoutMs is ignored. */
+  scheduler?: SchedulerLike;
 }
 
 // XS_ERROR replies and a broken stream: the error types every client shares (abi/xs_wire.ts).
@@ -82,6 +101,8 @@ interface Pending {
   type: number;
   path: string;
   resolve: Lwt.Resolver<XsMessage>;
+  /** What a reply to a canceled request must undo in the daemon. */
+  late?: (m: XsMessage) => void;
 }
 
 interface WatchSub {
@@ -91,6 +112,12 @@ interface WatchSub {
 }
 
 const MAX_TX_ATTEMPTS = 100;
+/** Attempts at a DIRECTORY_PART listing while the directory keeps changing under it (its generation moves). */
+const MAX_DIRECTORY_ATTEMPTS = 10;
+
+function isEagain(e: unknown): boolean {
+  return e instanceof XsError && e.errno === 'EAGAIN';
+}
 
 /** Operations that may run inside a transaction (tx 0 = none). */
 export class XsHandle {
@@ -124,13 +151,14 @@ export class XsHandle {
     return Lwt.catch_(
       () => this.client.request(XS_DIRECTORY, this.txId, path, [path]).map_((m) => strings(m, 'DIRECTORY', path)),
       (e) => {
-        if (e instanceof XsError && (e.errno === 'E2BIG' || e.errno === 'ENOSYS')) return this.directoryParts(path, 0);
-        throw e;
+        if (!(e instanceof XsError && (e.errno === 'E2BIG' || e.errno === 'ENOSYS'))) throw e;
+        // A generation change restarts from offset 0: EAGAIN, retried like a transaction.
+        return toLwt(this.client.retryEagain(defer(() => fromLwt(() => this.directoryParts(path))), MAX_DIRECTORY_ATTEMPTS - 1));
       },
     );
   }
 
-  private directoryParts(path: string, restarts: number): Lwt.Lwt<string[]> {
+  private directoryParts(path: string): Lwt.Lwt<string[]> {
     const names: string[] = [];
     let gen: string | undefined;
     const part = (offset: number): Lwt.Lwt<string[]> =>
@@ -140,10 +168,7 @@ export class XsHandle {
         const s = strings(m, 'DIRECTORY_PART', path);
         if (s.length === 0) throw new XsProtocolError(`xenstore DIRECTORY_PART ${path}: malformed reply (no generation)`);
         if (gen === undefined) gen = s[0];
-        else if (gen !== s[0]) {
-          if (restarts >= 10) throw new XsError('EAGAIN', 'DIRECTORY_PART', path);
-          return this.directoryParts(path, restarts + 1);
-        }
+        else if (gen !== s[0]) throw new XsError('EAGAIN', 'DIRECTORY_PART', path);
         const last = p.length >= 2 && p[p.length - 2] === 0;
         const kids = s.slice(1).filter((k, i, a) => !(last && i === a.length - 1 && k === ''));
         let bytes = 0;
@@ -211,32 +236,43 @@ export class XsClient extends XsHandle {
   private writing = false;
   private nextReq = 1;
   private nextToken = 1;
+  /** Every request fails with XsError ETIMEDOUT after this many virtual ms (needs io.scheduler); undefined: wait forever. */
+  timeoutMs: number | undefined;
   /** Set once the stream is unusable; every request then fails with it. */
   failed: XsProtocolError | undefined;
   /** Counters for tests and the console. */
-  readonly stats = { requests: 0, replies: 0, events: 0, notifies: 0, readChunks: 0, writeWaits: 0, readWaits: 0 };
+  readonly stats = { requests: 0, replies: 0, dropped: 0, events: 0, notifies: 0, readChunks: 0, writeWaits: 0, readWaits: 0 };
 
-  constructor(private readonly io: XsIO) {
+  constructor(private readonly io: XsIO, opts: { timeoutMs?: number } = {}) {
     super(undefined as unknown as XsClient, 0);
     (this as unknown as { client: XsClient }).client = this;
     this.ring = new XsRing(io.page);
+    this.timeoutMs = opts.timeoutMs;
     this.readLoop();
   }
 
   // ------------------------------------------------------------ requests
 
-  /** Sends one request; resolves with the reply (XS_ERROR becomes a rejected XsError). */
-  request(type: number, txId: number, path: string, args: readonly string[], raw?: Uint8Array): Lwt.Lwt<XsMessage> {
+  /**
+   * Sends one request; resolves with the reply (XS_ERROR becomes a rejected
+   * XsError). Cancelable: the reply is then dropped, after `late` has undone
+   * what it left in the daemon.
+   */
+  request(type: number, txId: number, path: string, args: readonly string[], raw?: Uint8Array, late?: (m: XsMessage) => void): Lwt.Lwt<XsMessage> {
     if (this.failed) return Lwt.fail(this.failed);
     const payload = encodeArgs(args, raw);
     if (payload.length > XENSTORE_PAYLOAD_MAX) return Lwt.fail(new XsError('E2BIG', XS_TYPE_NAMES[type] ?? String(type), path));
     const reqId = this.allocReqId();
-    const [p, r] = Lwt.wait<XsMessage>();
-    this.pending.set(reqId, { type, path, resolve: r });
+    const [p, r] = Lwt.task<XsMessage>();
+    this.pending.set(reqId, late ? { type, path, resolve: r, late } : { type, path, resolve: r });
     this.stats.requests++;
     this.outq.push(encodeMessage(type, reqId, txId, payload));
     this.kickWriter();
-    return p;
+    const ms = this.timeoutMs;
+    const sched = this.io.scheduler;
+    if (ms === undefined || !sched) return p;
+    const op = XS_TYPE_NAMES[type] ?? String(type);
+    return toLwt(fromLwt(() => p).pipe(timeout({ first: ms, scheduler: sched, with: () => throwError(() => new XsError('ETIMEDOUT', op, path)) })));
   }
 
   private allocReqId(): number {
@@ -353,28 +389,35 @@ export class XsClient extends XsHandle {
     if (!p) return this.fail(new XsProtocolError(`xenstore: reply with unknown req_id ${m.reqId} (type ${m.type})`));
     this.pending.delete(m.reqId);
     this.stats.replies++;
+    if (Lwt.is_canceled(p.resolve.promise)) {
+      // Nobody waits any more (a timeout, an unsubscribe): drop it, undoing what it left behind.
+      this.stats.dropped++;
+      if (m.type === p.type) p.late?.({ ...m, payload: m.payload.slice() });
+      return;
+    }
     const op = XS_TYPE_NAMES[p.type] ?? String(p.type);
     if (m.type === XS_ERROR) {
       const s = splitStrings(m.payload);
       const name = s?.[0] ?? latin1(m.payload, 0, m.payload.length);
-      Lwt.wakeup_exn(p.resolve, new XsError(name || 'EINVAL', op, p.path));
+      Lwt.wakeup_later_exn(p.resolve, new XsError(name || 'EINVAL', op, p.path));
       return;
     }
     if (m.type !== p.type) {
       return this.fail(new XsProtocolError(`xenstore: reply type ${XS_TYPE_NAMES[m.type] ?? m.type} to a ${op} request (req_id ${m.reqId})`), p);
     }
-    // The payload view is only valid until the next push: copy it.
-    Lwt.wakeup(p.resolve, { ...m, payload: m.payload.slice() });
+    // The payload view is only valid until the next push: copy it. Queued
+    // (wakeup_later): the waiting threads run after this pass of the reader.
+    Lwt.wakeup_later(p.resolve, { ...m, payload: m.payload.slice() });
   }
 
   /** Fails everything outstanding and closes the client. */
   private fail(e: XsProtocolError, first?: Pending): void {
     if (this.failed) return;
     this.failed = e;
-    if (first) Lwt.wakeup_exn(first.resolve, e);
+    if (first) Lwt.wakeup_later_exn(first.resolve, e);
     const ps = [...this.pending.values()];
     this.pending.clear();
-    for (const p of ps) Lwt.wakeup_exn(p.resolve, e);
+    for (const p of ps) Lwt.wakeup_later_exn(p.resolve, e);
     const ws = [...this.watches.values()];
     this.watches.clear();
     for (const w of ws) w.error(e);
@@ -405,8 +448,10 @@ export class XsClient extends XsHandle {
         next: (p) => subscriber.next(p),
         error: (e) => subscriber.error(e),
       });
+      // A WATCH that timed out may still be set up by the daemon: unwatch it when its reply comes.
+      const unwatch = () => void Lwt.catch_(() => this.request(XS_UNWATCH, 0, path, [path, token]).map_(() => undefined), () => undefined);
       Lwt.catch_(
-        () => this.request(XS_WATCH, 0, path, [path, token]).map_(() => undefined),
+        () => this.request(XS_WATCH, 0, path, [path, token], undefined, unwatch).map_(() => undefined),
         (e) => {
           if (!live) return;
           live = false;
@@ -418,14 +463,43 @@ export class XsClient extends XsHandle {
         if (!live) return;
         live = false;
         this.watches.delete(token);
-        if (!this.failed) Lwt.catch_(() => this.request(XS_UNWATCH, 0, path, [path, token]).map_(() => undefined), () => undefined);
+        if (!this.failed) unwatch();
       };
     });
   }
 
-  /** XS_TRANSACTION_START. */
+  /**
+   * The value of `path` now and after every change: a watch, with a read at
+   * each event. A newer event cancels the read still in flight (switchMap).
+   * An error reply (ENOENT: gone, EACCES…) reads as undefined; a broken
+   * stream is the Observable's error.
+   */
+  values(path: string): Observable<string | undefined> {
+    return this.watch(path).pipe(
+      switchMap(() => fromLwt(() => Lwt.catch_(() => this.read(path), (e) => (e instanceof XsError ? undefined : Lwt.fail<string | undefined>(e))))),
+    );
+  }
+
+  /**
+   * Resubscribe to `attempt$` while it fails with EAGAIN, `count` times at
+   * most, after an exponential back-off on the client's virtual-time
+   * scheduler (1, 2, 4 … 32 ms). The one EAGAIN loop of the client: commits
+   * (transaction$) and DIRECTORY_PART restarts (directory) both use it.
+   */
+  retryEagain<T>(attempt$: Observable<T>, count: number): Observable<T> {
+    return attempt$.pipe(retryBackoff<T>({ count, when: isEagain, scheduler: this.io.scheduler }));
+  }
+
+  /**
+   * XS_TRANSACTION_START. If the caller has given up (canceled) by the time
+   * the reply comes, the new transaction is ended (F) then.
+   */
   startTransaction(): Lwt.Lwt<XsTransaction> {
-    return this.request(XS_TRANSACTION_START, 0, '', ['']).map_((m) => {
+    const abortLate = (m: XsMessage) => {
+      const id = Number(splitStrings(m.payload)?.[0]);
+      if (Number.isInteger(id) && id > 0) Lwt.catch_(() => this.endTransaction(new XsTransaction(this, id), false), () => undefined);
+    };
+    return this.request(XS_TRANSACTION_START, 0, '', [''], undefined, abortLate).map_((m) => {
       const s = strings(m, 'TRANSACTION_START', '');
       const id = Number(s[0]);
       if (s.length !== 1 || !/^\d+$/.test(s[0]!) || id === 0 || id > 0xffffffff) throw new XsProtocolError(`xenstore TRANSACTION_START: malformed id "${s[0]}"`);
@@ -439,34 +513,45 @@ export class XsClient extends XsHandle {
   }
 
   /**
-   * Runs `fn` in a transaction and commits; on EAGAIN runs it again (up to
-   * 100 times). If `fn` fails the transaction is aborted and the error passed on.
+   * One attempt: start, run `fn`, commit. If `fn` fails (or is canceled) the
+   * transaction is aborted and the error passed on; a commit's EAGAIN is
+   * passed on for retryEagain.
    */
-  transaction<T>(fn: (t: XsTransaction, attempt: number) => Lwt.Lwt<T> | PromiseLike<T> | T): Lwt.Lwt<T> {
-    const attempt = (n: number): Lwt.Lwt<T> =>
-      this.startTransaction().bind_((t) => {
-        const body = Lwt.catch_(
-          () => {
-            const r = fn(t, n);
-            return r instanceof Lwt.Lwt ? r : isThenable(r) ? Lwt.of_promise(r) : Lwt.return_(r as T);
-          },
-          (e) =>
-            Lwt.catch_(
-              () => this.endTransaction(t, false),
-              () => undefined,
-            ).bind_(() => Lwt.fail<T>(e)),
-        );
-        return body.bind_((v) =>
+  private attempt<T>(fn: (t: XsTransaction, attempt: number) => Lwt.Lwt<T> | PromiseLike<T> | T, n: number): Lwt.Lwt<T> {
+    return this.startTransaction().bind_((t) => {
+      const body = Lwt.catch_(
+        () => {
+          const r = fn(t, n);
+          return r instanceof Lwt.Lwt ? r : isThenable(r) ? Lwt.of_promise(r) : Lwt.return_(r as T);
+        },
+        (e) =>
           Lwt.catch_(
-            () => this.endTransaction(t, true).map_(() => v),
-            (e) => {
-              if (e instanceof XsError && e.errno === 'EAGAIN' && n + 1 < MAX_TX_ATTEMPTS) return attempt(n + 1);
-              throw e;
-            },
-          ),
-        );
-      });
-    return attempt(0);
+            () => this.endTransaction(t, false),
+            () => undefined,
+          ).bind_(() => Lwt.fail<T>(e)),
+      );
+      return body.bind_((v) => this.endTransaction(t, true).map_(() => v));
+    });
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits, as an Observable (one value, then
+   * complete): each subscription is a fresh run; on EAGAIN `fn` runs again
+   * in a new transaction (up to 100 attempts, with back-off on virtual time).
+   * Unsubscribing cancels the attempt under way: a request of `fn`'s in flight
+   * is canceled and the transaction aborted (an async `fn` is not cancelable
+   * past its own awaits: it runs on and is aborted or committed at its end).
+   */
+  transaction$<T>(fn: (t: XsTransaction, attempt: number) => Lwt.Lwt<T> | PromiseLike<T> | T): Observable<T> {
+    return defer(() => {
+      let n = 0;
+      return this.retryEagain(defer(() => fromLwt(() => this.attempt(fn, n++))), MAX_TX_ATTEMPTS - 1);
+    });
+  }
+
+  /** transaction$ as a Lwt (cancelable: cancelling it unsubscribes). */
+  transaction<T>(fn: (t: XsTransaction, attempt: number) => Lwt.Lwt<T> | PromiseLike<T> | T): Lwt.Lwt<T> {
+    return toLwt(this.transaction$(fn));
   }
 }
 
@@ -486,29 +571,35 @@ let shared: XsClient | undefined;
 
 export const Xs = {
   /** A client over an explicit transport (tests). */
-  create(io: XsIO): XsClient {
-    return new XsClient(io);
+  create(io: XsIO, opts?: { timeoutMs?: number }): XsClient {
+    return new XsClient(io, opts);
   },
   /**
    * The domain's client (one per kernel): HVM_PARAM_STORE_PFN/EVTCHN, then
    * unmask the store port through the runtime's unmask (which re-raises an
    * event that arrived while it was masked, e.g. xenstored's connect notify).
+   * Timeouts and back-off run on the guest's virtual-time scheduler.
    */
-  connect(pf?: XsPlatform): XsClient {
+  connect(pf?: XsPlatform, opts?: { timeoutMs?: number; scheduler?: SchedulerLike }): XsClient {
     if (shared && !pf) return shared;
     const p = pf ?? platform();
     const port = p.hyper.getParam(HVM_PARAM.STORE_EVTCHN);
     const pfn = p.hyper.getParam(HVM_PARAM.STORE_PFN);
     if (!pfn || !port) throw new Error('xenstore: no store ring (HVM_PARAM_STORE_PFN/EVTCHN unset)');
-    const c = new XsClient({
-      page: p.doors.frame(pfn),
-      notify: () => void p.hyper.portOp('send', port),
-      counter: () => p.activations.counter(port),
-      after: (n) => p.activations.after(port, n),
-      point: (l) => p.doors.point(l),
-    });
+    const c = new XsClient(
+      {
+        page: p.doors.frame(pfn),
+        notify: () => void p.hyper.portOp('send', port),
+        counter: () => p.activations.counter(port),
+        after: (n) => p.activations.after(port, n),
+        point: (l) => p.doors.point(l),
+        scheduler: opts?.scheduler ?? (pf ? undefined : scheduler()),
+      },
+      opts,
+    );
     p.evtchn.unmask(port);
     if (!pf) shared = c;
+    if (opts?.timeoutMs !== undefined) c.timeoutMs = opts.timeoutMs;
     return c;
   },
 };

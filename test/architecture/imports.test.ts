@@ -49,7 +49,7 @@ const LONG_FILES: Record<string, string> = {
   'src/dom0/kernel/blkback.ts': "Linux xen-blkback's xenbus state machine and the request path share one blkif's state",
   'src/dom0/toolstack/cfg.ts': "xl.cfg's grammar and every key's parser: one format, one file",
   'src/guest/xs.ts': "the guest's xenstore client: request/reply matching, watches and transactions share the ring state",
-  'src/guest/lwt.ts': "mirage's Lwt subset: promises, the scheduler loop and cancellation are one concept",
+  'src/guest/lwt_core.ts': "mirage's Lwt subset: promises, the scheduler loop and cancellation are one concept",
   'src/machine/machine.ts': 'the wiring of one machine, while issue 8 moves the console/store set-up out (xc.ts has left it)',
   'src/xen/evtchn.ts': "event_2l.c's rules and event_channel.c's ops on one channel table (trace flows are to move out: issue 9)",
   'src/xen/vcpu.ts': "one vCPU: the doors, IF/STI shadow, LAPIC delivery and the storm/livelock rule are one execution model",

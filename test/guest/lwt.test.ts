@@ -5,7 +5,8 @@ import * as Lwt from '../../src/guest/lwt.ts';
 const L = suite('lwt');
 L.before.each(() => Lwt.reset());
 
-L('bind/map run in FIFO order from the run queue', () => {
+L('wakeup runs the callbacks at once, in the order they were added; bind on a resolved promise is queued', () => {
+  // lwt.mli wakeup: "callbacks associated with r will be called immediately, deeper on the current stack".
   const out: string[] = [];
   const [p, r] = Lwt.wait<number>();
   Lwt.bind(p, (v) => void out.push(`a${v}`));
@@ -13,8 +14,31 @@ L('bind/map run in FIFO order from the run queue', () => {
   Lwt.bind(Lwt.return_(1), () => void out.push('c'));
   assert.equal(out, []);
   Lwt.wakeup(r, 7);
+  assert.equal(out, ['a7', 'b7']);
   Lwt.run_queue();
-  assert.equal(out, ['c', 'a7', 'b7']);
+  assert.equal(out, ['a7', 'b7', 'c']);
+});
+
+L('a promise resolved by a callback runs its own callbacks at once too (Lwt resolve, allow_deferring:false)', () => {
+  const out: string[] = [];
+  const [p, r] = Lwt.wait<number>();
+  const q = Lwt.bind(p, (v) => v + 1);
+  Lwt.bind(q, (v) => void out.push(`q${v}`));
+  Lwt.wakeup(r, 1);
+  assert.equal(out, ['q2']);
+  assert.is(Lwt.queue_length(), 0);
+});
+
+L('nesting deeper than 42 resolutions goes on the run queue (stack bounded)', () => {
+  let p: Lwt.Lwt<number>;
+  const [p0, r] = Lwt.wait<number>();
+  p = p0;
+  for (let i = 0; i < 10_000; i++) p = Lwt.bind(p, (v) => v + 1);
+  Lwt.wakeup(r, 0);
+  assert.is(p.state(), 'pending');
+  assert.ok(Lwt.queue_length() > 0);
+  Lwt.run_queue();
+  assert.is(p.value(), 10_000);
 });
 
 L('catch and fail', () => {
@@ -74,13 +98,20 @@ L('join, all, choose', () => {
   assert.is(j.state(), 'fulfilled');
 });
 
-L('wakeup_later resolves from the queue; double wakeup throws', () => {
+L('wakeup_later resolves now but queues the callbacks; double wakeup throws', () => {
+  // lwt.ml wakeup_later_general: the state changes at once; lwt.mli lets the
+  // callbacks be queued "still before the next time Lwt blocks".
   const [p, r] = Lwt.wait<number>();
+  const seen: number[] = [];
+  Lwt.on_any(p, (v) => seen.push(v), () => undefined);
   Lwt.wakeup_later(r, 3);
-  assert.is(p.state(), 'pending');
+  assert.is(p.state(), 'fulfilled');
+  assert.equal(seen, []);
+  assert.is(Lwt.queue_length(), 1);
   Lwt.run_queue();
-  assert.is(p.value(), 3);
-  assert.throws(() => Lwt.wakeup(r, 4));
+  assert.equal(seen, [3]);
+  assert.throws(() => Lwt.wakeup(r, 4), /Lwt.wakeup: promise already resolved/);
+  assert.throws(() => Lwt.wakeup_later(r, 4), /Lwt.wakeup_later/);
 });
 
 L('Condition: signal wakes one, broadcast all, lossy', () => {

@@ -1,9 +1,10 @@
 // The RxJS scheduler on the guest's virtual clock, driven by a fake vcpu time.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debounceTime, delay, interval, Subject, take, timer, timeout } from 'rxjs';
+import { debounceTime, defer, delay, EMPTY, interval, Subject, take, timer, timeout, throwError } from 'rxjs';
 import type { GuestDoors } from '../../src/abi/doors.ts';
-import { GuestScheduler } from '../../src/guest/rx.ts';
+import * as Lwt from '../../src/guest/lwt.ts';
+import { GuestScheduler, backoffMs, fromLwt, retryBackoff, toLwt } from '../../src/guest/rx.ts';
 import { Time } from '../../src/guest/time.ts';
 
 function clock() {
@@ -73,6 +74,61 @@ R('re-scheduling an action from inside work', () => {
   }, 1, 0);
   advance(1e9);
   assert.equal(at, [1, 3, 5, 7]);
+});
+
+R('fromLwt: one value then complete; unsubscribing first cancels the task', () => {
+  Lwt.reset();
+  const [t, r] = Lwt.task<number>();
+  const seen: string[] = [];
+  fromLwt(() => t).subscribe({ next: (v) => seen.push(`v${v}`), complete: () => seen.push('done') });
+  Lwt.wakeup(r, 1);
+  assert.equal(seen, ['v1', 'done']);
+  const [t2] = Lwt.task<number>();
+  fromLwt(() => t2).subscribe().unsubscribe();
+  assert.ok(Lwt.is_canceled(t2));
+});
+
+R('toLwt: the first value; EmptyError when empty; cancelling unsubscribes', () => {
+  Lwt.reset();
+  const subj = new Subject<number>();
+  const p = toLwt(subj);
+  subj.next(5);
+  subj.next(6);
+  Lwt.run_queue();
+  assert.is(p.value(), 5);
+  assert.not.ok(subj.observed, 'unsubscribed after the first value');
+  const e = toLwt(EMPTY);
+  Lwt.run_queue();
+  assert.throws(() => e.value(), (err: Error) => err.name === 'EmptyError');
+  const held = new Subject<number>();
+  const h = toLwt(held);
+  Lwt.cancel(h);
+  assert.not.ok(held.observed);
+  assert.ok(Lwt.is_canceled(h));
+});
+
+R('retryBackoff: 1, 2, 4 ms on the virtual clock; other errors pass at once', () => {
+  const { s, advance, ms } = clock();
+  assert.equal([1, 2, 3, 4, 6, 7, 30].map((n) => backoffMs(n)), [1, 2, 4, 8, 32, 32, 32]);
+  const at: number[] = [];
+  let err: unknown;
+  defer(() => {
+    at.push(ms());
+    return throwError(() => new Error('again'));
+  })
+    .pipe(retryBackoff({ count: 3, when: (e) => (e as Error).message === 'again', scheduler: s }))
+    .subscribe({ error: (e) => (err = e) });
+  advance(1e9);
+  assert.equal(at, [0, 1, 3, 7]);
+  assert.is((err as Error).message, 'again');
+  const at2: number[] = [];
+  defer(() => {
+    at2.push(ms());
+    return throwError(() => new Error('fatal'));
+  })
+    .pipe(retryBackoff({ count: 3, when: (e) => (e as Error).message === 'again', scheduler: s }))
+    .subscribe({ error: () => undefined });
+  assert.equal(at2, [ms()]);
 });
 
 R.run();

@@ -8,9 +8,9 @@ import { Machine } from '../../src/machine/machine.ts';
 const K = suite('xs kernel on the host');
 const S = 1e9;
 
-async function boot(seed: number) {
+async function boot(seed: number, extra = '') {
   const host = new Machine({ seed, xenpvQemu: false });
-  host.files.set('xs.cfg', 'name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n');
+  host.files.set('xs.cfg', `name = "xs1"\nkernel = "kernels/xs.ts"\nmemory = 32\n${extra ? `extra = "${extra}"\n` : ''}`);
   const r = await host.xl('create xs.cfg');
   assert.is(r.code, 0, r.stderr);
   const d = host.hv.domains().find((x) => x.name === 'xs1')!;
@@ -51,6 +51,21 @@ K('publishes, answers commands through a watch, quits cleanly', async () => {
   assert.match(host.console(d.id)!, /xs: quit after 4 commands/);
   assert.not.match(host.console(d.id)!, /Fatal error/);
   assert.is(host.diag.filter((l) => /crash|internal error/.test(l)).length, 0, host.diag.join('\n'));
+});
+
+K('idle=: the watch stream times out on virtual time (RxJS timeout on the guest scheduler)', async () => {
+  const { host, d, home, peek, write, until } = await boot(5, 'idle=200');
+  assert.ok(until(() => peek(`${home}/data/status`) === 'ready'), host.console(d.id)!);
+  const t0 = host.sim.now;
+  write(`${home}/data/command`, 'one');
+  assert.ok(until(() => peek(`${home}/data/reply`) === 'ack 1: one'));
+  assert.ok(until(() => d.shutdownReason !== undefined, 2 * S), host.console(d.id)!);
+  assert.is(d.shutdownReason, 0, host.console(d.id)!);
+  until(() => /xs: quit after/.test(host.console(d.id)!), S); // xenconsoled reads the last of the ring
+  assert.match(host.console(d.id)!, /xs: idle for 200 ms\n/);
+  assert.match(host.console(d.id)!, /xs: quit after 1 commands/);
+  assert.is(peek(`${home}/data/status`), 'done');
+  assert.ok(host.sim.now - t0 >= 200e6, `ended ${(host.sim.now - t0) / 1e6} ms after the command`);
 });
 
 K('deterministic: the same seed gives the same console and timing', async () => {

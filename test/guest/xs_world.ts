@@ -4,14 +4,37 @@
 // daemon's side, the daemon's notify marks the guest's side, and `drive()`
 // delivers them one at a time between Lwt run-queue passes, so both sides see
 // the other only through the ring indices (ring-full and partial-reply paths
-// really happen).
+// really happen). A virtual clock (the runtime's Time on a fake vcpu_info)
+// drives the client's RxJS scheduler: `drive()` moves it to the next deadline
+// only when nothing else can run, so timeouts and back-off fire at their
+// virtual times.
 import {
   XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_SET_PERMS, XS_WRITE,
 } from '../../src/abi/xs_wire.ts';
 import { Xenstored } from '../../src/dom0/xenstored/xenstored.ts';
 import { decodeReply, encodeRequest, type DecodedReply } from '../../src/dom0/xenstored/local.ts';
+import type { GuestDoors } from '../../src/abi/doors.ts';
 import * as Lwt from '../../src/guest/lwt.ts';
+import { GuestScheduler } from '../../src/guest/rx.ts';
+import { Time } from '../../src/guest/time.ts';
 import { Xs, type XsClient, type XsIO } from '../../src/guest/xs.ts';
+
+/** Virtual time: Time on a fake vcpu_info (rdtsc = now, ns), and the guest's RxJS scheduler on it. */
+export function virtualClock() {
+  let now = 0;
+  const si = new ArrayBuffer(4096);
+  const time = new Time({ frame: () => si, rdtsc: () => now } as unknown as GuestDoors, 5);
+  const scheduler = new GuestScheduler(time);
+  /** Fire the earliest deadline (moving the clock there); false if none. */
+  const next = (): boolean => {
+    const d = time.next_deadline();
+    if (d === undefined) return false;
+    if (d > now) now = d;
+    time.restart_threads(now);
+    return true;
+  };
+  return { time, scheduler, next, ms: () => now / 1e6 };
+}
 
 export interface EvChannel {
   counter: number;
@@ -71,6 +94,8 @@ export interface WorldOptions {
   domid?: number;
   /** Prepare the page before the daemon maps it (e.g. preset indices). */
   initPage?: (page: ArrayBuffer) => void;
+  /** The client's request timeout (virtual ms). */
+  timeoutMs?: number;
 }
 
 export function world(opts: WorldOptions = {}) {
@@ -93,17 +118,21 @@ export function world(opts: WorldOptions = {}) {
   dom0.ok(XS_MKDIR, [`${home}/data`]);
   dom0.ok(XS_SET_PERMS, [`${home}/data`, `n${domid}`]);
   dom0.ok(XS_INTRODUCE, [String(domid), '0', '1']);
+  const clock = virtualClock();
+  /** While set, the daemon is not kicked: requests sit on the ring unanswered. */
+  const daemon = { deaf: false };
   const io: XsIO = {
     page,
     notify: () => void (daemonPending = true),
     counter: () => guestCh.counter,
     after: (c) => guestCh.after(c),
+    scheduler: clock.scheduler,
   };
-  const xs: XsClient = Xs.create(io);
+  const xs: XsClient = Xs.create(io, { timeoutMs: opts.timeoutMs });
 
   /** Deliver one pending notification (daemon first); false if none. */
   const step = (): boolean => {
-    if (daemonPending) {
+    if (daemonPending && !daemon.deaf) {
       daemonPending = false;
       d.kick(domid);
       return true;
@@ -133,7 +162,11 @@ export function world(opts: WorldOptions = {}) {
         idle = 0;
         continue;
       }
-      if (++idle > 3) throw new Error(`stuck: promise pending with nothing to run (in flight ${xs.inFlight})`);
+      if (++idle > 3 && clock.next()) {
+        idle = 0;
+        continue;
+      }
+      if (idle > 3) throw new Error(`stuck: promise pending with nothing to run (in flight ${xs.inFlight})`);
     }
     throw new Error('drive: too many rounds');
   }
@@ -144,9 +177,9 @@ export function world(opts: WorldOptions = {}) {
       Lwt.run_queue();
       if (step()) continue;
       await new Promise<void>((r) => setImmediate(r));
-      if (Lwt.queue_length() === 0 && !daemonPending && !guestPending) return;
+      if (Lwt.queue_length() === 0 && (!daemonPending || daemon.deaf) && !guestPending) return;
     }
   }
 
-  return { d, dom0, xs, io, page, domid, home, drive, settle, guestCh };
+  return { d, dom0, xs, io, page, domid, home, drive, settle, guestCh, clock, daemon };
 }
