@@ -76,6 +76,11 @@ export class Netfront {
     this.txFreeIds = Array.from({ length: this.tx.nr_ents }, (_, i) => this.tx!.nr_ents - 1 - i);
     this.port = Eventchn.alloc_unbound(this.backendId);
     for (let id = 0; id < this.nrRx; id++) this.postRx(id);
+    // Publish them now (Mini-OS netfront.c: init_rx_buffers pushes before
+    // connecting): netback looks at req_prod only when it has a packet, and a
+    // buffer left in req_prod_pvt is one it never sees. No notify: the
+    // backend has not bound the port yet.
+    this.rx.pushRequestsAndCheckNotify();
     const fe = this.fe;
     const t = this.txRing.ref, r = this.rxRing.ref, port = this.port;
     await xs.transaction(async (tx) => {
