@@ -173,7 +173,7 @@ export class Inet implements NetDevice {
     }
     const forUs = p.tpa === this.ip;
     const n = this.neigh.get(p.spa);
-    if (forUs || n) this.neighUpdate(p.spa, p.sha);
+    if ((forUs && p.op === ARPOP_REQUEST) || n) this.neighUpdate(p.spa, p.sha);
     if (forUs && p.op === ARPOP_REQUEST) this.arpSend(ARPOP_REPLY, p.sha, p.sha, p.spa);
   }
 

@@ -124,7 +124,7 @@ export class Arpv4 {
     else this.stats.replies_rx++;
     if (p.spa === this.ip) return drop(this.drops, 'duplicate-address');
     const forUs = p.tpa === this.ip;
-    if (forUs || this.cache.has(p.spa) || this.pending.has(p.spa)) this.update(p.spa, p.sha);
+    if ((forUs && p.op === ARPOP_REQUEST) || this.cache.has(p.spa) || this.pending.has(p.spa)) this.update(p.spa, p.sha);
     if (forUs && p.op === ARPOP_REQUEST) this.send(ARPOP_REPLY, p.sha, p.sha, p.spa);
   }
 
