@@ -59,6 +59,12 @@ export interface NetbackContext {
   maxQueues?: number;
 }
 
+/**
+ * XENVIF_RX_QUEUE_BYTES (interface.c): XEN_NETIF_RX_RING_SIZE / 2 pages of
+ * packets may wait for the guest's RX buffers, per queue (524288 bytes).
+ */
+export const XENVIF_RX_QUEUE_BYTES = (256 / 2) * 4096;
+
 /** ethtool -S names, in xen-netback's order. */
 export const XENVIF_STATS = ['rx_gso_checksum_fixup', 'tx_zerocopy_sent', 'tx_zerocopy_success', 'tx_zerocopy_fail', 'tx_frag_overflow'] as const;
 
@@ -86,6 +92,8 @@ export class XenvifQueue {
   private nextIdx = 0;
   readonly dealloc_queue: number[] = [];
   readonly rx_queue: Uint8Array[] = [];
+  /** Bytes in rx_queue (skb->len summed), bounded by XENVIF_RX_QUEUE_BYTES. */
+  rx_queue_len = 0;
 
   constructor(readonly vif: Xenvif, readonly id: number) {}
 
@@ -107,7 +115,7 @@ export class Xenvif implements NetDevice {
   mac = '';
   readonly stats = {
     rx_gso_checksum_fixup: 0, tx_zerocopy_sent: 0, tx_zerocopy_success: 0, tx_zerocopy_fail: 0, tx_frag_overflow: 0,
-    tx_packets: 0, tx_bytes: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_errors: 0,
+    tx_packets: 0, tx_bytes: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_errors: 0, tx_dropped: 0,
   };
   /** Frontend feature flags read at connect. */
   features: Record<string, boolean> = {};
@@ -128,7 +136,17 @@ export class Xenvif implements NetDevice {
       skb.free();
       return;
     }
-    q.rx_queue.push(skb.linearize());
+    // xenvif_rx_queue_tail (rx.c): a queue already at rx_queue_max refuses
+    // the skb (dropped, tx_dropped++: TX from the vif netdev's point of view);
+    // below it one more skb may go in, even past the bound.
+    if (q.rx_queue_len >= XENVIF_RX_QUEUE_BYTES) {
+      this.stats.tx_dropped++;
+      skb.free();
+      return;
+    }
+    const pkt = skb.linearize();
+    q.rx_queue.push(pkt);
+    q.rx_queue_len += pkt.length;
     skb.free();
     q.rx_wq.wakeAll();
   }
@@ -614,6 +632,7 @@ export class Netback implements XenbusDriver {
       this.rxAction(q);
     }
     q.rx_queue.length = 0; // xenvif_rx_queue_purge
+    q.rx_queue_len = 0;
   }
 
   private rxAction(q: XenvifQueue): void {
@@ -629,6 +648,7 @@ export class Netback implements XenbusDriver {
         break;
       }
       q.rx_queue.shift();
+      q.rx_queue_len -= pkt.length;
       for (let off = 0, i = 0; i < need; i++, off += 4096) {
         const req = decodeRxRequest(dv, ring.nextRequest());
         const chunk = pkt.subarray(off, Math.min(pkt.length, off + 4096));
