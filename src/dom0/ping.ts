@@ -183,7 +183,11 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
       if (((seq - acked) << 16 >> 16) > 0 || ((ntransmitted - acked) & 0xffff) > 0x7fff) acked = seq;
     }
   };
-  const bit = (seq: number) => [seq % MAX_DUP_CHK >> 3, 1 << (seq % 8)] as const;
+  // rcvd_tbl: one bit per sequence number (mod MAX_DUP_CHK).
+  const rcvdTest = (seq: number) => (rcvd[(seq % MAX_DUP_CHK) >> 3]! & (1 << (seq % 8))) !== 0;
+  const rcvdSet = (seq: number) => void (rcvd[(seq % MAX_DUP_CHK) >> 3]! |= 1 << (seq % 8));
+  const rcvdClear = (seq: number) => void (rcvd[(seq % MAX_DUP_CHK) >> 3]! &= ~(1 << (seq % 8)));
+  const outDv = new DataView(outpack.buffer);
 
   const start = sim.now;
   out(`PING ${o.target} (${host}) ${o.datalen}(${o.datalen + 8 + 20}) bytes of data.\n`);
@@ -205,14 +209,16 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
     }
     const seq = (ntransmitted + 1) & 0xffff;
     if (timing) {
-      const dv = new DataView(outpack.buffer);
-      dv.setBigInt64(0, BigInt(Math.floor(now / 1e9)), true);
-      dv.setBigInt64(8, BigInt(usec(now) % 1e6), true);
+      // struct timeval on x86_64: tv_sec and tv_usec, two little-endian longs
+      // (virtual time stays far below 2^32 s: the high words are 0).
+      outDv.setUint32(0, Math.floor(now / 1e9), true);
+      outDv.setUint32(4, 0, true);
+      outDv.setUint32(8, usec(now) % 1e6, true);
+      outDv.setUint32(12, 0, true);
     }
     inet.sendEcho(dst, ident, seq, outpack);
     ntransmitted++;
-    const [byte, m] = bit(ntransmitted);
-    rcvd[byte]! &= ~m;
+    rcvdClear(ntransmitted);
     if (!o.quiet && o.flood) out('.');
     return o.interval - tokens;
   };
@@ -235,8 +241,9 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
     acknowledge(m.seq);
     let triptime = 0;
     if (timing && m.data.length >= TIMEVAL) {
-      const dv = new DataView(m.data.buffer, m.data.byteOffset, TIMEVAL);
-      const sent = Number(dv.getBigInt64(0, true)) * 1e6 + Number(dv.getBigInt64(8, true));
+      const d = m.data;
+      const long = (o: number) => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+      const sent = (long(0) + long(4) * 2 ** 32) * 1e6 + long(8) + long(12) * 2 ** 32;
       triptime = Math.max(0, usec(m.at) - sent);
       tsum += triptime;
       tsum2 += BigInt(triptime) * BigInt(triptime);
@@ -244,13 +251,12 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
       if (triptime > tmax) tmax = triptime;
       rtt = rtt ? rtt + triptime - Math.trunc(rtt / 8) : triptime * 8;
     }
-    const [byte, b] = bit(m.seq);
     let dup = false;
-    if (rcvd[byte]! & b) {
+    if (rcvdTest(m.seq)) {
       nrepeats++;
       nreceived--;
       dup = true;
-    } else rcvd[byte]! |= b;
+    } else rcvdSet(m.seq);
     if (o.quiet) return;
     if (o.flood) {
       out('\b \b');

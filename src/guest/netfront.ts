@@ -50,6 +50,14 @@ export class Netfront {
   private readonly rxBufs = new Map<number, Slot>();
   private readonly txPending = new Map<number, Slot>();
   private txFreeIds: number[] = [];
+  /**
+   * TX pages whose grant has ended, kept for the next send (Mini-OS keeps one
+   * page per TX id the same way): a page per packet from Pages would be
+   * zeroed (4 KiB) on every release. Stale bytes past a frame are our own
+   * earlier frames; the backend reads only offset..size. Given back to Pages
+   * by disconnect().
+   */
+  private readonly txPages: number[] = [];
   private counter = program_start;
   private running = false;
   /** Bumped per connect(): a loop of an earlier connection exits instead of polling the new rings. */
@@ -117,7 +125,7 @@ export class Netfront {
     const tx = this.tx;
     if (!tx || !this.running || tx.full() || this.txFreeIds.length === 0 || frame.length > PAGE_SIZE) return false;
     const id = this.txFreeIds.pop()!;
-    const gpfn = Pages.alloc();
+    const gpfn = this.txPages.pop() ?? Pages.alloc();
     new Uint8Array(Memory.frame(gpfn)).set(frame);
     const ref = this.gnt.grant(this.backendId, gpfn, true);
     this.txPending.set(id, { ref, gpfn });
@@ -151,7 +159,7 @@ export class Netfront {
         const s = this.txPending.get(r.id);
         if (r.status < 0) this.stats.txErrors++;
         if (s && this.gnt.end(s.ref)) {
-          Pages.release(s.gpfn);
+          this.txPages.push(s.gpfn);
           this.txPending.delete(r.id);
           this.txFreeIds.push(r.id);
         }
@@ -196,6 +204,7 @@ export class Netfront {
     for (const s of this.txPending.values()) give(s);
     give(this.txRing);
     give(this.rxRing);
+    for (const gpfn of this.txPages.splice(0)) Pages.release(gpfn);
     this.rxBufs.clear();
     this.txPending.clear();
     this.txRing = this.rxRing = undefined;

@@ -148,7 +148,7 @@ export class Inet implements NetDevice {
       skb.free();
       return;
     }
-    const frame = skb.linearize();
+    const frame = skb.data();
     skb.free();
     if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, () => this.rcv(frame), `${this.name}: netif_receive_skb`);
     else this.rcv(frame);

@@ -144,7 +144,7 @@ export class Xenvif implements NetDevice {
       skb.free();
       return;
     }
-    const pkt = skb.linearize();
+    const pkt = skb.data();
     q.rx_queue.push(pkt);
     q.rx_queue_len += pkt.length;
     skb.free();
