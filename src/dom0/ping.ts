@@ -133,6 +133,10 @@ export function fmtTime(t: number): string {
   return ` time=${Math.trunc(t / 1000)}.${d3(t)} ms`;
 }
 
+function le32(d: Uint8Array, o: number): number {
+  return (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
+}
+
 function llsqrt(a: bigint): bigint {
   if (a <= 0n) return a;
   let prev = a + 1n;
@@ -242,8 +246,7 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
     let triptime = 0;
     if (timing && m.data.length >= TIMEVAL) {
       const d = m.data;
-      const long = (o: number) => (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-      const sent = (long(0) + long(4) * 2 ** 32) * 1e6 + long(8) + long(12) * 2 ** 32;
+      const sent = (le32(d, 0) + le32(d, 4) * 2 ** 32) * 1e6 + le32(d, 8) + le32(d, 12) * 2 ** 32;
       triptime = Math.max(0, usec(m.at) - sent);
       tsum += triptime;
       tsum2 += BigInt(triptime) * BigInt(triptime);

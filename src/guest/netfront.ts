@@ -140,14 +140,20 @@ export class Netfront {
     return this.txPending.size;
   }
 
-  private async loop(gen: number, stop: Lwt.Lwt<number>): Promise<void> {
-    while (this.running && gen === this.gen) {
-      this.poll();
-      const port = this.port;
-      const c = await Lwt.choose([Activations.after(port, this.counter), stop]);
-      if (c < 0 || gen !== this.gen) return;
+  /**
+   * Poll, then wait for the port's next event (or disconnect). An Lwt bind
+   * chain, not an async function: a native `await` per packet would put each
+   * wakeup through the realm's microtask queue (a loader round trip, see
+   * main.ts: drainRealm); Lwt's proxies keep the chain constant in memory.
+   */
+  private loop(gen: number, stop: Lwt.Lwt<number>): Lwt.Lwt<void> {
+    if (!this.running || gen !== this.gen) return Lwt.return_unit;
+    this.poll();
+    return Lwt.bind(Lwt.choose([Activations.after(this.port, this.counter), stop]), (c) => {
+      if (c < 0 || gen !== this.gen) return Lwt.return_unit;
       this.counter = c;
-    }
+      return this.loop(gen, stop);
+    });
   }
 
   private poll(): void {

@@ -150,7 +150,7 @@ export class Inet implements NetDevice {
     }
     const frame = skb.data();
     skb.free();
-    if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, () => this.rcv(frame), `${this.name}: netif_receive_skb`);
+    if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, () => this.rcv(frame), 'xenbr0: netif_receive_skb');
     else this.rcv(frame);
   }
 
@@ -309,12 +309,13 @@ export class Inet implements NetDevice {
   /** br_dev_xmit: into the bridge as if received on our port. */
   private devXmit(f: Uint8Array, dst: Mac, type: number): void {
     encodeEthernet(f, { dst, src: this.mac, type });
-    const go = () => {
-      const skb = new Skb(f);
-      skb.dev = this.name;
-      this.bridge.receive(skb, this);
-    };
-    if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, go, `${this.name}: br_dev_xmit`);
-    else go();
+    if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, () => this.toBridge(f), 'xenbr0: br_dev_xmit');
+    else this.toBridge(f);
+  }
+
+  private toBridge(f: Uint8Array): void {
+    const skb = new Skb(f);
+    skb.dev = this.name;
+    this.bridge.receive(skb, this);
   }
 }
