@@ -32,6 +32,8 @@ export const ARP_RETRY_NS = 1_000_000_000;
 export const ARP_RETRIES = 3;
 /** Packets queued per unresolved neighbour (unres_qlen). */
 export const INET_UNRES_QLEN = 101;
+/** Neighbour entries kept (Linux gc_thresh3): past it the oldest goes. */
+export const INET_NEIGH_MAX = 1024;
 /** Messages a socket holds before it drops (a stand-in for sk_rcvbuf). */
 export const SOCK_RCVQ_MAX = 1024;
 /** Where an upper layer's bytes start in a frame from allocate(). */
@@ -258,7 +260,7 @@ export class Inet implements NetDevice {
     }
     if (!n) {
       n = { mac: undefined, queue: [], probes: 0 };
-      this.neigh.set(dst, n);
+      this.neighAdd(dst, n);
       this.probe(dst, n);
     }
     if (n.queue.length < INET_UNRES_QLEN) n.queue.push(f);
@@ -291,12 +293,18 @@ export class Inet implements NetDevice {
   private neighUpdate(ip: Ipv4Addr, mac: Mac): void {
     const n = this.neigh.get(ip);
     if (!n) {
-      this.neigh.set(ip, { mac, queue: [], probes: 0 });
+      this.neighAdd(ip, { mac, queue: [], probes: 0 });
       return;
     }
     n.mac = mac;
     const q = n.queue.splice(0);
     for (const f of q) this.devXmit(f, mac, ETH_P_IP);
+  }
+
+  /** Insert, evicting the oldest entry at INET_NEIGH_MAX (Map order is insertion order). */
+  private neighAdd(ip: Ipv4Addr, n: Neigh): void {
+    if (this.neigh.size >= INET_NEIGH_MAX) this.neigh.delete(this.neigh.keys().next().value!);
+    this.neigh.set(ip, n);
   }
 
   private arpSend(op: number, dst: Mac, tha: Mac, tpa: Ipv4Addr): void {
