@@ -2,7 +2,7 @@
 // virtual clock: a raw ICMP socket on dom0's xenbr0 address (kernel/inet.ts),
 // run as a dom0 process (a sim thread) until it prints its statistics.
 //
-//   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] IP
+//   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] [-w S] IP   (-c or -w: there is no ^C)
 //
 // What follows iputils, step for step (so the output is byte for byte):
 //   - the header `PING a (a) N(N+28) bytes of data.`; the identifier is the
@@ -40,6 +40,8 @@ export interface PingOptions {
   datalen: number;
   /** -W in ms. */
   lingertime: number;
+  /** -w in s: 0 = none. */
+  deadline: number;
 }
 
 export interface PingResult {
@@ -59,9 +61,9 @@ const LONG_MAX = '9223372036854775807';
 
 const err = (stderr: string, code = 2): PingResult => ({ code, stdout: '', stderr: `ping: ${stderr}\n` });
 
-/** getopt("fqc:i:s:W:") and the option checks of ping.c main(). */
+/** getopt("fqnc:i:s:W:w:") and the option checks of ping.c main(). */
 export function parsePing(argv: string[]): PingOptions | PingResult {
-  const o: PingOptions = { target: '', flood: false, quiet: false, npackets: 0, interval: 1000, datalen: DEFDATALEN, lingertime: MAXWAIT_MS };
+  const o: PingOptions = { target: '', flood: false, quiet: false, npackets: 0, interval: 1000, datalen: DEFDATALEN, lingertime: MAXWAIT_MS, deadline: 0 };
   let intervalSet = false;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -79,15 +81,16 @@ export function parsePing(argv: string[]): PingOptions | PingResult {
       if (c === 'f') o.flood = true;
       else if (c === 'q') o.quiet = true;
       else if (c === 'n') continue;
-      else if ('ciSsW'.includes(c)) {
+      else if ('ciSsWw'.includes(c)) {
         const v = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
         if (v === undefined) return err(`option requires an argument -- '${c}'`);
-        if (c === 'c' || c === 's') {
+        if (c === 'c' || c === 's' || c === 'w') {
           if (!/^\d+$/.test(v)) return err(`invalid argument: '${v}'`);
           const n = Number(v);
           if (c === 'c' && n < 1) return err(`invalid argument: '${v}': out of range: 1 <= value <= ${LONG_MAX}`);
           if (c === 's' && n > MAX_DATALEN) return err(`invalid -s value: '${v}': xenbr0 does not fragment, the largest is ${MAX_DATALEN}`);
           if (c === 'c') o.npackets = n;
+          else if (c === 'w') o.deadline = n;
           else o.datalen = n;
         } else {
           const n = Number(v);
@@ -102,6 +105,9 @@ export function parsePing(argv: string[]): PingOptions | PingResult {
     }
   }
   if (rest.length === 0) return err('usage error: Destination address required', 1);
+  // Real ping runs until ^C; the emulated shell has no ^C, and an endless
+  // ping would keep virtual time running forever.
+  if (!o.npackets && !o.deadline) return err('the emulated shell cannot interrupt ping: give -c COUNT or -w SECONDS');
   o.target = rest[rest.length - 1]!;
   // setup(): flood without -i means interval 0.
   if (o.flood && !intervalSet) o.interval = 0;
@@ -194,10 +200,15 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
   const outDv = new DataView(outpack.buffer);
 
   const start = sim.now;
+  // setup(): -w arms SIGALRM for the whole run.
+  const deadlineAlarm = o.deadline ? sim.clock.after(o.deadline * 1e9, () => {
+    exiting = true;
+    sock.wq.wakeAll();
+  }, 'ping: SIGALRM (-w)') : undefined;
   out(`PING ${o.target} (${host}) ${o.datalen}(${o.datalen + 8 + 20}) bytes of data.\n`);
 
   const pinger = (): number => {
-    if (exiting || (o.npackets && ntransmitted >= o.npackets)) return 1000;
+    if (exiting || (o.npackets && ntransmitted >= o.npackets && !o.deadline)) return 1000;
     const now = sim.now;
     if (curTime === undefined) {
       curTime = now;
@@ -228,7 +239,7 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
   };
 
   const scheduleExit = (next: number): number => {
-    if (!(o.npackets && ntransmitted >= o.npackets)) return next;
+    if (!(o.npackets && ntransmitted >= o.npackets && !o.deadline)) return next;
     if (waittime >= 0) return next;
     waittime = nreceived ? Math.max(2 * tmax, 1000 * o.interval) : o.lingertime * 1000;
     if (next < 0 || next < waittime / 1000) next = Math.trunc(waittime / 1000);
@@ -287,6 +298,7 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
     for (;;) {
       if (exiting) break;
       if (o.npackets && nreceived + nerrors >= o.npackets) break;
+      if (o.deadline && nerrors) break;
       let next: number;
       do {
         next = scheduleExit(pinger());
@@ -301,6 +313,7 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
   } finally {
     sock.close();
     sim.clock.cancel(alarm);
+    sim.clock.cancel(deadlineAlarm);
   }
 
   // finish()
@@ -337,5 +350,5 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
   }
   s += '\n';
   out(s);
-  return nreceived ? 0 : 1;
+  return !nreceived || (o.deadline && nreceived < o.npackets) ? 1 : 0;
 }

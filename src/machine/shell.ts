@@ -11,7 +11,7 @@
 //   blkgrant hold|release           the block layer keeps a persistent grant page (blkback case 3)
 //   xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
 //   dmesg                           NIC and dom0 kernel log lines
-//   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] IP
+//   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] [-w S] IP
 //                                   iputils ping from xenbr0 (10.0.0.1/24) on the virtual clock
 
 import type { Machine } from './machine.ts';

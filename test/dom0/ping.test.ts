@@ -30,10 +30,11 @@ t('reply times: 3 decimals truncated below 1 ms, then 2 and 1 rounded, then whol
   assert.is(fmtTime(1234567), ' time=1235 ms');
 });
 
-t('options: getopt clusters, -f means interval 0 unless -i, defaults 56 bytes / 1 s / 10 s', () => {
-  assert.equal(parsePing(['10.0.0.2']), { target: '10.0.0.2', flood: false, quiet: false, npackets: 0, interval: 1000, datalen: 56, lingertime: 10000 });
-  assert.equal(parsePing(['-fqc', '100', '10.0.0.2']), { target: '10.0.0.2', flood: true, quiet: true, npackets: 100, interval: 0, datalen: 56, lingertime: 10000 });
-  assert.equal(parsePing(['-f', '-i0.2', '-s', '1000', '-W', '2.5', '10.0.0.2']), { target: '10.0.0.2', flood: true, quiet: false, npackets: 0, interval: 200, datalen: 1000, lingertime: 2500 });
+t('options: getopt clusters, -f means interval 0 unless -i, defaults 56 bytes / 1 s / 10 s; -c or -w required', () => {
+  assert.equal(parsePing(['-w', '3', '10.0.0.2']), { target: '10.0.0.2', flood: false, quiet: false, npackets: 0, interval: 1000, datalen: 56, lingertime: 10000, deadline: 3 });
+  assert.equal(parsePing(['10.0.0.2']), { code: 2, stdout: '', stderr: 'ping: the emulated shell cannot interrupt ping: give -c COUNT or -w SECONDS\n' });
+  assert.equal(parsePing(['-fqc', '100', '10.0.0.2']), { target: '10.0.0.2', flood: true, quiet: true, npackets: 100, interval: 0, datalen: 56, lingertime: 10000, deadline: 0 });
+  assert.equal(parsePing(['-f', '-i0.2', '-s', '1000', '-W', '2.5', '-c1', '10.0.0.2']), { target: '10.0.0.2', flood: true, quiet: false, npackets: 1, interval: 200, datalen: 1000, lingertime: 2500, deadline: 0 });
   assert.equal(parsePing(['-x', '10.0.0.2']), { code: 2, stdout: '', stderr: "ping: invalid option -- 'x'\nusage: ping [-f] [-q] [-c count] [-i interval] [-s packetsize] [-W timeout] destination\n" });
   assert.equal(parsePing(['-c']), { code: 2, stdout: '', stderr: "ping: option requires an argument -- 'c'\n" });
   assert.equal(parsePing(['-s', '1473', '10.0.0.2']), { code: 2, stdout: '', stderr: "ping: invalid -s value: '1473': xenbr0 does not fragment, the largest is 1472\n" });

@@ -106,12 +106,14 @@ t('an address nobody answers: ARP fails, "Destination Host Unreachable" errors; 
   assert.match(r.stdout, /^PING 10\.0\.0\.9 \(10\.0\.0\.9\) 56\(84\) bytes of data\.\nFrom 10\.0\.0\.1 icmp_seq=1 Destination Host Unreachable\nFrom 10\.0\.0\.1 icmp_seq=2 Destination Host Unreachable\n/);
   assert.match(r.stdout, /\n--- 10\.0\.0\.9 ping statistics ---\n2 packets transmitted, 0 received, \+2 errors, 100% packet loss, time \d+ms\n/);
   const bad: [string, string, number][] = [
-    ['ping 10.1.0.1', 'ping: connect: Network is unreachable\n', 2],
-    ['ping nosuchhost', 'ping: nosuchhost: Name or service not known\n', 2],
+    ['ping -c 1 10.1.0.1', 'ping: connect: Network is unreachable\n', 2],
+    ['ping -c 1 nosuchhost', 'ping: nosuchhost: Name or service not known\n', 2],
     ['ping -c 0 10.0.0.2', "ping: invalid argument: '0': out of range: 1 <= value <= 9223372036854775807\n", 2],
     ['ping -i x 10.0.0.2', 'ping: bad timing interval: x\n', 2],
     ['ping', 'ping: usage error: Destination address required\n', 1],
   ];
+  const w = sh(m, 'ping -w 3 10.0.0.2');
+  assert.equal([w.code, w.stdout.split('\n')[6]], [0, '3 packets transmitted, 3 received, 0% packet loss, time 2000ms'], '-w 3: the alarm ends the run at 3 s');
   for (const [line, err, code] of bad) {
     const x = sh(m, line);
     assert.equal([x.code, x.stderr, x.stdout], [code, err, ''], line);
