@@ -82,6 +82,23 @@ t('ping -f -c 1000 -q: no loss, flood statistics with ipg/ewma; without -q one "
   assert.match(f.stdout, /\n50 packets transmitted, 50 received, 0% packet loss, time \d+ms\n/);
 });
 
+t('-s: 1400 bytes go through netback zerocopy (mapped, then copied up to the stack of dom0); -s 8 leaves no room for the timeval', async () => {
+  const m = await machine();
+  const big = sh(m, 'ping -c 2 -s 1400 10.0.0.2');
+  assert.is(big.code, 0);
+  assert.match(big.stdout, /^PING 10\.0\.0\.2 \(10\.0\.0\.2\) 1400\(1428\) bytes of data\.\n1408 bytes from 10\.0\.0\.2: icmp_seq=1 ttl=64 time=\d+\.\d{3} ms\n/);
+  const st = m.kernel!.netback.vifs.get('vif1.0')!.stats;
+  // Local delivery copies the frags (skb_orphan_frags_rx): each reply completes as a zerocopy "fail".
+  assert.equal([st.tx_zerocopy_sent, st.tx_zerocopy_success, st.tx_zerocopy_fail], [2, 0, 2]);
+  const small = sh(m, 'ping -c 2 -s 8 10.0.0.2');
+  assert.is(
+    small.stdout,
+    'PING 10.0.0.2 (10.0.0.2) 8(36) bytes of data.\n' +
+      '16 bytes from 10.0.0.2: icmp_seq=1 ttl=64\n16 bytes from 10.0.0.2: icmp_seq=2 ttl=64\n' +
+      '\n--- 10.0.0.2 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, time 1000ms\n\n',
+  );
+});
+
 t('flood sends the next probe when the reply arrives, else every 10 ms', async () => {
   const m = await machine();
   sh(m, 'ping -c 1 10.0.0.2'); // resolve ARP first
