@@ -104,9 +104,7 @@ export class Netfront {
     this.counter = Activations.counter(this.port);
     await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
     this.running = true;
-    const [stop, stopR] = Lwt.wait<number>();
-    this.stopLoop = stopR;
-    void this.loop(++this.gen, stop);
+    void this.loop(++this.gen);
   }
 
   private page(): Slot {
@@ -146,13 +144,18 @@ export class Netfront {
    * wakeup through the realm's microtask queue (a loader round trip, see
    * main.ts: drainRealm); Lwt's proxies keep the chain constant in memory.
    */
-  private loop(gen: number, stop: Lwt.Lwt<number>): Lwt.Lwt<void> {
+  private loop(gen: number): Lwt.Lwt<void> {
     if (!this.running || gen !== this.gen) return Lwt.return_unit;
     this.poll();
+    // A fresh stop promise per wait: choose() leaves a listener on each
+    // promise it is given, so one stop promise for the whole connection would
+    // collect a listener per packet (unbounded under ping -f).
+    const [stop, stopR] = Lwt.wait<number>();
+    this.stopLoop = stopR;
     return Lwt.bind(Lwt.choose([Activations.after(this.port, this.counter), stop]), (c) => {
       if (c < 0 || gen !== this.gen) return Lwt.return_unit;
       this.counter = c;
-      return this.loop(gen, stop);
+      return this.loop(gen);
     });
   }
 
