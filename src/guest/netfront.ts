@@ -24,6 +24,7 @@ import {
 import { Activations, Eventchn, Lwt, Memory, program_start } from './index.ts';
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
+import { Slab } from '../lib/slab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 
 interface Slot {
@@ -58,6 +59,8 @@ export class Netfront {
    * by disconnect().
    */
   private readonly txPages: number[] = [];
+  /** Received frames are copied into views of shared slabs (lib/slab.ts). */
+  private readonly slab = new Slab();
   private counter = program_start;
   private running = false;
   /** Bumped per connect(): a loop of an earlier connection exits instead of polling the new rings. */
@@ -181,7 +184,10 @@ export class Netfront {
         const s = this.rxBufs.get(r.id);
         if (s && r.status > 0) {
           this.stats.rxPackets++;
-          this.onReceive?.(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice());
+          // Copied out: the buffer goes back to the backend right below.
+          const f = this.slab.alloc(r.status);
+          f.set(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status));
+          this.onReceive?.(f);
         }
         this.postRx(r.id);
         repost = true;

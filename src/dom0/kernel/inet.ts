@@ -27,6 +27,7 @@ import { decodeUdp, encodeUdp, UDP_HLEN } from '../../abi/net/udp.ts';
 import { WaitQueue, type Sim } from '../../sim/index.ts';
 import type { Bridge, NetDevice } from './bridge.ts';
 import { Skb } from './skb.ts';
+import { Slab } from '../../lib/slab.ts';
 
 export const ARP_RETRY_NS = 1_000_000_000;
 export const ARP_RETRIES = 3;
@@ -104,6 +105,8 @@ export class Inet implements NetDevice {
   private readonly neigh = new Map<Ipv4Addr, Neigh>();
   private readonly sockets = new Set<InetSocket>();
   private ipId = 0;
+  /** Frames we build (lib/slab.ts: small typed arrays are costly one by one). */
+  private readonly slab = new Slab();
 
   constructor(readonly sim: Sim, readonly bridge: Bridge, opts: InetOptions = {}) {
     this.name = bridge.name;
@@ -229,7 +232,7 @@ export class Inet implements NetDevice {
   // ------------------------------------------------------------ send
 
   allocate(payloadLen: number): Uint8Array {
-    return new Uint8Array(PAYLOAD_OFF + payloadLen);
+    return this.slab.alloc(PAYLOAD_OFF + payloadLen);
   }
 
   /** sendto() on a raw ICMP socket: an echo request with `data`. False: no route (ENETUNREACH). */

@@ -15,6 +15,7 @@
 import { IPV4_BROADCAST, MAC_BROADCAST, type Ipv4Addr } from '../../abi/net/addr.ts';
 import { ETH_HLEN, ETH_P_IP } from '../../abi/net/ethernet.ts';
 import { IPDEFTTL, IPPROTO_ICMP, IPPROTO_UDP, IPV4_HLEN, IP_DF, decodeIpv4, encodeIpv4, isFragment, type Ipv4Packet } from '../../abi/net/ipv4.ts';
+import { Slab } from '../../lib/slab.ts';
 import type { Arpv4 } from './arp.ts';
 import { drop, type Drops } from './drops.ts';
 import type { Ethif } from './ethernet.ts';
@@ -37,6 +38,8 @@ export class Ipv4 {
   udp: IpInput | undefined;
   /** ip_ident: one counter for every destination. */
   private id = 0;
+  /** Frames we build (lib/slab.ts: small typed arrays are costly one by one). */
+  private readonly slab = new Slab();
 
   constructor(readonly eth: Ethif, readonly arp: Arpv4, readonly cfg: Ipv4Config) {
     eth.ipv4 = (b, off, len) => this.input(b, off, len);
@@ -63,7 +66,7 @@ export class Ipv4 {
 
   /** A zeroed frame with room for `payloadLen` bytes at PAYLOAD_OFF. */
   allocate(payloadLen: number): Uint8Array {
-    return new Uint8Array(PAYLOAD_OFF + payloadLen);
+    return this.slab.alloc(PAYLOAD_OFF + payloadLen);
   }
 
   isBroadcast(a: Ipv4Addr): boolean {
