@@ -9,7 +9,3 @@ export type Malformed =
   | 'checksum'
   /** A version or address-format field this codec does not speak. */
   | 'format';
-
-export function isMalformed(v: unknown): v is Malformed {
-  return typeof v === 'string';
-}
