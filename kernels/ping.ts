@@ -24,6 +24,10 @@ kernel(async () => {
   if (!(count > 0)) throw new Error(`ping: bad count "${args.count}"`);
   const stopAfter = args.stop_after === undefined ? undefined : duration(args.stop_after);
   const xs = Xs.connect();
+  if ((await xs.tryRead('device/vif/0/backend')) === undefined) {
+    Console.log('ping: this domain has no vif 0 (give it one, as examples/ping.cfg does)');
+    return 1;
+  }
   const nf = new Netfront(xs, 0);
   await nf.connect();
   const stack = Stack.onNetfront(nf, await stackConfig(nf, args));
