@@ -10,7 +10,8 @@ import { Hypervisor } from '../src/xen/index.ts';
 import { attachDom0Events } from '../src/dom0/kernel/events.ts';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
 
-function pingPong(n: number, trace = false): number {
+/** Round trips per second (also the anchor of bench/net.ts). */
+export function pingPong(n: number, trace = false): number {
   const sim = new Sim({ seed: 1, trace });
   const hv = new Hypervisor(sim, { hangOracle: false });
   const a = hv.createDomain({ domid: 0, name: 'a', memKiB: 1024, vcpus: 1, host: true });

@@ -9,6 +9,7 @@ const modules: Record<string, string> = {
   guest: './guest.ts',
   xenstored: './xenstored.ts',
   dom0: './dom0.ts',
+  net: './net.ts',
 };
 
 const { values } = parseArgs({

@@ -2,11 +2,12 @@
 // fresh emulated host.
 //   xenode xl [--seed N] [--xenwatch single|mtwatch] [--legacy-dm] [--trace F] CMD [ARGS…] [; CMD …]
 //   xenode xl "create a.cfg; xwstall hold vif1.0; sleep 1; destroy 1; list; ps"
+//   xenode xl "create examples/ping.cfg; sleep 0.3; ping -c 3 10.0.0.2"   (dom0 is 10.0.0.1 on xenbr0)
 // Several commands run on the same host, separated by `;` (a separate argument,
 // or inside one quoted argument). `sleep SECONDS` lets virtual time pass. Lines
 // that are not xl commands go to dom0's shell (src/dom0/shell.ts: ps,
 // cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk, blkgrant,
-// xenstore-read/ls/write, dmesg). With no command, commands are read from
+// xenstore-read/ls/write, dmesg, ping). With no command, commands are read from
 // stdin, one per line (a tiny shell).
 import { writeFileSync } from 'node:fs';
 import readline from 'node:readline';

@@ -55,6 +55,10 @@ export { HypercallError } from './hypercall.ts';
 
 /** Split-driver frontends: a network interface (vif) and a block device (vbd) over shared rings and grants. */
 export { Netfront, type NetfrontStats } from './netfront.ts';
+
+/** A small IPv4 stack on a Netfront (Ethernet, ARP, IPv4, ICMP echo, UDP): `new Stack(nf, stackConfig(...))`, `udpEcho(stack)`. */
+export { Stack, stackConfig } from './net/stack.ts';
+export { udpEcho } from './net/udp.ts';
 export { Blkfront } from './blkfront.ts';
 
 /** Grant table v1 (`Gnttab.get()`) and the page allocator (`Pages`) the frontends share. */

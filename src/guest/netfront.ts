@@ -29,6 +29,7 @@ import {
 import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
+import { Slab } from '../lib/slab.ts';
 import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
 
 interface Slot {
@@ -55,6 +56,16 @@ export class Netfront {
   private readonly rxBufs = new Map<number, Slot>();
   private readonly txPending = new Map<number, Slot>();
   private txFreeIds: number[] = [];
+  /**
+   * TX pages whose grant has ended, kept for the next send (Mini-OS keeps one
+   * page per TX id the same way): a page per packet from Pages would be
+   * zeroed (4 KiB) on every release. Stale bytes past a frame are our own
+   * earlier frames; the backend reads only offset..size. Given back to Pages
+   * by disconnect().
+   */
+  private readonly txPages: number[] = [];
+  /** Received frames are copied into views of shared slabs (lib/slab.ts). */
+  private readonly slab = new Slab();
   private counter = program_start;
   private running = false;
   /** Bumped per connect(): a loop of an earlier connection exits instead of polling the new rings. */
@@ -108,9 +119,7 @@ export class Netfront {
     this.counter = Activations.counter(this.port);
     await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
     this.running = true;
-    const [stop, stopR] = Lwt.wait<number>();
-    this.stopLoop = stopR;
-    void this.loop(++this.gen, stop);
+    void this.loop(++this.gen);
   }
 
   private page(): Slot {
@@ -129,7 +138,7 @@ export class Netfront {
     const tx = this.tx;
     if (!tx || !this.running || tx.full() || this.txFreeIds.length === 0 || frame.length > PAGE_SIZE) return false;
     const id = this.txFreeIds.pop()!;
-    const gpfn = Pages.alloc();
+    const gpfn = this.txPages.pop() ?? Pages.alloc();
     new Uint8Array(Memory.frame(gpfn)).set(frame);
     const ref = this.gnt.grant(this.backendId, gpfn, true);
     this.txPending.set(id, { ref, gpfn });
@@ -144,14 +153,25 @@ export class Netfront {
     return this.txPending.size;
   }
 
-  private async loop(gen: number, stop: Lwt.Lwt<number>): Promise<void> {
-    while (this.running && gen === this.gen) {
-      this.poll();
-      const port = this.port;
-      const c = await Lwt.choose([Activations.after(port, this.counter), stop]);
-      if (c < 0 || gen !== this.gen) return;
+  /**
+   * Poll, then wait for the port's next event (or disconnect). An Lwt bind
+   * chain, not an async function: a native `await` per packet would put each
+   * wakeup through the realm's microtask queue (a loader round trip, see
+   * main.ts: drainRealm); Lwt's proxies keep the chain constant in memory.
+   */
+  private loop(gen: number): Lwt.Lwt<void> {
+    if (!this.running || gen !== this.gen) return Lwt.return_unit;
+    this.poll();
+    // A fresh stop promise per wait: choose() leaves a listener on each
+    // promise it is given, so one stop promise for the whole connection would
+    // collect a listener per packet (unbounded under ping -f).
+    const [stop, stopR] = Lwt.wait<number>();
+    this.stopLoop = stopR;
+    return Lwt.bind(Lwt.choose([Activations.after(this.port, this.counter), stop]), (c) => {
+      if (c < 0 || gen !== this.gen) return Lwt.return_unit;
       this.counter = c;
-    }
+      return this.loop(gen);
+    });
   }
 
   private poll(): void {
@@ -163,7 +183,7 @@ export class Netfront {
         const s = this.txPending.get(r.id);
         if (r.status < 0) this.stats.txErrors++;
         if (s && this.gnt.end(s.ref)) {
-          Pages.release(s.gpfn);
+          this.txPages.push(s.gpfn);
           this.txPending.delete(r.id);
           this.txFreeIds.push(r.id);
         }
@@ -178,9 +198,12 @@ export class Netfront {
           this.stats.rxPackets++;
           const rcv = this.onReceive;
           if (rcv || this.received.observed) {
-            const frame = new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status).slice();
-            rcv?.(frame);
-            this.received.next(frame);
+            // Copied out: the buffer goes back to the backend right below. The
+            // slab's frame is valid during onReceive only; observers get their own copy.
+            const f = this.slab.alloc(r.status);
+            f.set(new Uint8Array(Memory.frame(s.gpfn), r.offset, r.status));
+            rcv?.(f);
+            if (this.received.observed) this.received.next(f.slice());
           }
         }
         this.postRx(r.id);
@@ -213,6 +236,7 @@ export class Netfront {
     for (const s of this.txPending.values()) give(s);
     give(this.txRing);
     give(this.rxRing);
+    for (const gpfn of this.txPages.splice(0)) Pages.release(gpfn);
     this.rxBufs.clear();
     this.txPending.clear();
     this.txRing = this.rxRing = undefined;

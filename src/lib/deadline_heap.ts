@@ -27,7 +27,7 @@ export class DeadlineHeap<T extends Deadline> {
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      swap(h, i, p);
       i = p;
     }
   }
@@ -54,12 +54,19 @@ export class DeadlineHeap<T extends Deadline> {
         if (l < h.length && less(h[l]!, h[m]!)) m = l;
         if (r < h.length && less(h[r]!, h[m]!)) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        swap(h, i, m);
         i = m;
       }
     }
     return top;
   }
+}
+
+/** A temporary, not `[a, b] = [b, a]`: the destructuring allocates an array per swap (seen as GC under ping -f). */
+function swap<T>(h: T[], i: number, j: number): void {
+  const t = h[i]!;
+  h[i] = h[j]!;
+  h[j] = t;
 }
 
 function less(a: Deadline, b: Deadline): boolean {

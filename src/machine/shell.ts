@@ -11,14 +11,18 @@
 //   blkgrant hold|release           the block layer keeps a persistent grant page (blkback case 3)
 //   xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
 //   dmesg                           NIC and dom0 kernel log lines
+//   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] [-w S] IP
+//                                   iputils ping from xenbr0 (10.0.0.1/24) on the virtual clock
 
 import type { Machine } from './machine.ts';
 import type { XlResult } from '../dom0/toolstack/xl.ts';
+import { current } from '../sim/index.ts';
+import { parsePing, ping } from '../dom0/ping.ts';
 
 const ok = (stdout: string): XlResult => ({ code: 0, stdout: stdout && !stdout.endsWith('\n') ? stdout + '\n' : stdout, stderr: '' });
 const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
 
-export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg'];
+export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg', 'ping'];
 
 /** Run a dom0 shell command; undefined when `argv[0]` is not one. */
 export function dom0Command(host: Machine, argv: string[]): XlResult | undefined {
@@ -78,6 +82,13 @@ export function dom0Command(host: Machine, argv: string[]): XlResult | undefined
     }
     case 'dmesg':
       return ok(k!.nic.log.join('\n'));
+    case 'ping': {
+      const o = parsePing(argv.slice(1));
+      if (!('target' in o)) return o;
+      let stdout = '', stderr = '';
+      const code = host.run(() => ping(host.sim, k!.inet, o, current().pid, (s) => (stdout += s), (s) => (stderr += s)), 'ping');
+      return { code, stdout, stderr };
+    }
   }
   return undefined;
 }

@@ -73,6 +73,13 @@ export class EventChannels {
   private readonly virqPort: Uint16Array;
   /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
   private lowestFree = 1;
+  /**
+   * One past the highest port ever claimed (Xen's d->valid_evtchns, which
+   * also only grows): whole-table walks stop here instead of at NR_PORTS, so
+   * the hang oracle, run each time the simulator goes idle, does not scan
+   * 4096 ports per domain.
+   */
+  private validEvtchns = 1;
   private readonly u32: Uint32Array;
   /** Trace only: flow ids started by EVTCHNOP_send, waiting for the upcall that consumes them. */
   readonly flows = new Map<number, number[]>();
@@ -149,6 +156,7 @@ export class EventChannels {
     this.state[port] = state;
     this.notify[port] = notify;
     if (port === this.lowestFree) this.lowestFree++;
+    if (port >= this.validEvtchns) this.validEvtchns = port + 1;
   }
 
   /** evtchn_free: back to FREE, pending cleared, notify vCPU reset to 0. */
@@ -411,13 +419,13 @@ export class EventChannels {
 
   /** Close every port (domain destruction): peers see their ends go UNBOUND. */
   closeAll(): void {
-    for (let p = 1; p < NR_PORTS; p++) if (this.state[p]! > ECS.RESERVED) this.close(p);
+    for (let p = 1; p < this.validEvtchns; p++) if (this.state[p]! > ECS.RESERVED) this.close(p);
   }
 
   /** Ports in use (not FREE, not port 0), ascending. */
   boundPorts(): number[] {
     const out: number[] = [];
-    for (let p = 1; p < NR_PORTS; p++) if (this.state[p] !== ECS.FREE) out.push(p);
+    for (let p = 1; p < this.validEvtchns; p++) if (this.state[p] !== ECS.FREE) out.push(p);
     return out;
   }
 }

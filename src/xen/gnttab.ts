@@ -57,6 +57,11 @@ interface Pins {
   wr: number;
 }
 
+/** A failed map. Module level: a closure per map() call would be named (defineProperty) each time under tsx's keepNames. */
+function fail(status: number): MapResult {
+  return { status, handle: -1, page: undefined };
+}
+
 export class GrantTable {
   /** This domain's grant-table frames (it is the granter). */
   readonly frames: ArrayBuffer[] = [];
@@ -143,7 +148,6 @@ export class GrantTable {
 
   /** GNTTABOP_map_grant_ref of (granter, ref). `hostGpfn` >= 0: also make the page appear there (guest mappers). */
   map(granterDomid: number, ref: number, readonly: boolean, hostGpfn = -1): MapResult {
-    const fail = (status: number): MapResult => ({ status, handle: -1, page: undefined });
     const granter = this.dom.hv.domain(granterDomid === DOMID_SELF ? this.dom.id : granterDomid);
     if (!granter || granter.dying) return fail(GNTST.bad_domain);
     const gt = granter.gnttab;

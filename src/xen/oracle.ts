@@ -43,6 +43,11 @@ export interface Suspect {
 /** A set_timer_op deadline at least this far away counts as "no timer" (Main.run's idle deadline is now + 1 day). */
 export const FOREVER_NS = 86_400 * 1e9;
 
+/** `port 3 [1/0/1], port 4 [1/0/1]` (module level: suspects() runs at every idle step, and a named closure per call costs a defineProperty under tsx). */
+function list(ps: number[], sig: string): string {
+  return ps.map((p) => `port ${p} ${sig}`).join(', ');
+}
+
 /** Suspicious ports of halted guest vCPUs in `d`. `now`: the current time (ns). */
 export function suspects(d: Domain, now = Number.NaN): Suspect[] {
   if (d.host || d.dying || d.paused || d.shutdownReason !== undefined) return [];
@@ -73,7 +78,6 @@ export function suspects(d: Domain, now = Number.NaN): Suspect[] {
         if (ch.notify[port] === v.vcpuId && ch.usable(port) && ch.delivered[port] && ch.isPending(port) && ch.isMasked(port)) masked.push(port);
       }
     }
-    const list = (ps: number[], sig: string) => ps.map((p) => `port ${p} ${sig}`).join(', ');
     if (wedged.length) out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'wedged', ports: wedged, line: `domain ${d.id}: vCPU ${v.vcpuId} halted with ${list(wedged, '[1/0/0]')} (wedged: pending, unmasked, selector clear)` });
     if (lost.length) out.push({ domid: d.id, vcpu: v.vcpuId, kind: 'lost-interrupt', ports: lost, line: `domain ${d.id}: vCPU ${v.vcpuId} halted with upcall_pending=1 and ${list(lost, '[1/0/1]')} (lost interrupt)` });
     if (masked.length)

@@ -3,7 +3,8 @@
 // multicast destinations to every other port. Flooding hands each port a
 // clone, so a zerocopy packet completes only when every port is done with it.
 
-import { Skb, isMulticast } from './skb.ts';
+import { isMulticastMac, readMac, type Mac } from '../../abi/net/addr.ts';
+import type { Skb } from './skb.ts';
 
 export interface NetDevice {
   readonly name: string;
@@ -13,7 +14,8 @@ export interface NetDevice {
 
 export class Bridge {
   readonly ports: NetDevice[] = [];
-  private readonly fdb = new Map<string, NetDevice>();
+  /** Forwarding database: MAC (as a number, see abi/net/addr.ts) → port. */
+  private readonly fdb = new Map<Mac, NetDevice>();
   forwarded = 0;
 
   constructor(readonly name = 'xenbr0') {}
@@ -40,10 +42,11 @@ export class Bridge {
       skb.free();
       return;
     }
-    const src = skb.src;
-    if (src && !isMulticast(src)) this.fdb.set(src, from);
-    const dst = skb.dst;
-    const known = dst && !isMulticast(dst) ? this.fdb.get(dst) : undefined;
+    const h = skb.head;
+    const src = h.length >= 12 ? readMac(h, 6) : -1;
+    if (src >= 0 && !isMulticastMac(src)) this.fdb.set(src, from);
+    const dst = h.length >= 6 ? readMac(h, 0) : -1;
+    const known = dst >= 0 && !isMulticastMac(dst) ? this.fdb.get(dst) : undefined;
     const targets = known ? (known === from ? [] : [known]) : this.ports.filter((p) => p !== from);
     this.forwarded++;
     if (targets.length === 0) {

@@ -13,6 +13,7 @@ import type { Co, Sim } from '../../sim/index.ts';
 import { Blkback, type BlkbackOptions } from './blkback.ts';
 import { Bridge } from './bridge.ts';
 import type { Dom0Host } from './host.ts';
+import { Inet, type InetOptions } from './inet.ts';
 import { Kthreads, type Kthread } from './kthread.ts';
 import { MtwatchLifecycleWatch } from './mtwatch.ts';
 import { Netback } from './netback.ts';
@@ -42,6 +43,8 @@ export interface Dom0KernelOptions {
   /** xen-netback's max_queues (default 1). */
   netbackMaxQueues?: number;
   blkback?: BlkbackOptions;
+  /** dom0's address on the bridge (default xenbr0 10.0.0.1/24, see inet.ts). */
+  inet?: InetOptions;
   /** First kthread pid (default 38: xenbus 38, xenwatch 39 as in the 2018 report). */
   firstPid?: number;
 }
@@ -54,6 +57,8 @@ export class Dom0Kernel {
   readonly bus: BackendBus;
   readonly bridge: Bridge;
   readonly nic: Nic;
+  /** dom0's IPv4 endpoint: the bridge device itself (xenbr0 10.0.0.1/24), a port of the bridge. */
+  readonly inet: Inet;
   readonly netback: Netback;
   readonly blkback: Blkback;
   readonly mtwatch: MtwatchLifecycleWatch | undefined;
@@ -74,6 +79,8 @@ export class Dom0Kernel {
     this.nic = new Nic(deps.sim, opts.nic);
     this.nic.bridge = this.bridge;
     this.bridge.addif(this.nic);
+    this.inet = new Inet(deps.sim, this.bridge, opts.inet);
+    this.bridge.addif(this.inet);
     this.netback = new Netback({
       xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues,
     });

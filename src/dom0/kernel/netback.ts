@@ -59,6 +59,12 @@ export interface NetbackContext {
   maxQueues?: number;
 }
 
+/**
+ * XENVIF_RX_QUEUE_BYTES (interface.c): XEN_NETIF_RX_RING_SIZE / 2 pages of
+ * packets may wait for the guest's RX buffers, per queue (524288 bytes).
+ */
+export const XENVIF_RX_QUEUE_BYTES = (256 / 2) * 4096;
+
 /** ethtool -S names, in xen-netback's order. */
 export const XENVIF_STATS = ['rx_gso_checksum_fixup', 'tx_zerocopy_sent', 'tx_zerocopy_success', 'tx_zerocopy_fail', 'tx_frag_overflow'] as const;
 
@@ -86,6 +92,8 @@ export class XenvifQueue {
   private nextIdx = 0;
   readonly dealloc_queue: number[] = [];
   readonly rx_queue: Uint8Array[] = [];
+  /** Bytes in rx_queue (skb->len summed), bounded by XENVIF_RX_QUEUE_BYTES. */
+  rx_queue_len = 0;
 
   constructor(readonly vif: Xenvif, readonly id: number) {}
 
@@ -107,7 +115,7 @@ export class Xenvif implements NetDevice {
   mac = '';
   readonly stats = {
     rx_gso_checksum_fixup: 0, tx_zerocopy_sent: 0, tx_zerocopy_success: 0, tx_zerocopy_fail: 0, tx_frag_overflow: 0,
-    tx_packets: 0, tx_bytes: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_errors: 0,
+    tx_packets: 0, tx_bytes: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_errors: 0, tx_dropped: 0,
   };
   /** Frontend feature flags read at connect. */
   features: Record<string, boolean> = {};
@@ -128,7 +136,17 @@ export class Xenvif implements NetDevice {
       skb.free();
       return;
     }
-    q.rx_queue.push(skb.linearize());
+    // xenvif_rx_queue_tail (rx.c): a queue already at rx_queue_max refuses
+    // the skb (dropped, tx_dropped++: TX from the vif netdev's point of view);
+    // below it one more skb may go in, even past the bound.
+    if (q.rx_queue_len >= XENVIF_RX_QUEUE_BYTES) {
+      this.stats.tx_dropped++;
+      skb.free();
+      return;
+    }
+    const pkt = skb.data();
+    q.rx_queue.push(pkt);
+    q.rx_queue_len += pkt.length;
     skb.free();
     q.rx_wq.wakeAll();
   }
@@ -490,16 +508,8 @@ export class Netback implements XenbusDriver {
     }
     const frags: SkbFrag[] = [];
     const handles: number[] = [];
-    const mapFrag = (gref: number, offset: number, len: number): boolean => {
-      if (len === 0) return true;
-      const m = host.gnttab.map(domid, gref, true);
-      if (m.status !== 0 || !m.page) return false;
-      handles.push(m.handle);
-      frags.push({ page: m.page, offset, len });
-      return true;
-    };
-    let ok = mapFrag(first.gref, first.offset + headLen, firstLen - headLen);
-    for (const s of slots.slice(1)) ok = ok && mapFrag(s.gref, s.offset, s.size);
+    let ok = mapFrag(host, domid, first.gref, first.offset + headLen, firstLen - headLen, frags, handles);
+    for (let i = 1; i < slots.length && ok; i++) ok = mapFrag(host, domid, slots[i]!.gref, slots[i]!.offset, slots[i]!.size, frags, handles);
     if (!ok) {
       for (const h of handles) host.gnttab.unmap(h);
       this.respond(q, slots.map((s) => s.id), NETIF_RSP.ERROR);
@@ -586,6 +596,7 @@ export class Netback implements XenbusDriver {
       this.rxAction(q);
     }
     q.rx_queue.length = 0; // xenvif_rx_queue_purge
+    q.rx_queue_len = 0;
   }
 
   private rxAction(q: XenvifQueue): void {
@@ -601,6 +612,7 @@ export class Netback implements XenbusDriver {
         break;
       }
       q.rx_queue.shift();
+      q.rx_queue_len -= pkt.length;
       for (let off = 0, i = 0; i < need; i++, off += 4096) {
         const req = decodeRxRequest(dv, ring.nextRequest());
         const chunk = pkt.subarray(off, Math.min(pkt.length, off + 4096));
@@ -621,6 +633,20 @@ export class Netback implements XenbusDriver {
     if (!vif) return undefined;
     return ['NIC statistics:', ...XENVIF_STATS.map((k) => `     ${k}: ${vif.stats[k]}`)].join('\n') + '\n';
   }
+}
+
+/**
+ * Grant-map `len` bytes of a TX slot as an skb frag (nothing for 0 bytes).
+ * A module function, not a closure per packet: under tsx's keepNames every
+ * named closure costs a defineProperty each time it is created.
+ */
+function mapFrag(host: Dom0Host, domid: number, gref: number, offset: number, len: number, frags: SkbFrag[], handles: number[]): boolean {
+  if (len === 0) return true;
+  const m = host.gnttab.map(domid, gref, true);
+  if (m.status !== 0 || !m.page) return false;
+  handles.push(m.handle);
+  frags.push({ page: m.page, offset, len });
+  return true;
 }
 
 class NetbackError extends Error {

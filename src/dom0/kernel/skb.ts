@@ -39,6 +39,15 @@ export class Skb {
     return this.zc !== undefined;
   }
 
+  /**
+   * All bytes for a reader that keeps them: the head itself when there are
+   * no frags (nothing writes an skb's head once it is built, and clones only
+   * share it), else linearize(). Saves a copy per packet on the linear path.
+   */
+  data(): Uint8Array {
+    return this.frags.length === 0 ? this.head : this.linearize();
+  }
+
   /** All bytes, copied (skb_copy_bits). Marks zerocopy frags as copied. */
   linearize(): Uint8Array {
     const out = new Uint8Array(this.len);

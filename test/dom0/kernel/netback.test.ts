@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { machine, makeDomain, ScriptedNetfront, type Machine } from './fe.ts';
+import { XENVIF_RX_QUEUE_BYTES } from '../../../src/dom0/kernel/netback.ts';
 
 const t = suite('netback');
 
@@ -202,6 +203,28 @@ t('stall and release hold under many seeds (interleavings), both modes, no inter
       assert.equal(m.k.oopses, []);
     }
   }
+});
+
+t('guest RX is bounded: XENVIF_RX_QUEUE_BYTES wait for buffers, then xenvif_start_xmit drops (tx_dropped)', () => {
+  const m = machine();
+  const nf = connected(m);
+  m.hotplug('online', 'vif', nf.be);
+  nf.connect();
+  m.run(() => nf.state('be') === '4');
+  const vif = m.k.netback.vifs.get('vif1.0')!;
+  const frame = new Uint8Array(1000).fill(0xff, 0, 6);
+  // All arrive before the guest-rx thread runs: the queue takes frames while
+  // below the bound (the last one crosses it), the rest are dropped. Then the
+  // 8 posted buffers take 8 frames; the guest never reposts, the others wait.
+  const fit = Math.ceil(XENVIF_RX_QUEUE_BYTES / 1000);
+  const n = fit + 5;
+  for (let i = 0; i < n; i++) m.k.receiveFromWire(frame);
+  m.run();
+  assert.is(vif.stats.rx_packets, 8);
+  const q = vif.queues[0]!;
+  assert.is(q.rx_queue.length, fit - 8);
+  assert.is(q.rx_queue_len, (fit - 8) * 1000);
+  assert.is(vif.stats.tx_dropped, 5);
 });
 
 t.run();
