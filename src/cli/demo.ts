@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { Machine } from '../machine/machine.ts';
 import { xenwatchStall } from '../machine/scenarios/index.ts';
-import type { Step } from '../machine/scenarios/transcript.ts';
+import type { TranscriptStep } from '../machine/scenarios/transcript.ts';
 
 const bold = (s: string) => (process.stdout.isTTY ? styleText('bold', s) : s);
 const dim = (s: string) => (process.stdout.isTTY ? styleText('dim', s) : s);
@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log('');
     console.log(bold(`== ${xenwatch === 'single' ? 2 : 3}. the xenwatch stall, dom0 with ${xenwatch === 'single' ? "Linux's single xenwatch thread" : 'xenwatch multithreading (mtwatch)'}`));
     const res = await xenwatchStall.run({ seed, backend: 'netback', xenwatch });
-    const steps = new Map(res.transcript.steps.map((s) => [s.id, s] as [string, Step]));
+    const steps = new Map(res.transcript.steps.map((s) => [s.id, s] as [string, TranscriptStep]));
     const show = (id: string, filter?: (l: string) => boolean, title?: string) => {
       const s = steps.get(id);
       if (!s) return;

@@ -1,4 +1,4 @@
-// `xenode run KERNEL [--seed N] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline S] [--no-check]`
+// `xenode run KERNEL|CFG [--seed N] [--until S] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline S] [--no-check]`
 // Type-checks the kernel (machine/typecheck.ts; --no-check skips it), builds it, boots it on a full host (src/machine/run_kernel.ts)
 // on a fresh simulated host, shows its console live, and prints the 'e' dump
 // at the end (with --debug-keys e) or on a hang. A failing or hanging run

@@ -16,6 +16,7 @@ import type { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { SHUTDOWN_NAMES } from '../abi/xen.ts';
 import { Machine } from './machine.ts';
+import { mapStack } from '../dom0/toolstack/loader.ts';
 import { startRingProducer } from './peers.ts';
 import { defaultNamer, explainHang, type Explanation } from './explain.ts';
 import { decideHang, type Verdict } from './verdict.ts';
@@ -30,7 +31,7 @@ export function markHang(machine: Machine, summary: string): void {
   }
 }
 
-export interface ScenarioOptions {
+export interface RunKernelOptions {
   /** A kernel (.ts/.js) or an xl config file (anything else). */
   kernel: string;
   seed?: number;
@@ -47,7 +48,7 @@ export interface ScenarioOptions {
   preemptOneIn?: number;
 }
 
-export interface ScenarioResult {
+export interface RunKernelResult {
   machine: Machine;
   sim: Sim;
   hv: Hypervisor;
@@ -81,12 +82,18 @@ export function kernelConfig(kernel: string, name: string, cmdline: string): str
   return [`name = "${name}"`, `kernel = "${kernel}"`, 'memory = 32', `cmdline = "${cmdline.replace(/["\\]/g, '\\$&')}"`, ...own].join('\n') + '\n';
 }
 
-export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
+export async function runScenario(o: RunKernelOptions): Promise<RunKernelResult> {
   const seed = o.seed ?? 1;
-  const machine = new Machine({
+  // A crash's stack names the bundle (`name.js:L:C`): show the kernel's and the
+  // runtime's .ts lines instead, with the bundle's source map (one bundle per run).
+  const mapped = (domid: number, text: string): void => {
+    const bundles = [...machine.bundles.values()];
+    o.onConsole!(domid, bundles.length === 1 ? mapStack(text, bundles[0]!.map) : text);
+  };
+  const machine: Machine = new Machine({
     seed, trace: o.trace ?? false, xenpvQemu: false, variant: o.variant ?? 'fixed',
     ...(o.preemptOneIn !== undefined ? { preemptOneIn: o.preemptOneIn } : {}),
-    ...(o.onConsole ? { onConsole: o.onConsole } : {}),
+    ...(o.onConsole ? { onConsole: mapped } : {}),
     ...(o.hostLog ? { log: o.hostLog } : {}),
   });
   const { sim, hv } = machine;

@@ -16,7 +16,8 @@ import type { Task } from '../../sim/index.ts';
 import type { Domain, Vcpu } from '../../xen/index.ts';
 import type { Dom0Host } from './host.ts';
 
-export type PortHandler = (port: number) => void;
+/** What bind_evtchn_to_irqhandler runs when the port fires (Linux irq_handler_t, given the port). */
+export type IrqHandler = (port: number) => void;
 
 /** One vCPU's demux task. */
 class VcpuDemux implements Task {
@@ -30,7 +31,7 @@ class VcpuDemux implements Task {
   constructor(
     private readonly v: Vcpu,
     /** The IRQ table, by port (shared by the vCPUs; grows on bind: ports are allocated lowest-free). */
-    private readonly handlers: (PortHandler | undefined)[],
+    private readonly handlers: (IrqHandler | undefined)[],
     /** Each handler's name (`/proc/interrupts` style), for the flight recorder. */
     private readonly names: (string | undefined)[],
   ) {
@@ -88,7 +89,7 @@ class VcpuDemux implements Task {
 /** dom0's IRQ table and demux tasks (one per vCPU). */
 export class Dom0Events {
   /** Handler per port; written only by bind()/unbind() (no `yield*` can interleave: plain calls). */
-  private readonly handlers: (PortHandler | undefined)[] = [];
+  private readonly handlers: (IrqHandler | undefined)[] = [];
   private readonly names: (string | undefined)[] = [];
   private readonly demux: VcpuDemux[];
 
@@ -105,7 +106,7 @@ export class Dom0Events {
    * fires (undefined: unbind). `name` is the handler's devname (who sent what
    * the handler sends, in the flight recorder).
    */
-  bind(port: number, fn: PortHandler | undefined, name?: string): number {
+  bind(port: number, fn: IrqHandler | undefined, name?: string): number {
     if (port >>> 0 !== port || port === 0 || port >= 1 << 17) return -22; // -EINVAL
     this.handlers[port] = fn;
     this.names[port] = fn ? name : undefined;

@@ -10,7 +10,7 @@ export interface Check {
   detail?: string;
 }
 
-export interface Step {
+export interface TranscriptStep {
   id: string;
   title: string;
   /** Virtual time at the start of the step (ns). */
@@ -20,22 +20,22 @@ export interface Step {
 }
 
 export class Transcript {
-  readonly steps: Step[] = [];
+  readonly steps: TranscriptStep[] = [];
 
   constructor(
     private readonly now: () => number,
     /** Called for each new step (e.g. to mark it in the Chrome trace). */
-    private readonly onStep?: (s: Step) => void,
+    private readonly onStep?: (s: TranscriptStep) => void,
   ) {}
 
-  get current(): Step {
+  get current(): TranscriptStep {
     const s = this.steps[this.steps.length - 1];
     if (!s) throw new Error('no step');
     return s;
   }
 
-  step(id: string, title: string): Step {
-    const s: Step = { id, title, t: this.now(), lines: [], checks: [] };
+  step(id: string, title: string): TranscriptStep {
+    const s: TranscriptStep = { id, title, t: this.now(), lines: [], checks: [] };
     this.steps.push(s);
     this.onStep?.(s);
     return s;
