@@ -54,3 +54,7 @@ export function encodeArp(b: Uint8Array, off: number, p: ArpPacket): void {
   writeMac(b, off + 18, p.tha);
   writeIpv4(b, off + 24, p.tpa);
 }
+
+/** Linux's neighbour probing as both stacks use it: ARP_RETRIES broadcast requests, ARP_RETRY_NS apart (net.ipv4.neigh.default.mcast_solicit = 3, retrans_time_ms = 1000). */
+export const ARP_RETRY_NS = 1_000_000_000;
+export const ARP_RETRIES = 3;

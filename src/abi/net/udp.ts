@@ -11,12 +11,12 @@
 //
 // Pure: no Node built-ins (guest bundles import it).
 
+import { IPPROTO_UDP } from './ipv4.ts';
 import type { Ipv4Addr } from './addr.ts';
 import { checksum } from './checksum.ts';
 import type { Malformed } from './malformed.ts';
 
 export const UDP_HLEN = 8;
-export const IPPROTO_UDP = 17;
 
 export interface UdpDatagram {
   sport: number;

@@ -18,6 +18,7 @@
 // sender as ICMP host unreachable from our own address (arp_error_report →
 // icmp_send), which is what ping prints as "Destination Host Unreachable".
 
+import { ARP_RETRIES, ARP_RETRY_NS } from '../../abi/net/arp.ts';
 import { MAC_BROADCAST, ipv4ToString, readMac, type Ipv4Addr, type Mac } from '../../abi/net/addr.ts';
 import { ARPOP_REPLY, ARPOP_REQUEST, decodeArp, encodeArp } from '../../abi/net/arp.ts';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_ZLEN, decodeEthernet, encodeEthernet } from '../../abi/net/ethernet.ts';
@@ -29,8 +30,6 @@ import type { Bridge, NetDevice } from './bridge.ts';
 import { Skb } from './skb.ts';
 import { Slab } from '../../lib/slab.ts';
 
-export const ARP_RETRY_NS = 1_000_000_000;
-export const ARP_RETRIES = 3;
 /** Packets queued per unresolved neighbour (unres_qlen). */
 export const INET_UNRES_QLEN = 101;
 /** Neighbour entries kept (Linux gc_thresh3): past it the oldest goes. */

@@ -22,6 +22,7 @@
 //     ARP_QUEUE_MAX packets per address (Linux arp_queue / unres_qlen): a
 //     guest must not grow without bound because dom0 floods it.
 
+import { ARP_RETRIES, ARP_RETRY_NS } from '../../abi/net/arp.ts';
 import { MAC_BROADCAST, type Ipv4Addr, type Mac } from '../../abi/net/addr.ts';
 import { ARPOP_REPLY, ARPOP_REQUEST, decodeArp, encodeArp } from '../../abi/net/arp.ts';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_ZLEN } from '../../abi/net/ethernet.ts';
@@ -29,8 +30,6 @@ import { drop, type Drops, type NetClock } from './drops.ts';
 import type { Ethif } from './ethernet.ts';
 
 /** Linux neigh retrans_time (1 s) and mcast_solicit (3). */
-export const ARP_RETRY_NS = 1_000_000_000;
-export const ARP_RETRIES = 3;
 /** Entries are re-resolved after this long (Linux gc_stale_time: 60 s). */
 export const ARP_TIMEOUT_NS = 60_000_000_000;
 export const ARP_CACHE_MAX = 256;

@@ -8,7 +8,8 @@ import { ICMP_ECHO, ICMP_ECHOREPLY, decodeIcmp, encodeIcmp } from '../../../src/
 import { IPPROTO_ICMP, decodeIpv4, encodeIpv4 } from '../../../src/abi/net/ipv4.ts';
 import { Sim } from '../../../src/sim/index.ts';
 import { Bridge, type NetDevice } from '../../../src/dom0/kernel/bridge.ts';
-import { ARP_RETRIES, Inet } from '../../../src/dom0/kernel/inet.ts';
+import { Inet } from '../../../src/dom0/kernel/inet.ts';
+import { ARP_RETRIES } from '../../../src/abi/net/arp.ts';
 import { Skb } from '../../../src/dom0/kernel/skb.ts';
 
 const t = suite('dom0 xenbr0 inet');

@@ -8,7 +8,8 @@ import { ETH_P_ARP, ETH_P_IP, decodeEthernet, encodeEthernet } from '../../../sr
 import { ICMP_ECHO, ICMP_ECHOREPLY, decodeIcmp, encodeIcmp } from '../../../src/abi/net/icmp.ts';
 import { IPPROTO_ICMP, IPPROTO_UDP, IP_MF, decodeIpv4, encodeIpv4 } from '../../../src/abi/net/ipv4.ts';
 import { decodeUdp, encodeUdp } from '../../../src/abi/net/udp.ts';
-import { ARP_CACHE_MAX, ARP_QUEUE_MAX, ARP_RETRIES, ARP_RETRY_NS } from '../../../src/guest/net/arp.ts';
+import { ARP_CACHE_MAX, ARP_QUEUE_MAX } from '../../../src/guest/net/arp.ts';
+import { ARP_RETRIES, ARP_RETRY_NS } from '../../../src/abi/net/arp.ts';
 import type { NetClock } from '../../../src/guest/net/drops.ts';
 import { Stack, parseStackConfig } from '../../../src/guest/net/stack.ts';
 import { udpEcho } from '../../../src/guest/net/udp.ts';
