@@ -1,6 +1,8 @@
 // `xenode scenario NAME [options]`: play a scenario as a terminal transcript.
 //   xenode scenario xenwatch-stall --backend netback|blkback-io|blkback-grant --xenwatch single|mtwatch
 //                   [--seed N] [--trace F] [--json]
+//   xenode scenario missed-event --variant fixed|june-2020|unmask=checks-mask|… --workload netfront-setup|ping-flood|xenstore
+//                   [--count N] [--seed N] [--trace F] [--json]
 //   xenode scenario dm-startup [--legacy] [--seed N] [--trace F] [--json]
 //   xenode scenario frontend-handover [--backend netback|blkback] [--cycles N] [--seed N] [--trace F] [--json]
 // Exit code 0 when every check of every step held; otherwise the failing
@@ -25,12 +27,27 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       scenario: { type: 'string' },
       seeds: { type: 'string' },
       cycles: { type: 'string', default: '3' },
+      variant: { type: 'string', default: 'fixed' },
+      workload: { type: 'string', default: 'netfront-setup' },
+      count: { type: 'string' },
     },
   });
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   const name = values.scenario ?? positionals[0];
   const handover = name === 'frontend-handover';
+  if (name === 'missed-event') {
+    const opts: ScenarioOptions = { seed, variant: values.variant!, workload: values.workload!, trace: values.trace !== undefined };
+    if (values.count !== undefined) {
+      const n = Number(values.count);
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--count must be a positive integer, got ${values.count}`);
+      opts.count = n;
+    }
+    if (values['stop-after']) opts.stopAfter = values['stop-after'];
+    const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
+    if (values.trace) out.trace = values.trace;
+    return out;
+  }
   const backend = values.backend as ScenarioOptions['backend'];
   if (handover) {
     if (values.backend !== 'netback' && values.backend !== 'blkback') throw new Error('--backend must be netback or blkback');

@@ -79,7 +79,9 @@ export function kernelConfig(kernel: string, name: string, cmdline: string): str
   } catch {
     // a missing file is reported by the build
   }
-  return [`name = "${name}"`, `kernel = "${kernel}"`, 'memory = 32', `cmdline = "${cmdline.replace(/["\\]/g, '\\$&')}"`, ...own].join('\n') + '\n';
+  // A kernel's own `extra` (its default command line) yields to --cmdline.
+  const cmd = cmdline ? [`cmdline = "${cmdline.replace(/["\\]/g, '\\$&')}"`] : [];
+  return [`name = "${name}"`, `kernel = "${kernel}"`, 'memory = 32', ...own, ...cmd].join('\n') + '\n';
 }
 
 export async function runScenario(o: RunKernelOptions): Promise<RunKernelResult> {

@@ -62,6 +62,24 @@ export class Arpv4 {
     return this.cache.size;
   }
 
+  /** Period of the ageing pass. */
+  static readonly AGE_EVERY_NS = 1_000_000_000;
+
+  /**
+   * Age the cache once a second from a periodic timer (Linux runs
+   * neigh_periodic_work the same way): stale entries go, so a long-idle peer
+   * is re-resolved. The timer also means the guest always has a deadline
+   * within a second, as a Mirage guest with a network stack does.
+   */
+  startAgeing(): void {
+    const tick = () => {
+      const now = this.clock.now();
+      for (const [ip, e] of this.cache) if (now - e.at > ARP_TIMEOUT_NS) this.cache.delete(ip);
+      this.clock.after(Arpv4.AGE_EVERY_NS, tick);
+    };
+    this.clock.after(Arpv4.AGE_EVERY_NS, tick);
+  }
+
   /** The cached MAC of `ip`, if fresh. */
   lookup(ip: Ipv4Addr): Mac | undefined {
     const e = this.cache.get(ip);

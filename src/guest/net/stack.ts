@@ -48,6 +48,7 @@ export class Stack {
   static onNetfront(nf: Netfront, cfg: StackConfig): Stack {
     const s = new Stack(nf, cfg, runtimeClock());
     nf.onReceive = (frame) => s.input(frame);
+    s.arp.startAgeing();
     return s;
   }
 

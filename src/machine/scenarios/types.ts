@@ -15,6 +15,12 @@ export interface ScenarioOptions {
   handoverBackend?: 'netback' | 'blkback';
   /** frontend-handover: hand-overs, and detach/attach rounds (default 3). */
   cycles?: number;
+  /** missed-event: the runtime variant (fixed, june-2020, unmask=checks-mask, ...). */
+  variant?: string;
+  /** missed-event: netfront-setup | ping-flood | xenstore. */
+  workload?: string;
+  /** missed-event: echo requests (ping-flood) or xenstore commands. */
+  count?: number;
   /** Stop after the step with this id (ps/stack look at the machine there). */
   stopAfter?: string;
 }
