@@ -160,12 +160,12 @@ export class Netfront {
   private loop(gen: number): Lwt.Lwt<void> {
     if (!this.running || gen !== this.gen) return Lwt.return_unit;
     this.poll();
-    // No choose() with a stop promise: this Lwt has no cancellation, so
-    // choose() would leave a listener per packet on a connection-long stop
-    // promise (unbounded under ping -f). disconnect() bumps `gen` instead;
-    // the wait on the closed port then never resolves, or resolves on a new
-    // connection's reuse of the port number and returns here: one waiter
-    // per disconnect, not per packet.
+    // Only the `after` promise per wait, no pick() against a stop promise
+    // (that costs a promise, an array and listeners per packet under ping -f;
+    // a connection-long stop promise given to choose() would also collect a
+    // listener per packet). disconnect() bumps `gen` instead: the wait on the
+    // closed port then never resolves, or resolves on a new connection's
+    // reuse of the port number and returns here (one waiter per disconnect).
     return Lwt.bind(Activations.after(this.port, this.counter), (c) => {
       if (gen !== this.gen) return Lwt.return_unit;
       this.counter = c;
