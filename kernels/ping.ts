@@ -4,14 +4,14 @@
 // line and powers off:
 //   count=N          after answering N echo requests
 //   stop_after=DUR   after DUR of virtual time (e.g. 5s, 200ms)
-// Network: ip=10.0.0.2 netmask=255.255.255.0 [gateway=…] on the command
-// line; the MAC is the vif's (xenstore). See examples/ping.cfg.
+// Network: ip= (default 10.0.0.2, as examples/ping.cfg) netmask= (default
+// 255.255.255.0) [gateway=…] on the command line; the MAC is the vif's
+// (xenstore). dom0 is 10.0.0.1 on xenbr0: `ping -c 3 10.0.0.2` in its shell.
 // Its xenstore client also serves dom0: each value written to data/command is
 // answered in data/reply (`ack N: VALUE`), through a watch stream composed
 // with RxJS, so xenstore events keep arriving on port 1 while it runs (the
 // `xenstore` workload of `xenode scenario missed-event`).
 //xl: vif = [ 'mac=00:16:3e:00:00:02,bridge=xenbr0' ]
-//xl: extra = "ip=10.0.0.2 netmask=255.255.255.0"
 import { concatMap, filter } from 'rxjs';
 import { Cmdline, Console, Lwt, Netfront, Stack, Time, Xs, fromLwt, kernel, stackConfig, udpEcho } from 'xenode/guest';
 
@@ -22,7 +22,7 @@ function duration(s: string): number {
 }
 
 kernel(async () => {
-  const args = Cmdline.args;
+  const args: Record<string, string> = { ip: '10.0.0.2', ...Cmdline.args };
   const count = args.count === undefined ? Infinity : Number(args.count);
   if (!(count > 0)) throw new Error(`ping: bad count "${args.count}"`);
   const stopAfter = args.stop_after === undefined ? undefined : duration(args.stop_after);

@@ -9,6 +9,7 @@
 //   console.ts    io/console.h: the PV console ring
 //   ring_page.ts  the demo ring page between kernels/ring.ts and dom0
 //   variant.ts    the runtime's build variants (the historical bugs)
+//   net/          Ethernet, ARP, IPv4, ICMP, UDP codecs and MAC/IPv4 addresses (as `net`)
 export * from './xen.ts';
 export * from './pvh.ts';
 export type * from './doors.ts';
@@ -20,3 +21,4 @@ export * from './xs_wire.ts';
 export * from './console.ts';
 export * from './ring_page.ts';
 export * from './variant.ts';
+export * as net from './net/index.ts';

@@ -286,6 +286,24 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
     out(`${line}\n`);
   };
 
+  // poll(2)'s timeout, as one timer kept armed across waits: a reply usually
+  // comes first, and re-arming per probe would put a timer per packet on the
+  // clock. An earlier armed deadline is kept: waking early only makes the
+  // loop ask pinger() again, as a short poll() does in iputils.
+  let pollAt = Infinity;
+  let pollTimer: ReturnType<Sim['clock']['at']> | undefined;
+  let polled = false;
+  const armPoll = (at: number) => {
+    if (at >= pollAt) return;
+    sim.clock.cancel(pollTimer);
+    pollAt = at;
+    pollTimer = sim.clock.at(at, () => {
+      pollAt = Infinity;
+      polled = true;
+      sock.wq.wakeAll();
+    }, 'ping: poll timeout');
+  };
+
   const onError = (m: InetMsg) => {
     nerrors++;
     acknowledge(m.seq);
@@ -303,7 +321,9 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
       do {
         next = scheduleExit(pinger());
       } while (next <= 0);
-      yield* waitEvent(sock.wq, () => sock.rcvq.length > 0 || exiting, 'S', next * 1e6);
+      armPoll(sim.now + next * 1e6);
+      polled = false;
+      yield* waitEvent(sock.wq, () => sock.rcvq.length > 0 || exiting || polled, 'S');
       while (sock.rcvq.length > 0) {
         const m = sock.rcvq.shift()!;
         if (m.src === dst && m.type === ICMP_ECHOREPLY && m.id === ident) onReply(m);
@@ -313,6 +333,7 @@ export function* ping(sim: Sim, inet: Inet, o: PingOptions, pid: number, out: (s
   } finally {
     sock.close();
     sim.clock.cancel(alarm);
+    sim.clock.cancel(pollTimer);
     sim.clock.cancel(deadlineAlarm);
   }
 

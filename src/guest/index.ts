@@ -56,10 +56,18 @@ export { HypercallError } from './hypercall.ts';
 /** Split-driver frontends: a network interface (vif) and a block device (vbd) over shared rings and grants. */
 export { Netfront, type NetfrontStats } from './netfront.ts';
 
-/** A small IPv4 stack on a Netfront (Ethernet, ARP, IPv4, ICMP echo, UDP): `new Stack(nf, stackConfig(...))`, `udpEcho(stack)`. */
-export { Stack, stackConfig } from './net/stack.ts';
-export { udpEcho } from './net/udp.ts';
 export { Blkfront } from './blkfront.ts';
+
+/**
+ * The network stack over a Netfront (Mirage tcpip's names): Ethernet, ARP,
+ * IPv4, ICMP echo, UDP. `Stack.onNetfront(nf, await stackConfig(nf,
+ * Cmdline.args))` answers ARP and ping from then on; `stack.udp.bind(port,
+ * handler)` / `send(...)`, `udpEcho(stack.udp)` for the RFC 862 service.
+ * Malformed or unwanted frames are dropped and counted per layer, never
+ * thrown; `stackConfig` throws an Error naming a bad ip=/netmask=/mac.
+ */
+export { Stack, stackConfig, parseStackConfig, type StackConfig } from './net/stack.ts';
+export { Udp, udpEcho, ECHO_PORT, type UdpHandler } from './net/udp.ts';
 
 /** Grant table v1 (`Gnttab.get()`) and the page allocator (`Pages`) the frontends share. */
 export { Gnttab, Pages } from './gnttab.ts';

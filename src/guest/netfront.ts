@@ -68,10 +68,8 @@ export class Netfront {
   private readonly slab = new Slab();
   private counter = program_start;
   private running = false;
-  /** Bumped per connect(): a loop of an earlier connection exits instead of polling the new rings. */
+  /** Bumped per connect() and disconnect(): a loop of an earlier connection exits instead of polling. */
   private gen = 0;
-  /** Wakes the RX/TX loop out of its wait on the old port when disconnect() runs. */
-  private stopLoop: Lwt.Resolver<number> | undefined;
   readonly stats: NetfrontStats = { txPackets: 0, txBytes: 0, rxPackets: 0, txErrors: 0 };
   onReceive: ((frame: Uint8Array) => void) | undefined;
   private readonly received = new Subject<Uint8Array>();
@@ -162,13 +160,14 @@ export class Netfront {
   private loop(gen: number): Lwt.Lwt<void> {
     if (!this.running || gen !== this.gen) return Lwt.return_unit;
     this.poll();
-    // A fresh stop promise per wait: choose() leaves a listener on each
-    // promise it is given, so one stop promise for the whole connection would
-    // collect a listener per packet (unbounded under ping -f).
-    const [stop, stopR] = Lwt.wait<number>();
-    this.stopLoop = stopR;
-    return Lwt.bind(Lwt.choose([Activations.after(this.port, this.counter), stop]), (c) => {
-      if (c < 0 || gen !== this.gen) return Lwt.return_unit;
+    // Only the `after` promise per wait, no pick() against a stop promise
+    // (that costs a promise, an array and listeners per packet under ping -f;
+    // a connection-long stop promise given to choose() would also collect a
+    // listener per packet). disconnect() bumps `gen` instead: the wait on the
+    // closed port then never resolves, or resolves on a new connection's
+    // reuse of the port number and returns here (one waiter per disconnect).
+    return Lwt.bind(Activations.after(this.port, this.counter), (c) => {
+      if (gen !== this.gen) return Lwt.return_unit;
       this.counter = c;
       return this.loop(gen);
     });
@@ -222,9 +221,7 @@ export class Netfront {
   async disconnect(): Promise<boolean> {
     const xs = this.xs;
     this.running = false;
-    const stop = this.stopLoop;
-    this.stopLoop = undefined;
-    if (stop) Lwt.wakeup(stop, -1);
+    this.gen++; // the RX/TX loop returns at its next wakeup instead of polling
     await closeWithBackend(xs, this.fe, this.backend);
     let all = true;
     const give = (s: Slot | undefined) => {
