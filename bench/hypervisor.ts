@@ -10,8 +10,8 @@ import { Hypervisor } from '../src/xen/index.ts';
 import { attachDom0Events } from '../src/dom0/kernel/events.ts';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
 
-/** Round trips per second (also the anchor of bench/net.ts). */
-export function pingPong(n: number, trace = false): number {
+/** Round trips per second (also the anchor of bench/net.ts). `abi`: the port ABI of both host domains' kernels (the 2L row is the hot path the anchor mirrors). */
+export function pingPong(n: number, trace = false, abi: '2l' | 'fifo' = '2l'): number {
   const sim = new Sim({ seed: 1, trace });
   const hv = new Hypervisor(sim, { hangOracle: false });
   const a = hv.createDomain({ domid: 0, name: 'a', memKiB: 1024, vcpus: 1, host: true });
@@ -23,7 +23,7 @@ export function pingPong(n: number, trace = false): number {
   b.shared.u8[0] = 0;
   sim.run();
   let trips = 0;
-  const ea = attachDom0Events(a), eb = attachDom0Events(b);
+  const ea = attachDom0Events(a, abi), eb = attachDom0Events(b, abi);
   ea.bindHandler(pa, () => { if (++trips < n) a.evtchn.send(pa); });
   eb.bindHandler(pb, () => { b.evtchn.send(pb); });
   const t0 = process.hrtime.bigint();
@@ -121,6 +121,9 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     pp.push(pingPong(n));
     bare.push(bareLoop(n));
   }
+  const fifo: number[] = [];
+  pingPong(n / 10, false, 'fifo');
+  for (let i = 0; i < reps; i++) fifo.push(pingPong(n, false, 'fifo'));
   const gp: number[] = [];
   guestPingPong(n / 20);
   for (let i = 0; i < reps; i++) gp.push(guestPingPong(n / 10));
@@ -138,6 +141,13 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     target: '>= 1,000,000 /s',
     note: `median of ${reps} x ${n.toLocaleString('en-US')} round trips; ratio = emulated / bare (share of the floor reached)`,
   }];
+  rows.push({
+    group: 'hypervisor',
+    name: 'interdomain ping-pong (host demux, FIFO)',
+    value: median(fifo),
+    unit: 'round trips/s',
+    note: 'both host kernels on the FIFO ABI (src/xen/evtchn_fifo.ts, src/dom0/kernel/events_fifo.ts): link on a queue, ready bit, one queue walk per upcall',
+  });
   rows.push({
     group: 'hypervisor',
     name: 'interdomain ping-pong, 2 fake guests via doors',

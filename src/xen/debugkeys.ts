@@ -1,6 +1,7 @@
 // Xen debug keys. 'e' prints the event-channel dump with Xen's exact format
 // strings (docs/architecture.md §4.6; common/event_channel.c dump_evtchn_info,
-// event_2l.c print_state). Every console line is prefixed "(XEN) ".
+// event_2l.c print_state; for a FIFO domain event_fifo.c print_state, the
+// third field of [p/m/s]). Every console line is prefixed "(XEN) ".
 import { ECS } from '../abi/xen.ts';
 import type { Domain } from './domain.ts';
 
@@ -21,14 +22,15 @@ export function bitmapList(mask: number, nbits = 32): string {
 export function domainEvtchnLines(d: Domain): string[] {
   const ch = d.evtchn;
   const out = [`Event channel information for domain ${d.id}:`, `Polling vCPUs: {${bitmapList(d.pollMask, d.vcpus.length)}}`, '    port [p/m/s]'];
-  for (let port = 1; port < ch.state.length; port++) {
+  const fifo = ch.fifo;
+  for (let port = 1; port < ch.nrValid; port++) {
     const s = ch.state[port]!;
     if (s === ECS.FREE) continue;
     const x = ch.consumer[port]!;
     const usable = ch.usable(port);
     const p = usable && ch.isPending(port) ? 1 : 0;
     const m = !usable || ch.isMasked(port) ? 1 : 0;
-    const sel = ch.selector(port) ? 1 : 0;
+    const sel = fifo !== undefined ? fifo.printState(port) : ch.selector(port) ? 1 : 0;
     let line = `    ${String(port).padStart(4)} [${p}/${m}/${sel}]: s=${s} n=${ch.notify[port]} x=${x}`;
     switch (s) {
       case ECS.UNBOUND: line += ` d=${ch.remoteDom[port]}`; break;

@@ -15,7 +15,7 @@
 import {
   HVM_NR_PARAMS, HVM_PARAM, PAGE_SIZE, SHARED_INFO, SHUTDOWN, VIRQ, XEN_LEGACY_MAX_VCPUS, XEN_E,
 } from '../abi/xen.ts';
-import { EventChannels, validPort, type PortHandler } from './evtchn.ts';
+import { EventChannels, type PortHandler } from './evtchn.ts';
 import { GrantTable } from './gnttab.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { Physmap } from './physmap.ts';
@@ -29,6 +29,12 @@ export interface CreateDomainConfig {
   vcpus: number;
   /** dom0-like: the kernel is host-side TypeScript (no vm guest); privileged. */
   host?: boolean;
+  /**
+   * max_evtchn_port: the highest port the domain may allocate (xl
+   * max_event_channels - 1). Default: no limit beyond the ABI's (4095 for
+   * 2L, 131071 for FIFO), as for Xen's dom0.
+   */
+  maxEvtchnPort?: number;
 }
 
 /** The shared_info page and typed views of it. */
@@ -75,7 +81,7 @@ export class Domain {
     this.physmap = new Physmap(Math.floor(cfg.memKiB / 4));
     this.vcpus = [];
     for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(this, i));
-    this.evtchn = new EventChannels(this);
+    this.evtchn = new EventChannels(this, cfg.maxEvtchnPort);
     this.gnttab = new GrantTable(this);
     // Wallclock at boot (system time 0); guests add vcpu_info.time.system_time.
     const dv = this.shared.dv;
@@ -95,6 +101,7 @@ export class Domain {
     if (!cfg || typeof cfg.name !== 'string') return 'name required';
     if (!Number.isInteger(cfg.vcpus) || cfg.vcpus < 1 || cfg.vcpus > XEN_LEGACY_MAX_VCPUS) return `vcpus must be 1..${XEN_LEGACY_MAX_VCPUS}`;
     if (!Number.isInteger(cfg.memKiB) || cfg.memKiB < 4) return 'memKiB must be an integer >= 4';
+    if (cfg.maxEvtchnPort !== undefined && (!Number.isInteger(cfg.maxEvtchnPort) || cfg.maxEvtchnPort < 1)) return 'maxEvtchnPort must be an integer >= 1';
     return undefined;
   }
 

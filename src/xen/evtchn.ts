@@ -20,13 +20,16 @@
 //    only unmask (masked -> unmasked, pending) re-raises it.
 //  - the upcall fires on upcall_pending 0 -> 1 only (vcpu.ts decides how it
 //    reaches the vCPU: LAPIC edge or level callback).
+// FIFO (evtchn_fifo.ts) shares the channel table (evtchn_table.ts), as Xen's
+// d->evtchn_port_ops do; each bit op tests `fifo` once, 2L stays inline.
 import {
-  DOMID_SELF, ECS, EVTCHN_2L_NR_CHANNELS, EVTCHNSTAT, NR_VIRQS, SHARED_INFO_U32, VIRQ_IS_GLOBAL, XEN_E,
+  DOMID_SELF, ECS, EVTCHNSTAT, NR_VIRQS, SHARED_INFO_U32, VIRQ_IS_GLOBAL, XEN_E,
 } from '../abi/xen.ts';
 import type { Domain } from './domain.ts';
+import { ChannelTable, NR_PORTS, validPort } from './evtchn_table.ts';
 import { SET_PENDING, type SetPendingResult } from './recorder.ts';
 
-export const NR_PORTS = EVTCHN_2L_NR_CHANNELS;
+export { NR_PORTS, validPort } from './evtchn_table.ts';
 const PEND = SHARED_INFO_U32.pending;
 const MASK = SHARED_INFO_U32.mask;
 const STRIDE = SHARED_INFO_U32.vcpuStride;
@@ -45,70 +48,39 @@ export interface EvtchnStatus {
   virq?: number;
 }
 
-/** A port number the 2L ABI can name (0 included: callers check state). */
-export function validPort(port: number): boolean {
-  return port >>> 0 === port && port < NR_PORTS;
-}
-
-/** The per-port arrays share one buffer (one allocation per domain instead of six). */
-const PORT_TABLES_BYTES = NR_PORTS * (2 + 2 + 1 + 1 + 1 + 1);
-
-export class EventChannels {
-  private readonly tables = new ArrayBuffer(PORT_TABLES_BYTES);
-  readonly remoteDom = new Uint16Array(this.tables, 0, NR_PORTS);
-  readonly remotePort = new Uint16Array(this.tables, 2 * NR_PORTS, NR_PORTS);
-  readonly state = new Uint8Array(this.tables, 4 * NR_PORTS, NR_PORTS);
-  readonly notify = new Uint8Array(this.tables, 5 * NR_PORTS, NR_PORTS);
-  /** xen_consumer: 0 = the guest. xenode has no in-Xen consumers; kept for the dump's x=. */
-  readonly consumer = new Uint8Array(this.tables, 6 * NR_PORTS, NR_PORTS);
-  readonly virq = new Uint8Array(this.tables, 7 * NR_PORTS, NR_PORTS);
-  /**
-   * Per port, 1 once Xen raised the selector for it while its notify vCPU had
-   * an upcall path (per-vCPU vector or global callback): the guest had the
-   * port unmasked after it set up event delivery (for the hang oracle's
-   * 'masked-after-delivery' rule). Cleared when the port is freed.
-   */
-  readonly delivered = new Uint8Array(NR_PORTS);
+export class EventChannels extends ChannelTable {
   /** virq -> port, at [vcpu * NR_VIRQS + virq] (global VIRQs always at vcpu 0). */
-  private readonly virqPort: Uint16Array;
+  private readonly virqPort: Uint32Array;
   /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
   private lowestFree = 1;
-  /**
-   * One past the highest port ever claimed (Xen's d->valid_evtchns, which
-   * also only grows): whole-table walks stop here instead of at NR_PORTS, so
-   * the hang oracle, run each time the simulator goes idle, does not scan
-   * 4096 ports per domain.
-   */
-  private validEvtchns = 1;
   private readonly u32: Uint32Array;
   /** Trace only: flow ids started by EVTCHNOP_send, waiting for the upcall that consumes them. */
   readonly flows = new Map<number, number[]>();
 
-  constructor(private readonly dom: Domain) {
+  constructor(private readonly dom: Domain, maxPort = Number.MAX_SAFE_INTEGER) {
+    super(maxPort);
     this.state[0] = ECS.RESERVED;
     this.u32 = dom.shared.u32;
-    this.virqPort = new Uint16Array(dom.vcpus.length * NR_VIRQS);
+    this.virqPort = new Uint32Array(dom.vcpus.length * NR_VIRQS);
   }
 
-  // ---- the bitmap operations (event_2l.c) ----
+  // ---- the port ops (event_2l.c inline; event_fifo.c behind `fifo`) ----
 
   isPending(port: number): boolean {
+    if (this.fifo !== undefined) return this.fifo.isPending(port);
     return ((this.u32[PEND + (port >> 5)]! >>> (port & 31)) & 1) === 1;
   }
 
   isMasked(port: number): boolean {
+    if (this.fifo !== undefined) return this.fifo.isMasked(port);
     return port >= NR_PORTS || ((this.u32[MASK + (port >> 5)]! >>> (port & 31)) & 1) === 1;
   }
 
-  /** The s of [p/m/s]: selector bit port >> 6 of the channel's notify vCPU. */
+  /** The s of [p/m/s]: selector bit port >> 6 of the notify vCPU. FIFO: LINKED, its counterpart (for the hang oracle). */
   selector(port: number): boolean {
+    if (this.fifo !== undefined) return this.fifo.isBusy(port);
     const i = this.notify[port]! * STRIDE + SEL + (port >> 11);
     return ((this.u32[i]! >>> ((port >> 6) & 31)) & 1) === 1;
-  }
-
-  /** "Usable": bound (state > RESERVED) and consumed by the guest. */
-  usable(port: number): boolean {
-    return this.state[port]! > ECS.RESERVED && this.consumer[port] === 0;
   }
 
   /**
@@ -118,6 +90,7 @@ export class EventChannels {
    */
   setPending(port: number): SetPendingResult {
     if (this.state[port]! <= ECS.RESERVED || this.consumer[port] !== 0) return SET_PENDING.dropped;
+    if (this.fifo !== undefined) return this.fifo.setPending(this.notify[port]!, port);
     const u32 = this.u32;
     const b = 1 << (port & 31);
     const pi = PEND + (port >> 5);
@@ -130,25 +103,37 @@ export class EventChannels {
   }
 
   clearPending(port: number): void {
-    this.u32[PEND + (port >> 5)]! &= ~(1 << (port & 31));
+    if (this.fifo !== undefined) this.fifo.clearPending(port);
+    else this.u32[PEND + (port >> 5)]! &= ~(1 << (port & 31));
   }
 
-  /** Guest-side write (for host domains and tests): set the mask bit. */
+  /** Guest-side write (host domains, tests): set the mask bit (FIFO: MASKED, if the port has a word). */
   mask(port: number): void {
-    if (validPort(port)) this.u32[MASK + (port >> 5)]! |= 1 << (port & 31);
+    if (this.fifo !== undefined) this.fifo.mask(port);
+    else if (validPort(port)) this.u32[MASK + (port >> 5)]! |= 1 << (port & 31);
   }
 
   // ---- EVTCHNOP_* (same rules and return codes for hypercalls and the host API) ----
 
-  /** Lowest free port, or -ENOSPC. Does not claim it. */
+  /**
+   * get_free_port: the lowest FREE port below portLimit(), or -ENOSPC; does
+   * not claim it. A FIFO port still LINKED is busy (evtchn_allocate_port:
+   * -EBUSY): skipped, and lowestFree stays on it until it is unlinked.
+   */
   private findFree(): number {
-    for (let p = this.lowestFree; p < NR_PORTS; p++) {
-      if (this.state[p] === ECS.FREE) {
-        this.lowestFree = p;
-        return p;
+    const limit = this.portLimit();
+    let busy = -1;
+    for (let p = this.lowestFree; p < limit; p++) {
+      if (p >= this.nrValid) this.addBucket(p);
+      if (this.state[p] !== ECS.FREE) continue;
+      if (this.fifo !== undefined && this.fifo.isBusy(p)) {
+        if (busy < 0) busy = p;
+        continue;
       }
+      this.lowestFree = busy < 0 ? p : busy;
+      return p;
     }
-    this.lowestFree = NR_PORTS;
+    this.lowestFree = busy < 0 ? Math.max(this.lowestFree, limit) : busy;
     return -XEN_E.ENOSPC;
   }
 
@@ -156,7 +141,7 @@ export class EventChannels {
     this.state[port] = state;
     this.notify[port] = notify;
     if (port === this.lowestFree) this.lowestFree++;
-    if (port >= this.validEvtchns) this.validEvtchns = port + 1;
+    if (this.fifo !== undefined) this.fifo.initPort(port); // evtchn_port_init: the default priority
   }
 
   /** evtchn_free: back to FREE, pending cleared, notify vCPU reset to 0. */
@@ -208,7 +193,7 @@ export class EventChannels {
     const lport = this.findFree();
     if (lport < 0) return lport;
     const rc = rd.evtchn;
-    if (!validPort(rport) || rc.state[rport] !== ECS.UNBOUND || rc.remoteDom[rport] !== this.dom.id) return -XEN_E.EINVAL;
+    if (!rc.valid(rport) || rc.state[rport] !== ECS.UNBOUND || rc.remoteDom[rport] !== this.dom.id) return -XEN_E.EINVAL;
     this.claim(lport, ECS.INTERDOMAIN, 0);
     this.remoteDom[lport] = rd.id;
     this.remotePort[lport] = rport;
@@ -252,7 +237,7 @@ export class EventChannels {
    * work running now).
    */
   send(port: number, vcpu = 0, actor?: string): number {
-    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (!this.valid(port)) return -XEN_E.EINVAL;
     const s = this.state[port];
     if (s === ECS.INTERDOMAIN) {
       const rd = this.dom.hv.doms[this.remoteDom[port]!];
@@ -322,7 +307,7 @@ export class EventChannels {
    * UNBOUND, reserved for the closer (so the closer can rebind to it).
    */
   close(port: number): number {
-    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (!this.valid(port)) return -XEN_E.EINVAL;
     const s = this.state[port]!;
     if (s === ECS.FREE || s === ECS.RESERVED) return -XEN_E.EINVAL;
     if (s === ECS.INTERDOMAIN) {
@@ -350,7 +335,7 @@ export class EventChannels {
     const t = this.target(dom);
     if (typeof t === 'number') return t;
     const ch = t.evtchn;
-    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (!ch.valid(port)) return -XEN_E.EINVAL;
     if (ch.consumer[port] !== 0) return -XEN_E.EACCES;
     const vcpu = ch.notify[port]!;
     switch (ch.state[port]) {
@@ -365,7 +350,7 @@ export class EventChannels {
 
   /** EVTCHNOP_bind_vcpu: UNBOUND, INTERDOMAIN, PIRQ and global VIRQs may move. */
   bindVcpu(port: number, vcpu: number): number {
-    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (!this.valid(port)) return -XEN_E.EINVAL;
     if (vcpu >>> 0 !== vcpu || vcpu >= this.dom.vcpus.length) return -XEN_E.ENOENT;
     if (this.consumer[port] !== 0) return -XEN_E.EINVAL;
     const s = this.state[port];
@@ -382,7 +367,13 @@ export class EventChannels {
    * unmasked port does nothing (a guest that wants a re-raise must re-mask).
    */
   unmask(port: number, actor?: string): number {
-    if (!validPort(port)) return -XEN_E.EINVAL;
+    if (!this.valid(port)) return -XEN_E.EINVAL;
+    if (this.fifo !== undefined) {
+      const raised = this.usable(port) && this.fifo.unmask(port) === SET_PENDING.raised;
+      const rec = this.dom.hv.recorder;
+      if (rec) rec.unmask(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, raised);
+      return 0;
+    }
     const u32 = this.u32;
     const w = port >> 5;
     const b = 1 << (port & 31);
@@ -419,13 +410,13 @@ export class EventChannels {
 
   /** Close every port (domain destruction): peers see their ends go UNBOUND. */
   closeAll(): void {
-    for (let p = 1; p < this.validEvtchns; p++) if (this.state[p]! > ECS.RESERVED) this.close(p);
+    for (let p = 1; p < this.nrValid; p++) if (this.state[p]! > ECS.RESERVED) this.close(p);
   }
 
   /** Ports in use (not FREE, not port 0), ascending. */
   boundPorts(): number[] {
     const out: number[] = [];
-    for (let p = 1; p < this.validEvtchns; p++) if (this.state[p] !== ECS.FREE) out.push(p);
+    for (let p = 1; p < this.nrValid; p++) if (this.state[p] !== ECS.FREE) out.push(p);
     return out;
   }
 }

@@ -8,7 +8,11 @@ import {
   UPCALL_VECTOR_MIN, XEN_ADD_TO_PHYSMAP, XEN_E, XEN_HVM_EVTCHN_UPCALL_VECTOR, XEN_HVM_PARAM, XEN_VERSION_MAJOR,
   XEN_VERSION_MINOR, XENMAPIDX_grant_table_status, XENMAPSPACE, XENMEM_add_to_physmap, XENVER_version,
 } from '../abi/xen.ts';
+import {
+  EVTCHN_EXPAND_ARRAY, EVTCHN_INIT_CONTROL, EVTCHN_RESET, EVTCHN_SET_PRIORITY, EVTCHNOP_FIFO,
+} from '../abi/evtchn_fifo.ts';
 import type { Domain } from './domain.ts';
+import { evtchnReset, FIFO_LINK_BITS, fifoExpandArray, fifoInitControl, fifoSetPriority } from './evtchn_fifo.ts';
 import { grantTableOp, MAX_GRANT_FRAMES } from './gnttab.ts';
 import { schedOp } from './sched.ts';
 import { setTimerOp } from './timer.ts';
@@ -132,6 +136,37 @@ function eventChannelStructOp(v: Vcpu, cmd: number, arg: number): number {
         if (st.port !== undefined) dv.setUint32(o + S.u_port, st.port, true);
         return 0;
       });
+    }
+    case EVTCHNOP.reset: {
+      const S = EVTCHN_RESET;
+      return pm.withStruct(arg, S.size, EFAULT, (dv, o) => evtchnReset(v.dom, dv.getUint16(o + S.dom, true)));
+    }
+    default:
+      return eventChannelFifoOp(v, cmd, arg);
+  }
+}
+
+/** The FIFO sub-ops (evtchn_fifo.ts); link_bits is written back only on success, as Xen copies the struct back. */
+function eventChannelFifoOp(v: Vcpu, cmd: number, arg: number): number {
+  const pm = v.dom.physmap;
+  switch (cmd) {
+    case EVTCHNOP_FIFO.init_control: {
+      const S = EVTCHN_INIT_CONTROL;
+      return pm.withStruct(arg, S.size, EFAULT, (dv, o) => {
+        const gfn = Number(dv.getBigUint64(o + S.control_gfn, true));
+        const rc = fifoInitControl(v.dom, dv.getUint32(o + S.vcpu, true), gfn, dv.getUint32(o + S.offset, true));
+        if (rc < 0) return rc;
+        dv.setUint8(o + S.link_bits, FIFO_LINK_BITS);
+        return 0;
+      });
+    }
+    case EVTCHNOP_FIFO.expand_array: {
+      const S = EVTCHN_EXPAND_ARRAY;
+      return pm.withStruct(arg, S.size, EFAULT, (dv, o) => fifoExpandArray(v.dom, Number(dv.getBigUint64(o + S.array_gfn, true))));
+    }
+    case EVTCHNOP_FIFO.set_priority: {
+      const S = EVTCHN_SET_PRIORITY;
+      return pm.withStruct(arg, S.size, EFAULT, (dv, o) => fifoSetPriority(v.dom, dv.getUint32(o + S.port, true), dv.getUint32(o + S.priority, true)));
     }
     default:
       return -XEN_E.ENOSYS;

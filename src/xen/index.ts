@@ -2,6 +2,7 @@ export { Hypervisor, type HypervisorOptions } from './hypervisor.ts';
 export { Domain, SharedInfo, shutdownName, type CreateDomainConfig } from './domain.ts';
 export { Vcpu, STORM_LIMIT, VcpuLivelock, type VcpuState } from './vcpu.ts';
 export { EventChannels, NR_PORTS, validPort, type EvtchnStatus, type PortHandler } from './evtchn.ts';
+export { EvtchnFifo, evtchnReset, fifoExpandArray, fifoInitControl, fifoSetPriority, type EvtchnPortOps } from './evtchn_fifo.ts';
 export { GrantTable, MAX_GRANT_FRAMES, type CopyPtr, type MapResult } from './gnttab.ts';
 export { Lapic } from './lapic.ts';
 export { Physmap } from './physmap.ts';

@@ -15,7 +15,6 @@
 import {
   SCHED_POLL, SCHED_POLL_MAX_PORTS, SCHED_REMOTE_SHUTDOWN, SCHED_SHUTDOWN, SCHEDOP, VCPU_INFO, XEN_E,
 } from '../abi/xen.ts';
-import { validPort } from './evtchn.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export function schedOp(v: Vcpu, cmd: number, arg: number): number {
@@ -63,7 +62,8 @@ export function schedOp(v: Vcpu, cmd: number, arg: number): number {
 /** Host-side API as well: block `v` until one of `ports` is pending or `timeout` (absolute ns, 0 = none). */
 export function pollPorts(v: Vcpu, ports: number[], timeout: number): number {
   const dom = v.dom;
-  for (const p of ports) if (!validPort(p)) return -XEN_E.EINVAL;
+  const max = dom.evtchn.maxEvtchns(); // do_poll: port >= max_evtchns(d) -> -EINVAL (FIFO: 131072)
+  for (const p of ports) if (p >>> 0 !== p || p >= max) return -XEN_E.EINVAL;
   for (const p of ports) if (dom.evtchn.isPending(p)) return 0;
   const clock = dom.hv.sim.clock;
   if (timeout !== 0 && timeout <= clock.now) return 0;

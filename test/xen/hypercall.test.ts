@@ -23,7 +23,8 @@ t('bad arguments return -EFAULT/-EINVAL/-ENOSYS and change nothing', () => {
     [HYPERVISOR.event_channel_op, [EVTCHNOP.send, far - 2], -XEN_E.EFAULT],
     [HYPERVISOR.event_channel_op, [EVTCHNOP.send, -4], -XEN_E.EFAULT],
     [HYPERVISOR.event_channel_op, [EVTCHNOP.send, 0.5], -XEN_E.EFAULT],
-    [HYPERVISOR.event_channel_op, [EVTCHNOP.reset, 0], -XEN_E.ENOSYS],
+    [HYPERVISOR.event_channel_op, [EVTCHNOP.reset, 0], -XEN_E.EPERM], // evtchn_reset { dom = 0 }: not ours
+    [HYPERVISOR.event_channel_op, [EVTCHNOP.reset, far - 1], -XEN_E.EFAULT],
     [HYPERVISOR.event_channel_op, [77, 0], -XEN_E.ENOSYS],
     [HYPERVISOR.memory_op, [XENMEM_add_to_physmap, far], -XEN_E.EFAULT],
     [HYPERVISOR.memory_op, [1234, 0], -XEN_E.ENOSYS],

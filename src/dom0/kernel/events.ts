@@ -10,10 +10,16 @@
 // there), looped while upcall_pending was set meanwhile (a handler sent to us).
 // A raise while the task is running only asks for another pass (the
 // "nested upcall" counter of Linux), so no allocation and no second queueing.
+//
+// Like Linux (xen.fifo_events=1), dom0 uses the FIFO ABI when Xen offers it
+// (events_fifo.ts: more than 4096 ports, one queue walk per upcall instead of
+// the bitmaps) and stays on 2L otherwise; attachDom0Events(dom, '2l') keeps
+// it on 2L.
 import { VCPU_INFO } from '../../abi/xen.ts';
 import { evtchn_2l_handle_events } from '../../abi/evtchn_2l.ts';
 import type { Task } from '../../sim/index.ts';
 import type { Domain, Vcpu } from '../../xen/index.ts';
+import { Dom0Fifo } from './events_fifo.ts';
 import type { Dom0Host } from './host.ts';
 
 /** What bind_evtchn_to_irqhandler runs when the port fires (Linux irq_handler_t, given the port). */
@@ -34,6 +40,8 @@ class VcpuDemux implements Task {
     private readonly handlers: (IrqHandler | undefined)[],
     /** Each handler's name (`/proc/interrupts` style), for the flight recorder. */
     private readonly names: (string | undefined)[],
+    /** The FIFO consumer, if dom0 switched to FIFO (else the 2L walk). */
+    private readonly fifo: Dom0Fifo | undefined,
   ) {
     this.name = `d${v.dom.id}v${v.vcpuId} upcall`;
   }
@@ -55,7 +63,8 @@ class VcpuDemux implements Task {
       while (u8[o] !== 0) {
         u8[o] = 0;
         this.passes++;
-        this.demux();
+        if (this.fifo !== undefined) this.fifo.handleEvents(this.v.vcpuId, this.dispatch);
+        else this.demux();
       }
     } finally {
       this.active = false;
@@ -92,10 +101,13 @@ export class Dom0Events {
   private readonly handlers: (IrqHandler | undefined)[] = [];
   private readonly names: (string | undefined)[] = [];
   private readonly demux: VcpuDemux[];
+  /** Set when dom0 runs the FIFO ABI. */
+  readonly fifo: Dom0Fifo | undefined;
 
-  constructor(readonly dom: Domain) {
+  constructor(readonly dom: Domain, abi: '2l' | 'fifo' = 'fifo') {
+    this.fifo = abi === 'fifo' ? Dom0Fifo.init(dom) : undefined;
     this.demux = dom.vcpus.map((v) => {
-      const d = new VcpuDemux(v, this.handlers, this.names);
+      const d = new VcpuDemux(v, this.handlers, this.names, this.fifo);
       v.upcallHook = () => d.raise();
       return d;
     });
@@ -108,8 +120,18 @@ export class Dom0Events {
    */
   bind(port: number, fn: IrqHandler | undefined, name?: string): number {
     if (port >>> 0 !== port || port === 0 || port >= 1 << 17) return -22; // -EINVAL
+    // FIFO: the port gets its event word (evtchn_fifo_setup) and is unmasked
+    // once its handler is in place (the irq's startup); unbinding masks it.
+    if (this.fifo !== undefined && fn !== undefined) {
+      const rc = this.fifo.setup(port);
+      if (rc < 0) return rc;
+    }
     this.handlers[port] = fn;
     this.names[port] = fn ? name : undefined;
+    if (this.fifo !== undefined) {
+      if (fn !== undefined) this.fifo.unmask(port);
+      else this.fifo.mask(port);
+    }
     return 0;
   }
 
@@ -124,8 +146,8 @@ export class Dom0Events {
  * event channels and grant table, plus the IRQ table above. Closing a port
  * also drops its handler, as unbind_from_irqhandler does.
  */
-export function attachDom0Events(dom: Domain): Dom0Host & { events: Dom0Events } {
-  const events = new Dom0Events(dom);
+export function attachDom0Events(dom: Domain, abi: '2l' | 'fifo' = 'fifo'): Dom0Host & { events: Dom0Events } {
+  const events = new Dom0Events(dom, abi);
   const ev = dom.evtchn;
   return {
     id: dom.id,
