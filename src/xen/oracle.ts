@@ -71,8 +71,10 @@ export function suspects(d: Domain, now = Number.NaN): Suspect[] {
     const quiet =
       !v.pollPorts &&
       v.lapic.deliverable() < 0 &&
-      !(v.upcallVector === 0 && d.callbackVector !== 0 && v.upcallPending) &&
-      (v.timerDeadline < 0 || v.timerDeadline - now >= FOREVER_NS);
+      !(v.upcallVector === 0 && d.callbackVector !== 0 && v.upcallPending);
+    // A timer due soon does not clear the suspicion: the verdict
+    // (src/machine/verdict.ts) runs on to it and tells a stall (the timer's
+    // wakeup rescued the port) from a hang.
     if (quiet && wedged.length === 0 && lost.length === 0) {
       for (const port of ch.boundPorts()) {
         if (ch.notify[port] === v.vcpuId && ch.usable(port) && ch.delivered[port] && ch.isPending(port) && ch.isMasked(port)) masked.push(port);
