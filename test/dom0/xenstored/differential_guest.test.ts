@@ -15,7 +15,7 @@ import {
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { Dom0, Guest, type Msg } from './helpers.ts';
 import { RawClient } from './rawclient.ts';
-import { missing, startRef, timed, type RefDaemon } from './kit.ts';
+import { needs, refMissing, startRef, timed, type RefDaemon } from './kit.ts';
 
 type Actor = 'd0' | number;
 type Step = [actor: Actor, type: number, payload: string, tx?: number] | ['intro', number] | ['kill', number];
@@ -224,20 +224,11 @@ async function play(t: Target, steps: Step[]): Promise<string[]> {
   return out;
 }
 
-interface Ctx {
-  skip?: boolean;
-}
-const DG = suite<Ctx>('differential (guests) vs cxenstored', {});
-DG.before((ctx) => {
-  const probe = startRef('cxenstored');
-  if (typeof probe === 'string') {
-    missing(probe);
-    ctx.skip = true;
-  } else probe.stop();
-});
+const DG = suite('differential (guests) vs cxenstored');
+const withRef = needs(DG, refMissing());
 
 async function compare(steps: Step[]): Promise<void> {
-  const ref = startRef('cxenstored');
+  const ref = await startRef('cxenstored');
   if (typeof ref === 'string') throw new Error(ref);
   let t: Target | undefined;
   try {
@@ -247,7 +238,7 @@ async function compare(steps: Step[]): Promise<void> {
     assert.equal(actual, expected);
   } finally {
     t?.close();
-    ref.stop();
+    await ref.stop();
   }
 }
 
@@ -314,14 +305,12 @@ const SEQ: Record<string, Step[]> = {
 };
 
 for (const [name, steps] of Object.entries(SEQ)) {
-  DG(name, timed(async (ctx) => {
-    if (ctx.skip) return;
+  withRef(name, timed(async () => {
     await compare(steps);
   }));
 }
 
-DG('randomised guest sequences (fast-check, fixed seed)', timed(async (ctx) => {
-  if (ctx.skip) return;
+withRef('randomised guest sequences (fast-check, fixed seed)', timed(async () => {
   const paths = ['/shared', '/shared/a', '/shared/a/b', '/local/domain/5/x', '/local/domain/6/y', 'rel', 'rel/z', '/tool/t'];
   const p = fc.constantFrom(...paths);
   const actor = fc.constantFrom<Actor>('d0', 5, 6);
