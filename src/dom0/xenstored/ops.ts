@@ -18,8 +18,8 @@ import {
   XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, parsePerms, permForConn, permToString, type Perm, type Perms,
 } from './perms.ts';
 import { QUOTA_NAMES, nodeRecordSize, type Quotas } from './quota.ts';
-import { childList, emptyNode, makeNode, withChild, withoutChild, type XsNode } from './tree/store.ts';
-import type { TreeView } from './transaction.ts';
+import { childList, emptyNode, makeNode, withChild, withoutChild, type Store, type XsNode } from './tree/store.ts';
+import type { BaseView, TreeView } from './transaction.ts';
 import type { Xenstored } from './xenstored.ts';
 
 export { ErrorReply };
@@ -284,6 +284,43 @@ const rm: Handler = (x) => {
   if (parent) v.write(parentPath, withoutChild(parent, baseName(path), v.newGen()));
   return OK;
 };
+
+/**
+ * What a released or dead domain leaves behind: every node it owns goes
+ * (XSA-322/419: a reused domid inherits nothing), subtree by subtree,
+ * through the committed view so watches fire as for an RM.
+ */
+export function removeOwnedNodes(store: Store, base: BaseView, domid: number): void {
+  if (store.ownedBy(domid) === 0) return;
+  // Pre-order walk from /: a subtree whose top is owned goes entirely.
+  const stack = ['/'];
+  const doomed: string[] = [];
+  while (stack.length) {
+    const p = stack.pop()!;
+    const n = store.get(p);
+    if (!n) continue;
+    if (p !== '/' && n.perms[0]!.id === domid) {
+      doomed.push(p);
+      continue;
+    }
+    for (let i = n.children.length - 1; i >= 0; i--) stack.push(p === '/' ? `/${n.children[i]}` : `${p}/${n.children[i]}`);
+  }
+  for (const p of doomed) {
+    const n = store.get(p);
+    if (!n) continue;
+    removeTree(base, p, n);
+    const pp = parentOf(p);
+    const parent = store.get(pp);
+    if (parent) {
+      const i = parent.children.indexOf(p.slice(p.lastIndexOf('/') + 1));
+      if (i >= 0) {
+        const children = parent.children.slice();
+        const [name] = children.splice(i, 1);
+        store.set(pp, { ...parent, children, childLen: parent.childLen - name!.length - 1, gen: store.nextGen() });
+      }
+    }
+  }
+}
 
 /**
  * Deletes `path` and everything below it, post-order (children first, in

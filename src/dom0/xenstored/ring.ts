@@ -13,7 +13,7 @@ import {
   XENSTORE_CONNECTED, XENSTORE_ERROR_PROTO, XS_RING_CONNECTION, XS_RING_ERROR, XS_RING_REQ, XS_RING_REQ_CONS,
   XS_RING_REQ_PROD, XS_RING_RSP, XS_RING_RSP_CONS, XS_RING_RSP_PROD, XS_WATCH_EVENT, XsFrameReader, XsRing, encodeMessage,
 } from '../../abi/xs_wire.ts';
-import { Connection } from './connection.ts';
+import { Connection, eventKey } from './connection.ts';
 import type { Xenstored } from './xenstored.ts';
 
 export interface RingMapping {
@@ -24,7 +24,12 @@ export interface RingMapping {
   unmap?(): void;
 }
 
-/** Queued watch events per unprivileged ring beyond which new events are dropped (XSA-326). */
+/**
+ * Queued frames per unprivileged ring beyond which new watch events are
+ * dropped, with one dmesg line per episode (XSA-326). cxenstored bounds this
+ * queue by the domain's memory quota and a 20 s event timeout instead; a
+ * frame count is the same bound without a clock (the daemon has none).
+ */
 export const MAX_QUEUED_EVENTS = 1024;
 
 export class RingConnection extends Connection {
@@ -32,6 +37,10 @@ export class RingConnection extends Connection {
   private readonly reader = new XsFrameReader();
   /** Frames not yet (fully) copied into rsp; `outOff` bytes of the first one are already there. */
   private readonly outq: Uint8Array[] = [];
+  /** eventKey of each queued frame (undefined: a reply or an `@` event), parallel to outq. */
+  private readonly outKeys: Array<string | undefined> = [];
+  private readonly queuedEvents = new Set<string>();
+  private dropping = false;
   private outOff = 0;
   /** Protocol error seen: the ring is ignored from now on. */
   ignored = false;
@@ -83,6 +92,8 @@ export class RingConnection extends Connection {
     this.daemon.watches.removeAll(this);
     this.transactions.clear();
     this.outq.length = 0;
+    this.outKeys.length = 0;
+    this.queuedEvents.clear();
     this.daemon.log(`xenstored: domain ${this.domid}: ring protocol error, connection ignored`);
   }
 
@@ -100,16 +111,31 @@ export class RingConnection extends Connection {
       this.outOff += n;
       if (this.outOff < f.length) break;
       this.outq.shift();
+      const k = this.outKeys.shift();
+      if (k !== undefined) this.queuedEvents.delete(k);
       this.outOff = 0;
     }
+    if (this.outq.length === 0) this.dropping = false;
     return wrote;
   }
 
   override write(type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (this.ignored) return;
-    // A guest that never reads its ring must not make us queue events without bound.
-    if (type === XS_WATCH_EVENT && !this.privileged && this.outq.length >= MAX_QUEUED_EVENTS) return;
+    let key: string | undefined;
+    if (type === XS_WATCH_EVENT) {
+      // An event identical to one still queued adds nothing (cxenstored: send_event, XSA-326).
+      key = eventKey(payload);
+      if (key !== undefined && this.queuedEvents.has(key)) return;
+      // A guest that never reads its ring must not make us queue events without bound.
+      if (!this.privileged && this.outq.length >= MAX_QUEUED_EVENTS) {
+        if (!this.dropping) this.daemon.log(`xenstored: domain ${this.domid}: ring not read, watch events dropped beyond ${MAX_QUEUED_EVENTS} queued messages`);
+        this.dropping = true;
+        return;
+      }
+      if (key !== undefined) this.queuedEvents.add(key);
+    }
     this.outq.push(encodeMessage(type, reqId, txId, payload));
+    this.outKeys.push(key);
   }
 
   override flush(): void {
@@ -119,6 +145,8 @@ export class RingConnection extends Connection {
 
   override shutdown(): void {
     this.outq.length = 0;
+    this.outKeys.length = 0;
+    this.queuedEvents.clear();
     this.mapping.unmap?.();
   }
 

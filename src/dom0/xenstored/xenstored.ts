@@ -10,7 +10,7 @@ import {
 import type { Connection } from './connection.ts';
 import { DomainTable, type XsdDomain } from './domain.ts';
 import { LocalConnection } from './local.ts';
-import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeTree, type OpContext } from './ops.ts';
+import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeOwnedNodes, type OpContext } from './ops.ts';
 import { homePath, parentOf } from './path.ts';
 import { DEFAULT_PERMS, XS_PERM_READ, permForConn, type Perms } from './perms.ts';
 import { DEFAULT_QUOTAS, nodeRecordSize, type Quotas } from './quota.ts';
@@ -131,24 +131,44 @@ export class Xenstored {
     }
   }
 
+  /**
+   * Pushes every dirty connection's output. A transport that throws (a
+   * failed allocation, a dead socket) loses its connection, logged; it never
+   * takes the daemon or the other connections down.
+   */
   private flushAll(): void {
     const d = this.dirty;
     for (let i = 0; i < d.length; i++) {
       const c = d[i]!;
       c.dirty = false;
-      if (!c.closed) c.flush();
+      if (c.closed) continue;
+      try {
+        c.flush();
+      } catch (e) {
+        this.log(`xenstored: domain ${c.domid}: connection ${c.seq} dropped, output failed: ${(e as Error)?.message ?? String(e)}`);
+        try {
+          this.closeConnection(c);
+        } catch {
+          // the transport is already unusable
+        }
+      }
     }
     d.length = 0;
+  }
+
+  /** Queues `c` for the flush at the end of the current run() (a transport whose peer became writable). */
+  markDirty(c: Connection): void {
+    if (!c.dirty) {
+      c.dirty = true;
+      this.dirty.push(c);
+    }
   }
 
   /** Queues a message on a connection. */
   send(c: Connection, type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (c.closed) return;
     c.write(type, reqId, txId, payload);
-    if (!c.dirty) {
-      c.dirty = true;
-      this.dirty.push(c);
-    }
+    this.markDirty(c);
   }
 
   // ------------------------------------------------------------ requests
@@ -310,7 +330,7 @@ export class Xenstored {
     const dom = this.domains.get(domid);
     if (!dom || domid === 0) return false;
     if (dom.conn) this.closeConnection(dom.conn);
-    this.removeOwnedNodes(domid);
+    removeOwnedNodes(this.store, this.base, domid);
     this.domains.delete(domid);
     for (const d of this.domains.all()) {
       if (d.target === domid) {
@@ -322,38 +342,6 @@ export class Xenstored {
     if (eventAfterReply) this.deferAfterReply(() => this.fireSpecial('@releaseDomain'));
     else this.fireSpecial('@releaseDomain');
     return true;
-  }
-
-  private removeOwnedNodes(domid: number): void {
-    if (this.store.ownedBy(domid) === 0) return;
-    // Pre-order walk from /: a subtree whose top is owned goes entirely.
-    const stack = ['/'];
-    const doomed: string[] = [];
-    while (stack.length) {
-      const p = stack.pop()!;
-      const n = this.store.get(p);
-      if (!n) continue;
-      if (p !== '/' && n.perms[0]!.id === domid) {
-        doomed.push(p);
-        continue;
-      }
-      for (let i = n.children.length - 1; i >= 0; i--) stack.push(p === '/' ? `/${n.children[i]}` : `${p}/${n.children[i]}`);
-    }
-    for (const p of doomed) {
-      const n = this.store.get(p);
-      if (!n) continue;
-      removeTree(this.base, p, n);
-      const pp = parentOf(p);
-      const parent = this.store.get(pp);
-      if (parent) {
-        const i = parent.children.indexOf(p.slice(p.lastIndexOf('/') + 1));
-        if (i >= 0) {
-          const children = parent.children.slice();
-          const [name] = children.splice(i, 1);
-          this.store.set(pp, { ...parent, children, childLen: parent.childLen - name!.length - 1, gen: this.store.nextGen() });
-        }
-      }
-    }
   }
 
   /** The emulator: the guest notified its xenstore event channel. */

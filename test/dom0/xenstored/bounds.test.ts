@@ -1,0 +1,158 @@
+// Bounded memory in the daemon (issue 11, item 2): per-connection output and
+// watch-event queues bounded as cxenstored 4.17 bounds them (identical events
+// not queued twice, XSA-326), staging buffers sized to their content, and a
+// transport whose output fails costs only its own connection.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { XS_WATCH_EVENT, XsFrameReader, XsRing, encodeMessage } from '../../../src/abi/xs_wire.ts';
+import { Connection } from '../../../src/dom0/xenstored/connection.ts';
+import type { RingConnection } from '../../../src/dom0/xenstored/ring.ts';
+import { MAX_QUEUED_EVENTS } from '../../../src/dom0/xenstored/ring.ts';
+import { SocketConnection, listenUnix } from '../../../src/dom0/xenstored/socket.ts';
+import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
+import { Dom0 } from './helpers.ts';
+import { RawClient } from './rawclient.ts';
+import { timed } from './kit.ts';
+
+const B = suite('xenstored bounds');
+
+/** dom0 + a guest whose ring nobody reads; the guest watches its home. */
+function idleGuest(domid: number) {
+  const logs: string[] = [];
+  const page = new ArrayBuffer(4096);
+  const d = new Xenstored({ mapRing: () => ({ page, notify: () => {} }), log: (m) => logs.push(m) });
+  const dom0 = new Dom0(d);
+  dom0.q(12, `/local/domain/${domid}\0`);
+  dom0.q(14, `/local/domain/${domid}\0n${domid}\0r0\0`);
+  dom0.q(8, `${domid}\x001\x001\0`);
+  new XsRing(page).write(0, 2052, 2048, encodeMessage(4, 0, 0, `/local/domain/${domid}\0t\0`));
+  d.kick(domid);
+  const ring = d.domains.get(domid)!.conn as RingConnection;
+  return { d, dom0, ring, logs };
+}
+
+B('ring: an event identical to one still queued is not queued again (cxenstored send_event)', () => {
+  const { dom0, ring } = idleGuest(3);
+  const before = ring.pendingOutput; // WATCH reply + the initial event
+  for (let i = 0; i < 3000; i++) dom0.q(11, `/local/domain/3/k\0${i}`);
+  assert.is(ring.pendingOutput, before + 1);
+  dom0.q(11, '/local/domain/3/other\0v');
+  assert.is(ring.pendingOutput, before + 2);
+});
+
+B('ring: distinct events beyond the cap are dropped with one dmesg line naming the domain', () => {
+  const { dom0, ring, logs } = idleGuest(4);
+  for (let i = 0; i < MAX_QUEUED_EVENTS + 500; i++) dom0.q(11, `/local/domain/4/k${i}\0v`);
+  assert.is(ring.pendingOutput, MAX_QUEUED_EVENTS);
+  const lines = logs.filter((l) => /watch events dropped/.test(l));
+  assert.is(lines.length, 1);
+  assert.match(lines[0]!, /domain 4/);
+});
+
+B('a connection whose output throws is dropped and logged; the daemon and others carry on', () => {
+  const logs: string[] = [];
+  const d = new Xenstored({ log: (m) => logs.push(m) });
+  class Failing extends Connection {
+    override write(): void {}
+    override flush(): void {
+      throw new RangeError('Array buffer allocation failed');
+    }
+    override shutdown(): void {}
+  }
+  const bad = new Failing(d.nextConnSeq(), 0, true);
+  d.addConnection(bad);
+  d.run(() => d.watches.add(bad, '/w', 'tok', false));
+  const dom0 = new Dom0(d);
+  assert.is(dom0.q(11, '/w\0v'), 'OK\0');
+  assert.ok(bad.closed);
+  assert.ok(logs.some((l) => /connection \d+ dropped, output failed: Array buffer allocation failed/.test(l)), logs.join('\n'));
+  assert.is(dom0.q(2, '/w\0'), 'v');
+});
+
+async function withServer(fn: (d: Xenstored, sock: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsbound-'));
+  const d = new Xenstored();
+  const server = await listenUnix(d, path.join(dir, 'socket'));
+  try {
+    await fn(d, server.path);
+  } finally {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+B('socket: an idle watcher of a busy node holds one queued event, not one per write', timed(async () => {
+  await withServer(async (d, sock) => {
+    const w = net.connect(sock);
+    await new Promise((r) => w.once('connect', r));
+    w.write(encodeMessage(4, 1, 0, '/busy\0tok\0'));
+    await new Promise((r) => setTimeout(r, 100));
+    w.pause(); // never reads from now on: the kernel's buffer fills, then ours
+    const c = await RawClient.connect(sock);
+    const N = 20000;
+    const batch: Uint8Array[] = [];
+    for (let i = 0; i < N; i++) batch.push(encodeMessage(11, i, 0, `/busy\0${i}`));
+    c.sendRaw(Buffer.concat(batch));
+    await c.replies(N);
+    const conn = [...d.connections].find((x) => x instanceof SocketConnection && x.watches.length > 0) as SocketConnection;
+    // Whatever the kernel did not take is staged here: one event, deduplicated.
+    assert.ok(conn.stagedBytes <= 64, `staged ${conn.stagedBytes} bytes`);
+    let events = 0;
+    let last = '';
+    const rd = new XsFrameReader();
+    w.on('data', (b: Buffer) => {
+      rd.push(b);
+      for (let m = rd.next(); m; m = rd.next()) {
+        if (m.type !== XS_WATCH_EVENT) continue;
+        events++;
+        last = Buffer.from(m.payload).toString('latin1');
+      }
+    });
+    w.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(events < N / 2, `${events} events for ${N} writes`);
+    assert.is(last, '/busy\0tok\0');
+    w.destroy();
+    c.close();
+  });
+}));
+
+B('socket: a client that does not read gets staged output sized to its content', timed(async () => {
+  await withServer(async (d, sock) => {
+    const c = await RawClient.connect(sock);
+    assert.is((await c.req(11, `/big\0${'x'.repeat(4000)}`))[0]!.p, 'OK\0');
+    c.close();
+    const w = net.connect(sock);
+    await new Promise((r) => w.once('connect', r));
+    w.pause();
+    const reads = (from: number) => Buffer.concat(Array.from({ length: 100 }, (_, i) => encodeMessage(2, from + i, 0, '/big\0')));
+    // 400 KB of replies: the kernel takes a part, Node's stream holds the rest
+    // (backed up); the next 400 KB stay staged with us until it drains.
+    w.write(reads(0));
+    await new Promise((r) => setTimeout(r, 200));
+    w.write(reads(100));
+    await new Promise((r) => setTimeout(r, 200));
+    const conn = [...d.connections].find((x) => x instanceof SocketConnection) as SocketConnection;
+    assert.ok(conn.stagedBytes > 0);
+    assert.ok(conn.stagedCapacity <= Math.max(8192, 2 * conn.stagedBytes), `${conn.stagedCapacity} for ${conn.stagedBytes}`);
+    // Reading again drains everything: every reply arrives.
+    let replies = 0;
+    const rd = new XsFrameReader();
+    w.on('data', (b: Buffer) => {
+      rd.push(b);
+      while (rd.next()) replies++;
+    });
+    w.resume();
+    const deadline = Date.now() + 5000;
+    while (replies < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.is(replies, 200);
+    assert.is(conn.stagedBytes, 0);
+    w.destroy();
+  });
+}));
+
+B.run();
