@@ -41,8 +41,8 @@ export type Handler = (x: OpContext) => Reply;
 const OK = new Uint8Array([0x4f, 0x4b, 0]);
 const EMPTY = new Uint8Array(0);
 
-function fail(name: XsdError): never {
-  throw new ErrorReply(name);
+function fail(name: XsdError, failsTransaction = false): never {
+  throw new ErrorReply(name, failsTransaction);
 }
 
 // ---------------------------------------------------------------- arguments
@@ -128,7 +128,8 @@ function unprivileged(x: OpContext): boolean {
 
 function checkSize(x: OpContext, perms: Perms, valueLen: number, childLen: number): void {
   // Observed on cxenstored: a record of exactly node-size bytes is already refused.
-  if (unprivileged(x) && nodeRecordSize(perms, valueLen, childLen) >= x.d.quotas.nodeSize) fail('ENOSPC');
+  // write_node_raw's quota: inside a transaction it fails the transaction too.
+  if (unprivileged(x) && nodeRecordSize(perms, valueLen, childLen) >= x.d.quotas.nodeSize) fail('ENOSPC', true);
 }
 
 /**
@@ -158,7 +159,12 @@ function createNode(x: OpContext, path: string, value: Uint8Array): void {
     perms = own;
   }
   if (unprivileged(x)) {
-    if (v.owned(x.c.domid) + missing.length > x.d.quotas.nodes) fail('ENOSPC');
+    // cxenstored's create_node checks the domain's committed count
+    // (domain_nbentry) before each new node. Outside a transaction it grows
+    // with each one; inside, it does not (the transaction's own nodes are
+    // counted at commit: transaction_fix_domains), so only a domain already
+    // at its quota is refused here.
+    if (x.inTx ? x.d.store.ownedBy(x.c.domid) >= x.d.quotas.nodes : v.owned(x.c.domid) + missing.length > x.d.quotas.nodes) fail('ENOSPC');
     // The existing ancestor gains a child name; each new node but the last gains one too.
     const top = missing[missing.length - 1]!;
     checkSize(x, parent.perms, parent.value.length, parent.childLen + baseName(top).length + 1);
@@ -460,6 +466,13 @@ const transactionEnd: Handler = (x) => {
   const t = c.transactions.get(x.m.txId)!;
   c.transactions.delete(x.m.txId);
   if (arg === 'T') {
+    // do_transaction_end's order: a doomed transaction, then the node quota
+    // of every domain whose count it changes (transaction_fix_domains: the
+    // count after commit must stay below the quota, dom0 exempt), then conflicts.
+    if (t.failed) fail('ENOMEM');
+    for (const [domid, delta] of t.ownerDeltas()) {
+      if (domid !== 0 && x.d.store.ownedBy(domid) + delta >= x.d.quotas.nodes) fail('ENOSPC');
+    }
     if (!t.valid()) fail('EAGAIN');
     for (const [path, change] of t.apply()) x.d.fire(path, change);
   }

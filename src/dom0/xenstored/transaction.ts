@@ -68,6 +68,8 @@ export class Transaction implements TreeView {
   private readonly accessed = new Map<string, XsNode | null>();
   private readonly changes = new Map<string, Change>();
   private readonly ownedDelta = new Map<number, number>();
+  /** A request failed in a way that dooms the transaction (ErrorReply.failsTransaction): commit answers ENOMEM. */
+  failed = false;
   /** Undo steps of the request being processed (newest last); undefined between requests. */
   private journal: Array<() => void> | undefined;
 
@@ -103,7 +105,7 @@ export class Transaction implements TreeView {
     if (o !== undefined) return o ?? undefined;
     const seen = this.accessed.get(path);
     if (seen !== undefined) return seen ?? undefined;
-    if (this.accessed.size >= this.nodeLimit()) throw new ErrorReply('ENOSPC');
+    if (this.accessed.size >= this.nodeLimit()) throw new ErrorReply('ENOSPC', true);
     const n = this.store.nodes.get(path);
     this.accessed.set(path, n ?? null);
     return n;
@@ -111,8 +113,12 @@ export class Transaction implements TreeView {
 
   write(path: string, node: XsNode): void {
     const old = this.read(path);
-    if (old) this.delta(old.perms[0]!.id, -1);
-    this.delta(node.perms[0]!.id, 1);
+    // Only creations, deletions and changes of owner count (cxenstored's
+    // changed_domains: domain_nbentry_inc/dec); a rewrite touches no domain.
+    if (!old || old.perms[0]!.id !== node.perms[0]!.id) {
+      if (old) this.delta(old.perms[0]!.id, -1);
+      this.delta(node.perms[0]!.id, 1);
+    }
     this.setOverlay(path, node);
   }
 
@@ -163,6 +169,11 @@ export class Transaction implements TreeView {
       changes: [...this.changes].map(([p, c]) => [p, c.exact]),
       owned: [...this.ownedDelta].filter(([, n]) => n !== 0),
     };
+  }
+
+  /** The domains whose node count this transaction changes, with the change (cxenstored's changed_domains). */
+  ownerDeltas(): ReadonlyMap<number, number> {
+    return this.ownedDelta;
   }
 
   /** Distinct nodes touched so far (transaction-nodes quota). */

@@ -197,7 +197,10 @@ export class Xenstored {
     } catch (e) {
       tx?.rollback();
       this.afterReply.length = 0;
-      if (e instanceof ErrorReply) return this.sendError(c, m, e.name);
+      if (e instanceof ErrorReply) {
+        if (tx && e.failsTransaction) tx.failed = true;
+        return this.sendError(c, m, e.name);
+      }
       // A bug must not leave the client waiting forever: report it and answer EINVAL
       // (the name cxenstored uses for errnos outside xsd_errors).
       this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);

@@ -13,6 +13,7 @@ import {
   XsFrameReader, XsRing, encodeMessage, latin1,
 } from '../../../src/abi/xs_wire.ts';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
+import type { Quotas } from '../../../src/dom0/xenstored/quota.ts';
 import { Dom0, Guest, type Msg } from './helpers.ts';
 import { RawClient } from './rawclient.ts';
 import { needs, refMissing, startRef, timed, type RefDaemon } from './kit.ts';
@@ -50,7 +51,7 @@ function splitter(): (ms: Msg[]) => Msg[] {
 }
 
 /** Ours: in-process daemon, guests on ArrayBuffer rings. */
-function ours(): Target {
+function ours(quotas: Partial<Quotas> = {}): Target {
   const guests = new Map<number, Guest>();
   const splits = new Map<Actor, (ms: Msg[]) => Msg[]>();
   const split = (a: Actor) => {
@@ -58,7 +59,7 @@ function ours(): Target {
     if (!f) splits.set(a, (f = splitter()));
     return f;
   };
-  const d = new Xenstored({ mapRing: (domid) => guests.get(domid)?.mapping() ?? -2 });
+  const d = new Xenstored({ mapRing: (domid) => guests.get(domid)?.mapping() ?? -2, quotas });
   const dom0 = new Dom0(d);
   return {
     dom0: async (t, p, tx) => split('d0')([...dom0.take(), ...dom0.send(t, p, tx)]),
@@ -227,14 +228,19 @@ async function play(t: Target, steps: Step[]): Promise<string[]> {
 const DG = suite('differential (guests) vs cxenstored');
 const withRef = needs(DG, refMissing());
 
-async function compare(steps: Step[]): Promise<void> {
-  const ref = await startRef('cxenstored');
+/** `quotas` are given to both daemons (cxenstored: -E nodes, -S node-size, -Q transaction-nodes=). */
+async function compare(steps: Step[], quotas: Partial<Quotas> = {}): Promise<void> {
+  const args: string[] = [];
+  if (quotas.nodes !== undefined) args.push('-E', String(quotas.nodes));
+  if (quotas.nodeSize !== undefined) args.push('-S', String(quotas.nodeSize));
+  if (quotas.transactionNodes !== undefined) args.push('-Q', `transaction-nodes=${quotas.transactionNodes}`);
+  const ref = await startRef('cxenstored', args);
   if (typeof ref === 'string') throw new Error(ref);
   let t: Target | undefined;
   try {
     t = await theirs(ref);
     const expected = await play(t, steps);
-    const actual = await play(ours(), steps);
+    const actual = await play(ours(quotas), steps);
     assert.equal(actual, expected);
   } finally {
     t?.close();
@@ -303,6 +309,50 @@ const SEQ: Record<string, Step[]> = {
     ['d0', 19, '15\x0077\0'], ['kill', 9], ['d0', 2, '/local/domain/9\0'],
   ],
 };
+
+// Failures inside a transaction, with small quotas on both daemons (nodes 20,
+// node-size 256, transaction-nodes 12): permission, argument and perm-count
+// errors fail only the request; the node-size, node-count and
+// transaction-nodes quotas also doom the transaction (cxenstored:
+// write_node → fail_transaction, access_node's error path), so its commit
+// answers ENOMEM and nothing of it lands.
+const TX_FAILURES: Step[] = [
+  ['intro', 5],
+  [5, 6, '\0'], [5, 2, 'nope\0', 1], [5, 7, 'T\0', 1],
+  [5, 6, '\0'], [5, 11, '/tool/x\0v', 2], [5, 11, 'ok\0v', 2], [5, 7, 'T\0', 2], [5, 2, 'ok\0'],
+  [5, 6, '\0'], [5, 11, 'big\0' + 'x'.repeat(300), 3], [5, 11, 'ok2\0v', 3], [5, 7, 'T\0', 3], [5, 2, 'ok2\0'],
+  [5, 6, '\0'], [5, 13, 'nope\0', 4], [5, 7, 'T\0', 4],
+  [5, 6, '\0'], [5, 12, '/tool/y\0', 5], [5, 7, 'T\0', 5],
+  [5, 6, '\0'], [5, 14, '/tool/xenstored\0n5\0', 6], [5, 7, 'T\0', 6],
+  [5, 6, '\0'], [5, 14, 'ok\0n5\0r1\0r2\0r3\0r4\0r6\0', 7], [5, 7, 'T\0', 7],
+  [5, 6, '\0'], ...Array.from({ length: 16 }, (_, i): Step => [5, 2, `t/n${i}\0`, 8]), [5, 7, 'T\0', 8],
+  ...Array.from({ length: 15 }, (_, i): Step => [5, 11, `u/n${i}\0v`]),
+  [5, 6, '\0'], [5, 11, 'u/x\0v', 9], [5, 11, 'u/y\0v', 9], [5, 11, 'u/z\0v', 9], [5, 11, 'u/w\0v', 9], [5, 7, 'T\0', 9],
+  [5, 6, '\0'], [5, 11, 'u/x\0v', 10], [5, 13, 'u/x\0', 10], [5, 7, 'T\0', 10],
+];
+
+withRef('failures inside a transaction: which ones fail the commit (small quotas)', timed(async () => {
+  await compare(TX_FAILURES, { nodes: 20, nodeSize: 256, transactionNodes: 12 });
+}));
+
+// The node quota inside transactions (quota 20): requests are checked against
+// the committed count only, the commit against the count it would leave
+// (cxenstored: create_node's domain_nbentry, transaction_fix_domains).
+const TX_NODE_QUOTA: Step[] = [
+  ['intro', 5],
+  ...Array.from({ length: 10 }, (_, i): Step => [5, 11, `u/n${i}\0v`]),
+  [5, 6, '\0'], ...Array.from({ length: 8 }, (_, i): Step => [5, 11, `u/t${i}\0v`, 1]), [5, 7, 'T\0', 1], [5, 1, 'u\0'],
+  [5, 6, '\0'], [5, 11, 'u/z\0v', 2], [5, 11, 'u/n0\0w', 2], [5, 7, 'T\0', 2],
+  ...Array.from({ length: 7 }, (_, i): Step => [5, 11, `u/m${i}\0v`]),
+  [5, 6, '\0'], [5, 11, 'y\0v', 3], [5, 12, 'y/z\0', 3], [5, 11, 'u/n0\0x', 3], [5, 7, 'T\0', 3], [5, 2, 'u/n0\0'],
+  [5, 6, '\0'], [5, 13, 'u/n1\0', 4], [5, 11, 'y\0v', 4], [5, 7, 'T\0', 4],
+  [5, 6, '\0'], [5, 13, 'u/n2\0', 5], [5, 7, 'T\0', 5],
+  [5, 6, '\0'], [5, 11, 'y2\0v', 6], [5, 7, 'T\0', 6],
+];
+
+withRef('node quota inside transactions: per request, then at commit (small quota)', timed(async () => {
+  await compare(TX_NODE_QUOTA, { nodes: 20 });
+}));
 
 for (const [name, steps] of Object.entries(SEQ)) {
   withRef(name, timed(async () => {
