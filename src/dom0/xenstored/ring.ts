@@ -60,7 +60,11 @@ export class RingConnection extends Connection {
     // The emulator owns the event channel; notify() already targets the guest.
   }
 
-  /** Handles a kick: drain output, then read and process requests while the outstanding quota allows. */
+  /**
+   * Handles a kick: drain output, then take requests off the ring one at a
+   * time, processing each, while fewer than `outstanding` replies and events
+   * wait for room in rsp (cxenstored: domain_can_read).
+   */
   service(): void {
     if (this.ignored || this.closed) return;
     let notify = this.drain();
@@ -77,7 +81,11 @@ export class RingConnection extends Connection {
         continue;
       }
       if (this.reader.broken) return this.protocolError();
-      const bytes = this.ring.read(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS);
+      // Only the bytes of the next request: what is not processed stays on
+      // the ring (req_cons does not pass it), as cxenstored's handle_input
+      // reads one message at a time and none while the domain is at its
+      // outstanding quota.
+      const bytes = this.ring.read(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, this.reader.needed);
       if (bytes === undefined) return this.protocolError();
       if (bytes.length === 0) break;
       notify = true; // consumed: the guest may be waiting for space

@@ -354,6 +354,110 @@ withRef('node quota inside transactions: per request, then at commit (small quot
   await compare(TX_NODE_QUOTA, { nodes: 20 });
 }));
 
+/**
+ * Many requests queued at once on a ring whose replies the guest does not
+ * consume: how far each daemon takes requests off (req_cons) and fills rsp
+ * (rsp_prod); then the guest consumes everything and kicks until all `n`
+ * replies arrived. cxenstored reads one request at a time and stops while 20
+ * replies wait for room in rsp (domain_can_read, the outstanding quota).
+ */
+async function queuedRing(n: number, valueLen: number, ref: RefDaemon | undefined): Promise<string[]> {
+  const out: string[] = [];
+  let page: Uint8Array;
+  let sync: { load(): void; store(off: number, len: number): void };
+  let kick: () => void;
+  let intro: () => Promise<unknown>;
+  let dom0: (t: number, p: string) => Promise<unknown>;
+  let close = () => {};
+  if (ref) {
+    const fx = path.join(ref.dir, 'fakexen');
+    const c = await RawClient.connect(ref.socket);
+    const file = path.join(fx, 'ring-5');
+    fs.writeFileSync(file, new Uint8Array(4096));
+    const fd = fs.openSync(file, 'r+');
+    const fifo = fs.openSync(path.join(fx, 'evtchn'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    page = new Uint8Array(4096);
+    const pg = page;
+    sync = { load: () => void fs.readSync(fd, pg, 0, 4096, 0), store: (off, len) => void fs.writeSync(fd, pg, off, len, off) };
+    kick = () => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, 1005, true);
+      fs.writeSync(fifo, b);
+    };
+    dom0 = (t, p) => c.req(t, p);
+    intro = () => c.req(8, '5\x001\x001\0');
+    close = () => {
+      c.close();
+      fs.closeSync(fd);
+      fs.closeSync(fifo);
+    };
+  } else {
+    const guests = new Map<number, Guest>();
+    const d = new Xenstored({ mapRing: (domid) => guests.get(domid)?.mapping() ?? -2 });
+    const g = new Guest(d, 5);
+    guests.set(5, g);
+    const c = new Dom0(d);
+    page = new Uint8Array(g.page);
+    sync = { load: () => {}, store: () => {} };
+    kick = () => d.kick(5);
+    dom0 = async (t, p) => c.send(t, p);
+    intro = async () => c.send(8, '5\x001\x001\0');
+  }
+  const ring = new XsRing(page);
+  await dom0(11, `/local/domain/5/v\0${'x'.repeat(valueLen)}`);
+  await dom0(14, '/local/domain/5\0n5\0r0\0');
+  await dom0(14, '/local/domain/5/v\0n5\0r0\0');
+  await intro();
+  const frames = new Uint8Array(n * 18);
+  for (let i = 0; i < n; i++) frames.set(encodeMessage(2, i, 0, bytesOf('v\0')), i * 18);
+  sync.load();
+  const wrote = ring.write(XS_RING_REQ, XS_RING_REQ_PROD, XS_RING_REQ_CONS, frames);
+  sync.store(XS_RING_REQ, 1024);
+  sync.store(XS_RING_REQ_PROD, 4);
+  kick();
+  // The reference answers asynchronously: wait until its indices stop moving.
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, ref ? 20 : 0));
+    sync.load();
+    const now = `${ring.get(XS_RING_REQ_CONS)}/${ring.get(XS_RING_RSP_PROD)}`;
+    if (now === last && i > 3) break;
+    last = now;
+  }
+  out.push(`wrote ${wrote}: req_cons ${ring.get(XS_RING_REQ_CONS)} (${ring.get(XS_RING_REQ_CONS) / 18} requests), rsp_prod ${ring.get(XS_RING_RSP_PROD)}`);
+  // Now the guest reads everything, kicking after each read, until n replies came.
+  const reader = new XsFrameReader();
+  const ids: number[] = [];
+  const deadline = Date.now() + 5000;
+  while (ids.length < n && Date.now() < deadline) {
+    sync.load();
+    const b = ring.read(XS_RING_RSP, XS_RING_RSP_PROD, XS_RING_RSP_CONS);
+    if (b && b.length) {
+      sync.store(XS_RING_RSP_CONS, 4);
+      reader.push(b);
+      for (let m = reader.next(); m; m = reader.next()) ids.push(m.reqId);
+    }
+    kick();
+    if (ref) await new Promise((r) => setTimeout(r, 2));
+  }
+  out.push(`replies ${ids.length}, in order: ${ids.every((id, i) => id === i)}`);
+  close();
+  return out;
+}
+
+withRef('many requests queued at once on a ring: taken off one at a time, up to the outstanding quota', timed(async () => {
+  for (const [n, len] of [[40, 100], [40, 10], [56, 300]] as const) {
+    const ref = await startRef('cxenstored');
+    if (typeof ref === 'string') throw new Error(ref);
+    try {
+      const theirs = await queuedRing(n, len, ref);
+      assert.equal(await queuedRing(n, len, undefined), theirs, `${n} requests, ${len}-byte replies`);
+    } finally {
+      await ref.stop();
+    }
+  }
+}));
+
 for (const [name, steps] of Object.entries(SEQ)) {
   withRef(name, timed(async () => {
     await compare(steps);
