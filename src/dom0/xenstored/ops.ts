@@ -17,7 +17,7 @@ import { baseName, canonicalize, childPath, homePath, isRelative, isSpecial, isV
 import {
   XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, parsePerms, permForConn, permToString, type Perm, type Perms,
 } from './perms.ts';
-import { QUOTA_NAMES, nodeRecordSize, type Quotas } from './quota.ts';
+import { QUOTA_NAMES, nodeMemory, nodeRecordSize, type Quotas } from './quota.ts';
 import { childList, emptyNode, makeNode, withChild, withoutChild, type Store, type XsNode } from './tree/store.ts';
 import type { BaseView, TreeView } from './transaction.ts';
 import type { Xenstored } from './xenstored.ts';
@@ -126,6 +126,38 @@ function unprivileged(x: OpContext): boolean {
   return !x.c.privileged;
 }
 
+/** One record a request is about to store: the new record's shape, and the record it replaces. */
+type Written = [path: string, perms: Perms, valueLen: number, childLen: number, before: XsNode | undefined];
+
+/**
+ * The memory quota (cxenstored: write_node_raw → domain_memory_add_chk): an
+ * unprivileged writer may not take an owner past `memory` bytes. EIO, as
+ * cxenstored answers (observed for creations and rewrites); inside a
+ * transaction it dooms the transaction too (write_node → fail_transaction).
+ * Outside a transaction a rewrite is charged the difference; inside, the
+ * whole new record (cxenstored keeps the transaction's copy besides the node).
+ */
+function checkMemory(x: OpContext, writes: Written[]): void {
+  if (!unprivileged(x)) return;
+  const delta = new Map<number, number>();
+  for (const [path, perms, valueLen, childLen, before] of writes) {
+    const owner = perms[0]!.id;
+    delta.set(owner, (delta.get(owner) ?? 0) + nodeMemory(path, perms, valueLen, childLen));
+    if (before && !x.inTx) {
+      const o = before.perms[0]!.id;
+      delta.set(o, (delta.get(o) ?? 0) - nodeMemory(path, before.perms, before.value.length, before.childLen));
+    }
+  }
+  for (const [domid, d] of delta) {
+    if (domid === 0 || d <= 0) continue;
+    const used = x.view.memory(domid);
+    if (used + d > x.d.quotas.memory) fail('EIO', true);
+    if (used <= x.d.quotas.memorySoft && used + d > x.d.quotas.memorySoft) {
+      x.d.log(`xenstored: domain ${domid} exceeds soft memory quota (${used + d} > ${x.d.quotas.memorySoft} bytes)`);
+    }
+  }
+}
+
 function checkSize(x: OpContext, perms: Perms, valueLen: number, childLen: number): void {
   // Observed on cxenstored: a record of exactly node-size bytes is already refused.
   // write_node_raw's quota: inside a transaction it fails the transaction too.
@@ -170,6 +202,10 @@ function createNode(x: OpContext, path: string, value: Uint8Array): void {
     checkSize(x, parent.perms, parent.value.length, parent.childLen + baseName(top).length + 1);
     for (let i = missing.length - 1; i >= 1; i--) checkSize(x, perms, 0, baseName(missing[i - 1]!).length + 1);
     checkSize(x, perms, value.length, 0);
+    const writes: Written[] = [[path, perms, value.length, 0, undefined]];
+    for (let i = 1; i < missing.length; i++) writes.push([missing[i]!, perms, 0, baseName(missing[i - 1]!).length + 1, undefined]);
+    writes.push([p, parent.perms, parent.value.length, parent.childLen + baseName(top).length + 1, parent]);
+    checkMemory(x, writes);
   }
   const gen = v.newGen();
   // Deepest first, then link into the existing ancestor last.
@@ -241,6 +277,7 @@ const write: Handler = (x) => {
   const n = v.read(path);
   if (n && perm(x, n) & XS_PERM_WRITE) {
     checkSize(x, n.perms, value.length, n.childLen);
+    checkMemory(x, [[path, n.perms, value.length, n.childLen, n]]);
     v.write(path, makeNode(value, n.perms, n.children, n.childLen, v.newGen()));
   } else {
     if (n) getNode(x, path, XS_PERM_WRITE); // throws EACCES (or hides it)
@@ -394,6 +431,7 @@ const setPerms: Handler = (x) => {
   checkPermOwner(perms);
   const v = x.view;
   checkSize(x, perms, n.value.length, n.childLen);
+  checkMemory(x, [[path, perms, n.value.length, n.childLen, n]]);
   // Only after every check: allocating the named domains is itself a change.
   allocPermDomains(x, perms);
   v.write(path, makeNode(n.value, perms, n.children, n.childLen, v.newGen()));
@@ -465,6 +503,8 @@ const transactionEnd: Handler = (x) => {
   const c = x.c;
   const t = c.transactions.get(x.m.txId)!;
   c.transactions.delete(x.m.txId);
+  // Its records stop counting now, committed or not (the commit stores its own).
+  t.release();
   if (arg === 'T') {
     // do_transaction_end's order: a doomed transaction, then the node quota
     // of every domain whose count it changes (transaction_fix_domains: the
@@ -543,7 +583,7 @@ const setTarget: Handler = (x) => {
 
 const resetWatches: Handler = (x) => {
   x.d.watches.removeAll(x.c);
-  x.c.transactions.clear();
+  x.d.dropTransactions(x.c);
   return OK;
 };
 
@@ -587,7 +627,7 @@ function controlQuota(x: OpContext, a: string[]): Uint8Array {
     s += line('transactions', q.transactions, 'Transactions per domain');
     s += line('outstanding', q.outstanding, 'Outstanding requests per domain');
     s += line('transaction-nodes', q.transactionNodes, 'Max. number of accessed nodes per transaction');
-    s += line('memory', 2621440, 'Total Xenstore memory per domain (error level)');
+    s += line('memory', q.memory, 'Total Xenstore memory per domain (error level)');
     s += line('node-size', q.nodeSize, 'Max. size of a node');
     s += line('path-max', 2048, 'Max. length of a node path');
     s += line('permissions', q.perms, 'Max. number of permissions per node');

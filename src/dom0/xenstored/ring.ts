@@ -44,6 +44,8 @@ export class RingConnection extends Connection {
   private outOff = 0;
   /** Protocol error seen: the ring is ignored from now on. */
   ignored = false;
+  /** Not read while the domain is at its hard memory quota. */
+  stalled = false;
 
   constructor(private readonly daemon: Xenstored, seq: number, domid: number, private readonly mapping: RingMapping) {
     super(seq, domid, domid === 0);
@@ -70,6 +72,17 @@ export class RingConnection extends Connection {
     let notify = this.drain();
     const limit = this.privileged ? Infinity : this.daemon.quotas.outstanding;
     for (;;) {
+      // cxenstored's domain_can_read: a domain at its hard memory quota (dom0
+      // wrote its nodes) is not read until its usage drops (Xenstored.run
+      // looks again after every batch).
+      if (!this.privileged && this.daemon.store.memoryOf(this.domid) >= this.daemon.quotas.memory) {
+        if (!this.stalled) {
+          this.stalled = true;
+          this.daemon.stalledRings.add(this);
+          this.daemon.log(`xenstored: domain ${this.domid} exceeds hard memory quota, Xenstore interface to domain stalled`);
+        }
+        break;
+      }
       if (this.outq.length >= limit) {
         if (this.drain()) notify = true;
         if (this.outq.length >= limit) break;
@@ -94,11 +107,23 @@ export class RingConnection extends Connection {
     if (notify) this.mapping.notify();
   }
 
+  /**
+   * Called by the daemon while this ring is stalled: true (and the ring is
+   * read again, logged) once the domain's usage is below the hard quota.
+   */
+  resumable(): boolean {
+    if (this.daemon.store.memoryOf(this.domid) >= this.daemon.quotas.memory) return false;
+    this.stalled = false;
+    this.daemon.log(`xenstored: domain ${this.domid} below hard memory quota again, Xenstore interface to domain resumed`);
+    this.daemon.run(() => this.service());
+    return true;
+  }
+
   private protocolError(): void {
     this.ring.set(XS_RING_ERROR, XENSTORE_ERROR_PROTO);
     this.ignored = true;
     this.daemon.watches.removeAll(this);
-    this.transactions.clear();
+    this.daemon.dropTransactions(this);
     this.outq.length = 0;
     this.outKeys.length = 0;
     this.queuedEvents.clear();

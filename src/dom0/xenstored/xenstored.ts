@@ -13,7 +13,7 @@ import { LocalConnection } from './local.ts';
 import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeOwnedNodes, type OpContext } from './ops.ts';
 import { homePath, parentOf } from './path.ts';
 import { DEFAULT_PERMS, XS_PERM_READ, permForConn, type Perms } from './perms.ts';
-import { DEFAULT_QUOTAS, nodeRecordSize, type Quotas } from './quota.ts';
+import { DEFAULT_QUOTAS, TxMemory, type Quotas } from './quota.ts';
 import { RingConnection, type RingMapping } from './ring.ts';
 import { emptyNode, withChild } from './tree/store.ts';
 import { Store } from './tree/store.ts';
@@ -100,7 +100,7 @@ export class Xenstored {
     if (c.closed) return;
     c.closed = true;
     this.watches.removeAll(c);
-    c.transactions.clear();
+    this.dropTransactions(c);
     this.connections.delete(c);
     const dom = this.domains.get(c.domid);
     if (dom && dom.conn === c) dom.conn = undefined;
@@ -125,10 +125,19 @@ export class Xenstored {
           this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);
         }
         this.flushAll();
+        if (this.inbox.length === 0 && this.stalledRings.size) this.unstall();
       }
     } finally {
       this.running = false;
     }
+  }
+
+  /** Rings left unread at the hard memory quota (RingConnection.service). */
+  readonly stalledRings = new Set<RingConnection>();
+
+  /** A stalled ring whose domain's usage dropped below the quota is read again. */
+  private unstall(): void {
+    for (const r of this.stalledRings) if (r.closed || r.resumable()) this.stalledRings.delete(r);
   }
 
   /**
@@ -226,7 +235,16 @@ export class Xenstored {
 
   /** A transaction of `c`; an unprivileged one may touch at most `transaction-nodes` nodes. */
   newTransaction(id: number, c: Connection): Transaction {
-    return new Transaction(id, this.store, () => (c.privileged ? Infinity : this.quotas.transactionNodes));
+    return new Transaction(id, this.store, () => (c.privileged ? Infinity : this.quotas.transactionNodes), this.txAcct);
+  }
+
+  /** Bytes of open transactions' records per owner (memory quota). */
+  private readonly txAcct = new TxMemory();
+
+  /** Every transaction of `c` ends without commit (connection closed, RESET_WATCHES, ring error). */
+  dropTransactions(c: Connection): void {
+    for (const t of c.transactions.values()) t.release();
+    c.transactions.clear();
   }
 
   // ------------------------------------------------------------ watches
@@ -360,23 +378,16 @@ export class Xenstored {
     });
   }
 
-  /** Per-domain usage as `CONTROL quota <domid>` shows it. */
+  /** Per-domain usage as `CONTROL quota <domid>` shows it (nodes and memory are kept by the store). */
   usage(domid: number): { nodes: number; watches: number; transactions: number; outstanding: number; memory: number } {
-    let nodes = 0;
-    let memory = 0;
-    for (const [p, n] of this.store.nodes) {
-      if (n.perms[0]!.id !== domid) continue;
-      nodes++;
-      memory += nodeRecordSize(n.perms, n.value.length, n.childLen) + p.length;
-    }
     let watches = 0;
     let transactions = 0;
     for (const c of this.connections) {
-      if (c.domid !== domid) continue;
+      if (c.domid !== domid || domid === 0) continue;
       watches += c.watches.length;
       transactions += c.transactions.size;
     }
-    return { nodes, watches: domid === 0 ? 0 : watches, transactions: domid === 0 ? 0 : transactions, outstanding: 0, memory };
+    return { nodes: this.store.ownedBy(domid), watches, transactions, outstanding: 0, memory: this.store.memoryOf(domid) };
   }
 
   get domainsList(): XsdDomain[] {

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { XS_WATCH_EVENT, XsFrameReader, XsRing, encodeMessage } from '../../../src/abi/xs_wire.ts';
+import { XS_RING_REQ_CONS, XS_WATCH_EVENT, XsFrameReader, XsRing, encodeMessage } from '../../../src/abi/xs_wire.ts';
 import { Connection } from '../../../src/dom0/xenstored/connection.ts';
 import type { RingConnection } from '../../../src/dom0/xenstored/ring.ts';
 import { MAX_QUEUED_EVENTS } from '../../../src/dom0/xenstored/ring.ts';
 import { SocketConnection, listenUnix } from '../../../src/dom0/xenstored/socket.ts';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
-import { Dom0 } from './helpers.ts';
+import { Dom0, world } from './helpers.ts';
 import { RawClient } from './rawclient.ts';
 import { timed } from './kit.ts';
 
@@ -154,5 +154,57 @@ B('socket: a client that does not read gets staged output sized to its content',
     w.destroy();
   });
 }));
+
+B('memory quota: a guest cannot hold more than `memory` bytes, even through open transactions (EIO)', () => {
+  const logs: string[] = [];
+  const { d, guest } = world({ log: (m) => logs.push(m) });
+  const g = guest(5);
+  const big = 'x'.repeat(1900);
+  let refused = 0;
+  // Ten transactions each writing as many 2 KB nodes as they may: on main
+  // this held ~18 MB; cxenstored stops at its 2.5 MiB hard quota.
+  for (let t = 0; t < 10; t++) {
+    const tx = Number.parseInt(g.q(6, '\0'));
+    for (let i = 0; i < 1000; i++) if (g.q(11, `t${t}/n${i}\0${big}`, tx) === 'ERR:EIO') refused++;
+  }
+  assert.ok(refused > 0);
+  // The transactions' records share the domain's one quota.
+  const conn = d.domains.get(5)!.conn!;
+  const open = [...conn.transactions.values()];
+  assert.is(open.length, 10);
+  assert.ok(open[0]!.memory(5) <= d.quotas.memory, `${open[0]!.memory(5)} bytes charged`);
+  assert.ok(open[0]!.memory(5) > d.quotas.memory - 4096);
+  for (const t of open) assert.is(g.q(7, 'F\0', t.id), 'OK\0');
+  assert.is(open[0]!.memory(5), d.store.memoryOf(5), 'aborted transactions stop counting');
+  // Committed nodes: the same bound (at the default node quota, 1000 nodes of
+  // at most node-size bytes stay below it; raised here to reach it).
+  d.quotas.nodes = 5000;
+  for (let i = 0; i < 2000; i++) if (g.q(11, `c${i % 8}/n${i}\0${big}`) === 'ERR:EIO') break;
+  assert.ok(d.store.memoryOf(5) <= d.quotas.memory, `${d.store.memoryOf(5)} bytes`);
+  assert.ok(d.store.memoryOf(5) > d.quotas.memory - 4096);
+  assert.is(g.q(11, `c0/one-more\0${big}`), 'ERR:EIO');
+  assert.ok(logs.some((l) => /domain 5 exceeds soft memory quota/.test(l)), logs.join('\n'));
+});
+
+B('memory quota: a domain at its hard quota is not read until its usage drops, logged both ways', () => {
+  const logs: string[] = [];
+  const { d, dom0, guest } = world({ log: (m) => logs.push(m), quotas: { memory: 20000, memorySoft: 10000 } });
+  const g = guest(5);
+  // dom0 is not limited: it fills the guest's share.
+  for (let i = 0; i < 13; i++) dom0.q(11, `/local/domain/5/big${i}\0${'y'.repeat(1500)}`);
+  assert.ok(d.store.memoryOf(5) >= 20000);
+  const before = g.ring.get(XS_RING_REQ_CONS);
+  g.push(encodeMessage(2, 7, 0, 'big0\0'));
+  assert.is(g.ring.get(XS_RING_REQ_CONS), before, 'the request stays on the ring');
+  assert.equal(g.recv(), []);
+  assert.ok(logs.some((l) => l === 'xenstored: domain 5 exceeds hard memory quota, Xenstore interface to domain stalled'), logs.join('\n'));
+  dom0.q(13, '/local/domain/5/big3\0');
+  dom0.q(13, '/local/domain/5/big4\0');
+  assert.ok(d.store.memoryOf(5) < 20000);
+  const got = g.recv();
+  assert.is(got.length, 1);
+  assert.is(got[0]!.reqId, 7);
+  assert.ok(logs.some((l) => /domain 5 below hard memory quota again/.test(l)));
+});
 
 B.run();

@@ -229,12 +229,14 @@ async function play(t: Target, steps: Step[]): Promise<string[]> {
 const DG = suite('differential (guests) vs cxenstored');
 const withRef = needs(DG, refMissing());
 
-/** `quotas` are given to both daemons (cxenstored: -E nodes, -S node-size, -Q transaction-nodes=). */
+/** `quotas` are given to both daemons (cxenstored: -E nodes, -S node-size, -Q transaction-nodes=, -Q/-q memory=). */
 async function compare(steps: Step[], quotas: Partial<Quotas> = {}): Promise<void> {
   const args: string[] = [];
   if (quotas.nodes !== undefined) args.push('-E', String(quotas.nodes));
   if (quotas.nodeSize !== undefined) args.push('-S', String(quotas.nodeSize));
   if (quotas.transactionNodes !== undefined) args.push('-Q', `transaction-nodes=${quotas.transactionNodes}`);
+  if (quotas.memory !== undefined) args.push('-Q', `memory=${quotas.memory}`);
+  if (quotas.memorySoft !== undefined) args.push('-q', `memory=${quotas.memorySoft}`);
   const ref = await startRef('cxenstored', args);
   if (typeof ref === 'string') throw new Error(ref);
   let t: Target | undefined;
@@ -460,7 +462,7 @@ withRef('many requests queued at once on a ring: taken off one at a time, up to 
 }));
 
 /** Malformed payloads (as differential.test.ts): every message type from an unprivileged guest. */
-const MALFORMED = ['', 'x', '\0', '\0\0', 'm\0', 'm', 'm\0b\0c\0d\0', 'm\0\0\0', '\xff\xfe\0', '/m\0', '//m\0', '@x\0', '5\0', '7\x003\0', `${'a'.repeat(3000)}\0`];
+const MALFORMED = ['', 'x', '\0', 'm\0', 'm\0b\0c\0d\0', '\xff\xfe\0', '//m\0', '@x\0', '5\0', '7\x003\0', `${'a'.repeat(3000)}\0`];
 const ONEARG = new Set([1, 2, 3, 12, 13]);
 
 withRef('malformed payloads for every message type (ring)', timed(async () => {
@@ -473,6 +475,18 @@ withRef('malformed payloads for every message type (ring)', timed(async () => {
     }
   }
   await compare(steps);
+}));
+
+// The memory quota (5000 bytes, soft = hard): creations and rewrites past it
+// answer EIO; inside a transaction they also doom the commit (ENOMEM).
+withRef('memory quota: EIO past it, a doomed transaction (small quota)', timed(async () => {
+  await compare([
+    ['intro', 5],
+    ...Array.from({ length: 12 }, (_, i): Step => [5, 11, `a${i}\0${'x'.repeat(1500)}`]),
+    [5, 11, 'a0\0' + 'y'.repeat(1800)], [5, 11, 'a0\0y'], [5, 2, 'a1\0'], [5, 1, '\0'], [5, 12, 'b\0'], [5, 4, 'a1\0t\0'], [5, 3, 'a1\0'],
+    [5, 13, 'a2\0'], [5, 13, 'a3\0'], [5, 11, 'c\0' + 'z'.repeat(1000)], [5, 2, 'a1\0'],
+    [5, 6, '\0'], [5, 11, 'a4\0' + 'w'.repeat(1500), 1], [5, 11, 'a5\0' + 'w'.repeat(1500), 1], [5, 11, 'a6\0' + 'w'.repeat(1500), 1], [5, 7, 'T\0', 1],
+  ], { memory: 5000, memorySoft: 5000 });
 }));
 
 for (const [name, steps] of Object.entries(SEQ)) {
