@@ -84,10 +84,10 @@ export class Dom0Kernel {
     this.bridge.addif(this.nic);
     this.inet = new Inet(deps.sim, this.bridge, opts.inet);
     this.bridge.addif(this.inet);
-    this.netback = new Netback({
-      xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues,
-    });
     const printk = (line: string) => this.klog.printk(line);
+    this.netback = new Netback({
+      xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues, printk,
+    });
     this.blkback = new Blkback({ xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, sim: deps.sim, printk }, opts.blkback);
     this.bus.addDriver(this.netback);
     this.bus.addDriver(this.blkback);
