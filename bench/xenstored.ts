@@ -7,14 +7,17 @@
 //               XS_INTRODUCE), ms/domain at the 1st, 100th, 500th, 1000th.
 // Our daemon runs as a child process (src/cli/xenstored.ts bundled once with
 // esbuild, node DAEMON_FLAGS), so client and server are separate processes like
-// the references. Without the kit, one note row.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// the references. The daemons come from scripts/setup-peers.sh
+// (test/support/anchor_kit.ts); the C clients from $XENODE_BENCH_CLIENTS, else
+// the anchors kit's build folder (XS_BENCHBIN of its env file). Without either,
+// one note row.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, type BenchOptions, type BenchRow } from './lib.ts';
-import { kitDir, kitEnv } from '../test/support/anchor_kit.ts';
+import { kitEnv, startRef as startRefDaemon } from '../test/support/anchor_kit.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -66,22 +69,24 @@ async function startOurs(dir: string): Promise<Running> {
   };
 }
 
-function startRef(kit: string, kind: 'cxenstored' | 'oxenstored', dir: string): Running {
-  const args = kind === 'oxenstored' ? ['--no-access-log'] : [];
-  const r = spawnSync('bash', [path.join(kit, 'run.sh'), kind, dir, ...args], { encoding: 'utf8', timeout: 30000 });
-  if (r.status !== 0) throw new Error(`run.sh ${kind}: ${r.stdout}${r.stderr}`);
-  return {
-    socket: path.join(dir, 'socket'),
-    stop: async () => {
-      spawnSync('bash', [path.join(kit, 'stop.sh'), dir], { stdio: 'ignore', timeout: 30000 });
-    },
-  };
+async function startRef(kind: 'cxenstored' | 'oxenstored'): Promise<Running> {
+  const d = await startRefDaemon(kind, kind === 'oxenstored' ? ['--no-access-log'] : []);
+  if (typeof d === 'string') throw new Error(d);
+  return d;
+}
+
+/** The folder of the anchors kit's C clients (xsbench, domcreate), if built. */
+function clientsDir(): string | undefined {
+  if (process.env.XENODE_BENCH_CLIENTS) return process.env.XENODE_BENCH_CLIENTS;
+  const f = path.join(process.env.XS_ANCHOR_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'xs-anchor/xen-4.17'), 'env');
+  const m = fs.existsSync(f) ? /^XS_BENCHBIN=(.*)$/m.exec(fs.readFileSync(f, 'utf8')) : null;
+  return m ? m[1]!.replace(/^["']|["']$/g, '') : undefined;
 }
 
 /** Runs `cmd` against a fresh daemon of `kind`; returns its stdout. */
-async function fresh(kit: string, kind: DaemonKind, cmd: string[]): Promise<string> {
+async function fresh(kind: DaemonKind, cmd: string[]): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `xsbench-${kind}-`));
-  const d = kind === 'ours' ? await startOurs(dir) : startRef(kit, kind, dir);
+  const d = kind === 'ours' ? await startOurs(dir) : await startRef(kind);
   try {
     // Async spawn: our daemon is a child of this process and must keep running.
     return await new Promise<string>((resolve, reject) => {
@@ -112,11 +117,10 @@ function parseDomcreate(out: string): Record<number, number> {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
-  const kit = kitDir();
-  const env = kitEnv();
+  const bin = clientsDir();
   const group = 'xenstored';
-  if (!kit || !env?.XS_BENCHBIN) {
-    const note = 'anchor kit not available (shared/anchors/xenstored + setup.sh): reference comparison skipped';
+  if (!kitEnv() || !bin) {
+    const note = 'reference daemons (scripts/setup-peers.sh) or C clients ($XENODE_BENCH_CLIENTS) missing: reference comparison skipped';
     console.error(`bench xenstored: ${note}`);
     return [{ group, name: 'skipped', value: 0, unit: '', note }];
   }
@@ -133,7 +137,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   for (let r = 0; r < runs; r++) {
     for (const k of kinds) {
       try {
-        const got = parseXsbench(await fresh(kit, k, [path.join(env.XS_BENCHBIN, 'xsbench'), '-n', String(ops), '-r', '1']));
+        const got = parseXsbench(await fresh(k, [path.join(bin, 'xsbench'), '-n', String(ops), '-r', '1']));
         const s = (samples[k] ??= {});
         for (const [name, v] of Object.entries(got)) (s[name] ??= []).push(v);
       } catch (e) {
@@ -148,7 +152,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   }
   for (const k of kinds) {
     try {
-      dc[k] = parseDomcreate(await fresh(kit, k, [path.join(env.XS_BENCHBIN, 'domcreate'), '-n', String(domains)]));
+      dc[k] = parseDomcreate(await fresh(k, [path.join(bin, 'domcreate'), '-n', String(domains)]));
     } catch (e) {
       notes.push(`${k} domcreate: ${(e as Error).message}`);
     }

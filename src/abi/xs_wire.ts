@@ -311,6 +311,17 @@ export class XsFrameReader {
     return this.end - this.start;
   }
 
+  /** Bytes missing before next() returns a frame (0: one is buffered, or a bad header); a ring reader takes just one request. */
+  get needed(): number {
+    const avail = this.end - this.start;
+    if (avail < XS_HEADER_SIZE) return XS_HEADER_SIZE - avail;
+    const b = this.buf;
+    const o = this.start;
+    const len = (b[o + 12]! | (b[o + 13]! << 8) | (b[o + 14]! << 16) | (b[o + 15]! << 24)) >>> 0;
+    if (len > XENSTORE_PAYLOAD_MAX) return 0;
+    return Math.max(0, XS_HEADER_SIZE + len - avail);
+  }
+
   private compact(): undefined {
     // Keep the partial frame in its own small copy so the caller's chunk
     // (possibly a large socket buffer) can be freed.

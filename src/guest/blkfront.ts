@@ -31,6 +31,8 @@ export class Blkfront {
   sectors = 0;
   sectorSize = SECTOR_SIZE;
   info = 0;
+  /** The backend's feature-flush-cache: flush() is only sent when it is 1. */
+  featureFlush = false;
   private ring: FrontRing | undefined;
   private ringBuf: Buf | undefined;
   /** Persistent data pages, one per ring slot id. */
@@ -74,6 +76,7 @@ export class Blkfront {
     this.sectors = Number(await xs.read(`${this.backend}/sectors`));
     this.sectorSize = Number(await xs.read(`${this.backend}/sector-size`));
     this.info = Number(await xs.read(`${this.backend}/info`));
+    this.featureFlush = (await xs.tryRead(`${this.backend}/feature-flush-cache`)) === '1';
     await xs.write(`${fe}/state`, String(XenbusState.Connected));
     this.running = true;
     const [stop, stopR] = Lwt.wait<number>();
@@ -112,6 +115,26 @@ export class Blkfront {
       if (op === 'read' && st === 0) data.set(new Uint8Array(Memory.frame(b.gpfn)).subarray(0, data.length));
       return st;
     });
+  }
+
+  /**
+   * BLKIF_OP_FLUSH_DISKCACHE (no segments): resolves with the status once
+   * the backend answered, which it does only after every write it completed
+   * before is on stable storage. Writes still in flight are not covered:
+   * wait for them first. -1 if not connected, the ring is full, or the
+   * backend does not advertise feature-flush-cache (nothing is sent then).
+   */
+  flush(): Lwt.Lwt<number> {
+    const ring = this.ring;
+    if (!ring || !this.running || !this.featureFlush || this.free.length === 0 || ring.full()) return Lwt.return_(-1);
+    const id = this.free.pop()!;
+    encodeRequest(ring.sring.dv, ring.nextRequest(), {
+      operation: BLKIF_OP.FLUSH_DISKCACHE, handle: this.vdev, id: BigInt(id), sector_number: 0n, seg: [],
+    });
+    if (ring.pushRequestsAndCheckNotify()) Eventchn.notify(this.port);
+    const [p, r] = Lwt.wait<number>();
+    this.waiting.set(id, r);
+    return p;
   }
 
   get inFlight(): number {

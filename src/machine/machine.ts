@@ -104,6 +104,8 @@ export class Machine {
     this.opts = opts;
     const log = (l: string) => {
       this.diag.push(l);
+      // xenstored's drops and errors are dom0 log lines (`dmesg`) too.
+      this.kernel?.klog.printk(l);
       opts.log?.(l);
     };
     this.sim = new Sim({ seed: opts.seed ?? 0, trace: opts.trace ?? false, preemptOneIn: opts.preemptOneIn ?? 2 });

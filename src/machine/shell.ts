@@ -81,7 +81,7 @@ export function dom0Command(host: Machine, argv: string[]): XlResult | undefined
       return ok('');
     }
     case 'dmesg':
-      return ok(k!.nic.log.join('\n'));
+      return ok([...k!.klog.lines(), ...k!.nic.log].join('\n'));
     case 'ping': {
       const o = parsePing(argv.slice(1));
       if (!('target' in o)) return o;

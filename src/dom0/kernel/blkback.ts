@@ -55,6 +55,8 @@ export interface BlkbackContext {
   kthreads: Kthreads;
   host: Dom0Host;
   sim: Sim;
+  /** dom0's kernel log (dmesg): one line per drop or halt. */
+  printk?: (line: string) => void;
 }
 
 export interface BlkbackOptions {
@@ -328,8 +330,12 @@ export class Blkback implements XenbusDriver {
     const info = (vbd.readonly ? VDISK.READONLY : 0) | (vbd.cdrom ? VDISK.CDROM : 0);
     try {
       yield* xb.transaction(function* (tx) {
+        // xen_blkbk_flush_diskcache and xen_blkbk_barrier both write
+        // vbd.flush_support: every disk here takes a flush (an image file is
+        // fdatasync'ed, a mem: disk has nothing volatile), so both are 1 and
+        // both operations are served (dispatch).
         yield* xb.xs_write(`${n}/feature-flush-cache`, '1', tx);
-        yield* xb.xs_write(`${n}/feature-barrier`, '0', tx);
+        yield* xb.xs_write(`${n}/feature-barrier`, '1', tx);
         yield* xb.xs_write(`${n}/feature-persistent`, '1', tx);
         yield* xb.xs_write(`${n}/sectors`, String(vbd.disk.sectors), tx);
         yield* xb.xs_write(`${n}/info`, String(info), tx);
@@ -426,21 +432,34 @@ export class Blkback implements XenbusDriver {
       yield* waitEvent(ring.wq, () => ring.waiting_reqs || kthread_should_stop(), 'S');
       if (kthread_should_stop()) break;
       ring.waiting_reqs = false;
-      if (this.doBlockIoOp(ring)) ring.waiting_reqs = true;
+      if (yield* this.doBlockIoOp(ring)) ring.waiting_reqs = true;
     }
   }
 
-  /** do_block_io_op: true if more requests arrived while we were at it. */
-  private doBlockIoOp(ring: BlkifRing): boolean {
-    const r = ring.ring;
-    if (!r) return false;
+  /**
+   * do_block_io_op: true if more requests arrived while we were at it.
+   * A WRITE_BARRIER first drains the ring (xen_blk_drain_io: every request
+   * taken before it has completed), then goes down as a REQ_PREFLUSH write:
+   * barrier = drain + flush, as dispatch_rw_block_io does it.
+   */
+  private *doBlockIoOp(ring: BlkifRing): Co<boolean> {
     for (;;) {
+      const r = ring.ring;
+      if (!r) return false;
       if (r.requestProdOverflow(r.sring.req_prod)) {
+        // blkback.c: __do_block_io_op: "Frontend provided bogus ring requests
+        // (%d - %d = %d). Halting ring processing on dev=%04x", then the ring
+        // is left alone until the frontend reconnects.
         ring.blkif.stats.oo_req++;
+        this.printk(`xen-blkback: dom${ring.blkif.domid}: frontend provided bogus ring requests (req_prod ${r.sring.req_prod}, rsp_prod_pvt ${r.rsp_prod_pvt}); halting ring processing`);
         return false;
       }
       while (r.unconsumedRequests() > 0) {
         const req = decodeRequest(r.sring.dv, r.nextRequest()); // RING_COPY_REQUEST, then validate
+        if (req.operation === BLKIF_OP.WRITE_BARRIER && ring.inflight > 0) {
+          yield* waitEvent(ring.waitingToFree, () => ring.inflight === 0 || kthread_should_stop(), 'D');
+          if (ring.ring !== r) return false;
+        }
         this.dispatch(ring, req);
       }
       if (!r.finalCheckForRequests()) return false;
@@ -453,9 +472,13 @@ export class Blkback implements XenbusDriver {
     const vbd = blkif.vbd;
     const fail = (status: number) => this.respond(ring, req.id, req.operation, status);
     if (!vbd) return fail(BLKIF_RSP.ERROR);
-    const isWrite = req.operation === BLKIF_OP.WRITE || req.operation === BLKIF_OP.WRITE_BARRIER;
-    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE) {
+    const barrier = req.operation === BLKIF_OP.WRITE_BARRIER;
+    const isWrite = req.operation === BLKIF_OP.WRITE || barrier;
+    // FLUSH_DISKCACHE, and a WRITE_BARRIER without data: an empty
+    // REQ_PREFLUSH bio, answered once the disk has synced.
+    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE || (barrier && req.nr_segments === 0)) {
       blkif.stats.f_req++;
+      if (vbd.readonly) return fail(BLKIF_RSP.ERROR);
       ring.inflight++;
       this.queue.submit(vbd.disk, { op: 'flush', sector: 0, data: new Uint8Array(0), done: (e) => this.endIo(ring, req, [], e) });
       return;
@@ -504,7 +527,8 @@ export class Blkback implements XenbusDriver {
         data.set(new Uint8Array(p.page, p.off, p.len), o);
         o += p.len;
       }
-      blkif.stats.wr_req++;
+      if (barrier) blkif.stats.f_req++;
+      else blkif.stats.wr_req++;
       blkif.stats.wr_sect += nsect;
     } else {
       blkif.stats.rd_req++;
@@ -513,6 +537,7 @@ export class Blkback implements XenbusDriver {
     ring.inflight++;
     this.queue.submit(vbd.disk, {
       op: isWrite ? 'write' : 'read',
+      preflush: barrier,
       sector,
       data,
       done: (err) => {
@@ -541,6 +566,10 @@ export class Blkback implements XenbusDriver {
     if (!r) return;
     encodeResponse(r.sring.dv, r.nextResponse(), { id, operation: op, status });
     if (r.pushResponsesAndCheckNotify() && ring.port) this.ctx.host.evtchn.send(ring.port);
+  }
+
+  private printk(line: string): void {
+    this.ctx.printk?.(line);
   }
 
   /** Sum of in-flight requests (tests, scenario views). */

@@ -2,6 +2,13 @@
 // loop device's backing file) and a request queue that completes bios after a
 // latency on the virtual clock.
 //
+// Durability: a write is in the host's page cache once pwrite returns (it
+// survives a kill of this process, not a crash of the host). A flush bio
+// (REQ_PREFLUSH, what blkback makes of FLUSH_DISKCACHE and WRITE_BARRIER)
+// calls fdatasync on the image before it completes, so a response the guest
+// sees after a flush means stable storage. A `mem:` disk has no stable
+// storage; its flush completes at once.
+//
 // Fault (stall case 2 of docs/architecture.md §5.2): `stall()` makes the queue stop
 // completing I/O, as a hung NFS or iSCSI backing store does. In-flight bios
 // stay in flight; the old xen_blkif_disconnect waits for them and so does the
@@ -39,6 +46,16 @@ export class DiskImage {
     else fs.writeSync(this.fd!, data, 0, data.length, sector * SECTOR);
   }
 
+  /** fdatasync calls made (tests). */
+  syncs = 0;
+
+  /** Everything written so far reaches stable storage before this returns (fdatasync). */
+  flush(): void {
+    if (this.fd === undefined || this.readonly) return;
+    fs.fdatasyncSync(this.fd);
+    this.syncs++;
+  }
+
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
@@ -46,7 +63,10 @@ export class DiskImage {
 }
 
 export interface Bio {
+  /** 'flush': an empty REQ_PREFLUSH bio. */
   op: 'read' | 'write' | 'flush';
+  /** REQ_PREFLUSH on a write: the cache is flushed before the data is written (a barrier). */
+  preflush?: boolean;
   sector: number;
   /** read: filled at completion; write: the data. */
   data: Uint8Array;
@@ -87,9 +107,11 @@ export class RequestQueue {
     let err = 0;
     try {
       if (bio.op === 'read') disk.read(bio.sector, bio.data);
-      else if (bio.op === 'write') {
-        if (disk.readonly) err = -30;
-        else disk.write(bio.sector, bio.data);
+      else if (bio.op === 'flush') disk.flush();
+      else if (disk.readonly) err = -30;
+      else {
+        if (bio.preflush) disk.flush();
+        disk.write(bio.sector, bio.data);
       }
     } catch {
       err = -5;

@@ -18,6 +18,7 @@ import { Kthreads, type Kthread } from './kthread.ts';
 import { MtwatchLifecycleWatch } from './mtwatch.ts';
 import { Netback } from './netback.ts';
 import { Nic, type NicOptions } from './nic.ts';
+import { KernelLog } from './printk.ts';
 import { formatPs, ps, stack, type PsRow } from './ps.ts';
 import { Skb } from './skb.ts';
 import { Xenbus, type XsLocalConnection } from './xenbus.ts';
@@ -64,6 +65,8 @@ export class Dom0Kernel {
   readonly mtwatch: MtwatchLifecycleWatch | undefined;
   readonly mode: XenwatchMode;
   ready = false;
+  /** The kernel log (dmesg), bounded. */
+  readonly klog = new KernelLog();
   /** Errors that escaped a kernel thread (a bug: tests assert it stays empty). */
   readonly oopses: string[] = [];
   private initThread: Kthread | undefined;
@@ -81,10 +84,11 @@ export class Dom0Kernel {
     this.bridge.addif(this.nic);
     this.inet = new Inet(deps.sim, this.bridge, opts.inet);
     this.bridge.addif(this.inet);
+    const printk = (line: string) => this.klog.printk(line);
     this.netback = new Netback({
-      xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues,
+      xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues, printk,
     });
-    this.blkback = new Blkback({ xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, sim: deps.sim }, opts.blkback);
+    this.blkback = new Blkback({ xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, sim: deps.sim, printk }, opts.blkback);
     this.bus.addDriver(this.netback);
     this.bus.addDriver(this.blkback);
     this.mtwatch = this.mode === 'mtwatch' ? new MtwatchLifecycleWatch(this.xenbus, this.xenwatch, opts.mtwatchLifecycle ?? 'domains') : undefined;

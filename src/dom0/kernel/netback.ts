@@ -57,6 +57,8 @@ export interface NetbackContext {
   bridge: Bridge;
   /** xenvif_max_queues (module parameter; Linux defaults to the number of CPUs). */
   maxQueues?: number;
+  /** dom0's kernel log (dmesg): one line per halted queue. */
+  printk?: (line: string) => void;
 }
 
 /**
@@ -554,6 +556,8 @@ export class Netback implements XenbusDriver {
     q.vif.carrier = false;
     q.vif.stats.tx_errors++;
     this.ctx.bus.errors.push(`${q.vif.name}: fatal TX error: ${why}`);
+    // xenvif_fatal_tx_err: netdev_err(vif->dev, "fatal error; disabling device").
+    this.ctx.printk?.(`${q.vif.name}: dom${q.vif.domid}: fatal error (${why}); disabling device`);
   }
 
   private respond(q: XenvifQueue, ids: number[], status: number): void {

@@ -31,3 +31,16 @@ export abstract class Connection implements PermSubject {
   /** Releases transport resources; the daemon has already dropped watches/transactions. */
   abstract shutdown(): void;
 }
+
+/**
+ * The key under which a watch event counts as "identical" to one still queued
+ * (cxenstored 4.17, XSA-326: xenstored_core.c: send_event drops a new event
+ * whose path and token equal those of an event not yet sent; `@` events are
+ * exempt, a handler may rely on each one). Undefined: never deduplicated.
+ */
+export function eventKey(payload: Uint8Array): string | undefined {
+  if (payload[0] === 64) return undefined; // '@'
+  let k = '';
+  for (let i = 0; i < payload.length; i++) k += String.fromCharCode(payload[i]!);
+  return k;
+}

@@ -17,9 +17,9 @@ import { baseName, canonicalize, childPath, homePath, isRelative, isSpecial, isV
 import {
   XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, parsePerms, permForConn, permToString, type Perm, type Perms,
 } from './perms.ts';
-import { QUOTA_NAMES, nodeRecordSize, type Quotas } from './quota.ts';
-import { childList, emptyNode, makeNode, withChild, withoutChild, type XsNode } from './tree/store.ts';
-import type { TreeView } from './transaction.ts';
+import { QUOTA_NAMES, nodeMemory, nodeRecordSize, type Quotas } from './quota.ts';
+import { childList, emptyNode, makeNode, withChild, withoutChild, type Store, type XsNode } from './tree/store.ts';
+import type { BaseView, TreeView } from './transaction.ts';
 import type { Xenstored } from './xenstored.ts';
 
 export { ErrorReply };
@@ -41,8 +41,8 @@ export type Handler = (x: OpContext) => Reply;
 const OK = new Uint8Array([0x4f, 0x4b, 0]);
 const EMPTY = new Uint8Array(0);
 
-function fail(name: XsdError): never {
-  throw new ErrorReply(name);
+function fail(name: XsdError, failsTransaction = false): never {
+  throw new ErrorReply(name, failsTransaction);
 }
 
 // ---------------------------------------------------------------- arguments
@@ -126,9 +126,42 @@ function unprivileged(x: OpContext): boolean {
   return !x.c.privileged;
 }
 
+/** One record a request is about to store: the new record's shape, and the record it replaces. */
+type Written = [path: string, perms: Perms, valueLen: number, childLen: number, before: XsNode | undefined];
+
+/**
+ * The memory quota (cxenstored: write_node_raw → domain_memory_add_chk): an
+ * unprivileged writer may not take an owner past `memory` bytes. EIO, as
+ * cxenstored answers (observed for creations and rewrites); inside a
+ * transaction it dooms the transaction too (write_node → fail_transaction).
+ * Outside a transaction a rewrite is charged the difference; inside, the
+ * whole new record (cxenstored keeps the transaction's copy besides the node).
+ */
+function checkMemory(x: OpContext, writes: Written[]): void {
+  if (!unprivileged(x)) return;
+  const delta = new Map<number, number>();
+  for (const [path, perms, valueLen, childLen, before] of writes) {
+    const owner = perms[0]!.id;
+    delta.set(owner, (delta.get(owner) ?? 0) + nodeMemory(path, perms, valueLen, childLen));
+    if (before && !x.inTx) {
+      const o = before.perms[0]!.id;
+      delta.set(o, (delta.get(o) ?? 0) - nodeMemory(path, before.perms, before.value.length, before.childLen));
+    }
+  }
+  for (const [domid, d] of delta) {
+    if (domid === 0 || d <= 0) continue;
+    const used = x.view.memory(domid);
+    if (used + d > x.d.quotas.memory) fail('EIO', true);
+    if (used <= x.d.quotas.memorySoft && used + d > x.d.quotas.memorySoft) {
+      x.d.log(`xenstored: domain ${domid} exceeds soft memory quota (${used + d} > ${x.d.quotas.memorySoft} bytes)`);
+    }
+  }
+}
+
 function checkSize(x: OpContext, perms: Perms, valueLen: number, childLen: number): void {
   // Observed on cxenstored: a record of exactly node-size bytes is already refused.
-  if (unprivileged(x) && nodeRecordSize(perms, valueLen, childLen) >= x.d.quotas.nodeSize) fail('ENOSPC');
+  // write_node_raw's quota: inside a transaction it fails the transaction too.
+  if (unprivileged(x) && nodeRecordSize(perms, valueLen, childLen) >= x.d.quotas.nodeSize) fail('ENOSPC', true);
 }
 
 /**
@@ -158,12 +191,21 @@ function createNode(x: OpContext, path: string, value: Uint8Array): void {
     perms = own;
   }
   if (unprivileged(x)) {
-    if (v.owned(x.c.domid) + missing.length > x.d.quotas.nodes) fail('ENOSPC');
+    // cxenstored's create_node checks the domain's committed count
+    // (domain_nbentry) before each new node. Outside a transaction it grows
+    // with each one; inside, it does not (the transaction's own nodes are
+    // counted at commit: transaction_fix_domains), so only a domain already
+    // at its quota is refused here.
+    if (x.inTx ? x.d.store.ownedBy(x.c.domid) >= x.d.quotas.nodes : v.owned(x.c.domid) + missing.length > x.d.quotas.nodes) fail('ENOSPC');
     // The existing ancestor gains a child name; each new node but the last gains one too.
     const top = missing[missing.length - 1]!;
     checkSize(x, parent.perms, parent.value.length, parent.childLen + baseName(top).length + 1);
     for (let i = missing.length - 1; i >= 1; i--) checkSize(x, perms, 0, baseName(missing[i - 1]!).length + 1);
     checkSize(x, perms, value.length, 0);
+    const writes: Written[] = [[path, perms, value.length, 0, undefined]];
+    for (let i = 1; i < missing.length; i++) writes.push([missing[i]!, perms, 0, baseName(missing[i - 1]!).length + 1, undefined]);
+    writes.push([p, parent.perms, parent.value.length, parent.childLen + baseName(top).length + 1, parent]);
+    checkMemory(x, writes);
   }
   const gen = v.newGen();
   // Deepest first, then link into the existing ancestor last.
@@ -235,6 +277,7 @@ const write: Handler = (x) => {
   const n = v.read(path);
   if (n && perm(x, n) & XS_PERM_WRITE) {
     checkSize(x, n.perms, value.length, n.childLen);
+    checkMemory(x, [[path, n.perms, value.length, n.childLen, n]]);
     v.write(path, makeNode(value, n.perms, n.children, n.childLen, v.newGen()));
   } else {
     if (n) getNode(x, path, XS_PERM_WRITE); // throws EACCES (or hides it)
@@ -284,6 +327,43 @@ const rm: Handler = (x) => {
   if (parent) v.write(parentPath, withoutChild(parent, baseName(path), v.newGen()));
   return OK;
 };
+
+/**
+ * What a released or dead domain leaves behind: every node it owns goes
+ * (XSA-322/419: a reused domid inherits nothing), subtree by subtree,
+ * through the committed view so watches fire as for an RM.
+ */
+export function removeOwnedNodes(store: Store, base: BaseView, domid: number): void {
+  if (store.ownedBy(domid) === 0) return;
+  // Pre-order walk from /: a subtree whose top is owned goes entirely.
+  const stack = ['/'];
+  const doomed: string[] = [];
+  while (stack.length) {
+    const p = stack.pop()!;
+    const n = store.get(p);
+    if (!n) continue;
+    if (p !== '/' && n.perms[0]!.id === domid) {
+      doomed.push(p);
+      continue;
+    }
+    for (let i = n.children.length - 1; i >= 0; i--) stack.push(p === '/' ? `/${n.children[i]}` : `${p}/${n.children[i]}`);
+  }
+  for (const p of doomed) {
+    const n = store.get(p);
+    if (!n) continue;
+    removeTree(base, p, n);
+    const pp = parentOf(p);
+    const parent = store.get(pp);
+    if (parent) {
+      const i = parent.children.indexOf(p.slice(p.lastIndexOf('/') + 1));
+      if (i >= 0) {
+        const children = parent.children.slice();
+        const [name] = children.splice(i, 1);
+        store.set(pp, { ...parent, children, childLen: parent.childLen - name!.length - 1, gen: store.nextGen() });
+      }
+    }
+  }
+}
 
 /**
  * Deletes `path` and everything below it, post-order (children first, in
@@ -351,6 +431,7 @@ const setPerms: Handler = (x) => {
   checkPermOwner(perms);
   const v = x.view;
   checkSize(x, perms, n.value.length, n.childLen);
+  checkMemory(x, [[path, perms, n.value.length, n.childLen, n]]);
   // Only after every check: allocating the named domains is itself a change.
   allocPermDomains(x, perms);
   v.write(path, makeNode(n.value, perms, n.children, n.childLen, v.newGen()));
@@ -422,7 +503,16 @@ const transactionEnd: Handler = (x) => {
   const c = x.c;
   const t = c.transactions.get(x.m.txId)!;
   c.transactions.delete(x.m.txId);
+  // Its records stop counting now, committed or not (the commit stores its own).
+  t.release();
   if (arg === 'T') {
+    // do_transaction_end's order: a doomed transaction, then the node quota
+    // of every domain whose count it changes (transaction_fix_domains: the
+    // count after commit must stay below the quota, dom0 exempt), then conflicts.
+    if (t.failed) fail('ENOMEM');
+    for (const [domid, delta] of t.ownerDeltas()) {
+      if (domid !== 0 && x.d.store.ownedBy(domid) + delta >= x.d.quotas.nodes) fail('ENOSPC');
+    }
     if (!t.valid()) fail('EAGAIN');
     for (const [path, change] of t.apply()) x.d.fire(path, change);
   }
@@ -447,9 +537,10 @@ function argDomain(x: OpContext): number {
   if (a === undefined) fail('EINVAL');
   const domid = atoi(a) >>> 0;
   if (domid === 0) fail('EINVAL');
+  // find_connected_domain: a domain known only from perms or node owners is
+  // not there for RELEASE/RESUME/SET_TARGET (observed: ENOENT).
   const dom = x.d.domains.get(domid);
-  if (!dom) fail('ENOENT');
-  if (!dom.introduced) fail('EINVAL');
+  if (!dom || !dom.introduced) fail('ENOENT');
   return domid;
 }
 
@@ -484,8 +575,7 @@ const setTarget: Handler = (x) => {
   const tdomid = atoi(s[1]!) >>> 0;
   const dom = x.d.domains.get(domid);
   const tdom = x.d.domains.get(tdomid);
-  if (!dom || !tdom) fail('ENOENT');
-  if (!dom.introduced || !tdom.introduced) fail('EINVAL');
+  if (!dom?.introduced || !tdom?.introduced) fail('ENOENT');
   dom.target = tdomid;
   if (dom.conn) dom.conn.target = tdomid;
   return OK;
@@ -493,7 +583,7 @@ const setTarget: Handler = (x) => {
 
 const resetWatches: Handler = (x) => {
   x.d.watches.removeAll(x.c);
-  x.c.transactions.clear();
+  x.d.dropTransactions(x.c);
   return OK;
 };
 
@@ -537,7 +627,7 @@ function controlQuota(x: OpContext, a: string[]): Uint8Array {
     s += line('transactions', q.transactions, 'Transactions per domain');
     s += line('outstanding', q.outstanding, 'Outstanding requests per domain');
     s += line('transaction-nodes', q.transactionNodes, 'Max. number of accessed nodes per transaction');
-    s += line('memory', 2621440, 'Total Xenstore memory per domain (error level)');
+    s += line('memory', q.memory, 'Total Xenstore memory per domain (error level)');
     s += line('node-size', q.nodeSize, 'Max. size of a node');
     s += line('path-max', 2048, 'Max. length of a node path');
     s += line('permissions', q.perms, 'Max. number of permissions per node');

@@ -11,6 +11,7 @@
 
 import { ErrorReply } from './errors.ts';
 import type { Perms } from './perms.ts';
+import { nodeMemory } from './quota.ts';
 import type { Store, XsNode } from './tree/store.ts';
 
 /** A pending watch trigger: `exact` = fire only watches registered on the path itself (recursive RM). */
@@ -27,6 +28,12 @@ export interface TreeView {
   remove(path: string): void;
   /** Nodes owned by `domid` as this view sees them (for the node quota). */
   owned(domid: number): number;
+  /**
+   * Bytes charged to `domid` for the memory quota: its committed nodes, plus
+   * in a transaction every record the transaction wrote (cxenstored keeps
+   * them as separate transaction records until the end).
+   */
+  memory(domid: number): number;
   /** Generation to stamp on a node written now. */
   newGen(): number;
   /** Records that `path` changed, for watches. */
@@ -34,6 +41,12 @@ export interface TreeView {
 }
 
 export type FireFn = (path: string, change: Change) => void;
+
+/** Where a transaction charges the records it writes (quota.ts: TxMemory). */
+export interface TxAccounting {
+  add(domid: number, delta: number): void;
+  of(domid: number): number;
+}
 
 /** Outside a transaction: changes go straight to the store and fire at once. */
 export class BaseView implements TreeView {
@@ -49,6 +62,9 @@ export class BaseView implements TreeView {
   }
   owned(domid: number): number {
     return this.store.ownedBy(domid);
+  }
+  memory(domid: number): number {
+    return this.store.memoryOf(domid);
   }
   newGen(): number {
     return this.store.nextGen();
@@ -68,6 +84,10 @@ export class Transaction implements TreeView {
   private readonly accessed = new Map<string, XsNode | null>();
   private readonly changes = new Map<string, Change>();
   private readonly ownedDelta = new Map<number, number>();
+  /** Bytes of the records this transaction wrote, per owner (memory quota). */
+  private readonly written = new Map<number, number>();
+  /** A request failed in a way that dooms the transaction (ErrorReply.failsTransaction): commit answers ENOMEM. */
+  failed = false;
   /** Undo steps of the request being processed (newest last); undefined between requests. */
   private journal: Array<() => void> | undefined;
 
@@ -75,7 +95,18 @@ export class Transaction implements TreeView {
    * @param nodeLimit transaction-nodes quota: how many distinct nodes this
    * transaction may touch (Infinity for a privileged connection).
    */
-  constructor(readonly id: number, private readonly store: Store, private readonly nodeLimit: () => number = () => Infinity) {}
+  constructor(
+    readonly id: number,
+    private readonly store: Store,
+    private readonly nodeLimit: () => number = () => Infinity,
+    private readonly acct?: TxAccounting,
+  ) {}
+
+  /** The transaction ends (commit, abort, connection gone): its records stop counting against the memory quota. */
+  release(): void {
+    for (const [owner, bytes] of this.written) this.acct?.add(owner, -bytes);
+    this.written.clear();
+  }
 
   /** A request starts: record how to undo what it changes. */
   begin(): void {
@@ -103,7 +134,7 @@ export class Transaction implements TreeView {
     if (o !== undefined) return o ?? undefined;
     const seen = this.accessed.get(path);
     if (seen !== undefined) return seen ?? undefined;
-    if (this.accessed.size >= this.nodeLimit()) throw new ErrorReply('ENOSPC');
+    if (this.accessed.size >= this.nodeLimit()) throw new ErrorReply('ENOSPC', true);
     const n = this.store.nodes.get(path);
     this.accessed.set(path, n ?? null);
     return n;
@@ -111,8 +142,23 @@ export class Transaction implements TreeView {
 
   write(path: string, node: XsNode): void {
     const old = this.read(path);
-    if (old) this.delta(old.perms[0]!.id, -1);
-    this.delta(node.perms[0]!.id, 1);
+    // Only creations, deletions and changes of owner count (cxenstored's
+    // changed_domains: domain_nbentry_inc/dec); a rewrite touches no domain.
+    if (!old || old.perms[0]!.id !== node.perms[0]!.id) {
+      if (old) this.delta(old.perms[0]!.id, -1);
+      this.delta(node.perms[0]!.id, 1);
+    }
+    const owner = node.perms[0]!.id;
+    const was = this.written.get(owner) ?? 0;
+    const bytes = nodeMemory(path, node.perms, node.value.length, node.childLen);
+    if (this.journal) {
+      this.journal.push(() => {
+        this.written.set(owner, was);
+        this.acct?.add(owner, -bytes);
+      });
+    }
+    this.written.set(owner, was + bytes);
+    this.acct?.add(owner, bytes);
     this.setOverlay(path, node);
   }
 
@@ -134,6 +180,10 @@ export class Transaction implements TreeView {
 
   owned(domid: number): number {
     return this.store.ownedBy(domid) + (this.ownedDelta.get(domid) ?? 0);
+  }
+
+  memory(domid: number): number {
+    return this.store.memoryOf(domid) + (this.acct ? this.acct.of(domid) : this.written.get(domid) ?? 0);
   }
 
   newGen(): number {
@@ -163,6 +213,11 @@ export class Transaction implements TreeView {
       changes: [...this.changes].map(([p, c]) => [p, c.exact]),
       owned: [...this.ownedDelta].filter(([, n]) => n !== 0),
     };
+  }
+
+  /** The domains whose node count this transaction changes, with the change (cxenstored's changed_domains). */
+  ownerDeltas(): ReadonlyMap<number, number> {
+    return this.ownedDelta;
   }
 
   /** Distinct nodes touched so far (transaction-nodes quota). */

@@ -10,10 +10,10 @@ import {
 import type { Connection } from './connection.ts';
 import { DomainTable, type XsdDomain } from './domain.ts';
 import { LocalConnection } from './local.ts';
-import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeTree, type OpContext } from './ops.ts';
+import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeOwnedNodes, type OpContext } from './ops.ts';
 import { homePath, parentOf } from './path.ts';
 import { DEFAULT_PERMS, XS_PERM_READ, permForConn, type Perms } from './perms.ts';
-import { DEFAULT_QUOTAS, nodeRecordSize, type Quotas } from './quota.ts';
+import { DEFAULT_QUOTAS, TxMemory, type Quotas } from './quota.ts';
 import { RingConnection, type RingMapping } from './ring.ts';
 import { emptyNode, withChild } from './tree/store.ts';
 import { Store } from './tree/store.ts';
@@ -100,7 +100,7 @@ export class Xenstored {
     if (c.closed) return;
     c.closed = true;
     this.watches.removeAll(c);
-    c.transactions.clear();
+    this.dropTransactions(c);
     this.connections.delete(c);
     const dom = this.domains.get(c.domid);
     if (dom && dom.conn === c) dom.conn = undefined;
@@ -125,30 +125,59 @@ export class Xenstored {
           this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);
         }
         this.flushAll();
+        if (this.inbox.length === 0 && this.stalledRings.size) this.unstall();
       }
     } finally {
       this.running = false;
     }
   }
 
+  /** Rings left unread at the hard memory quota (RingConnection.service). */
+  readonly stalledRings = new Set<RingConnection>();
+
+  /** A stalled ring whose domain's usage dropped below the quota is read again. */
+  private unstall(): void {
+    for (const r of this.stalledRings) if (r.closed || r.resumable()) this.stalledRings.delete(r);
+  }
+
+  /**
+   * Pushes every dirty connection's output. A transport that throws (a
+   * failed allocation, a dead socket) loses its connection, logged; it never
+   * takes the daemon or the other connections down.
+   */
   private flushAll(): void {
     const d = this.dirty;
     for (let i = 0; i < d.length; i++) {
       const c = d[i]!;
       c.dirty = false;
-      if (!c.closed) c.flush();
+      if (c.closed) continue;
+      try {
+        c.flush();
+      } catch (e) {
+        this.log(`xenstored: domain ${c.domid}: connection ${c.seq} dropped, output failed: ${(e as Error)?.message ?? String(e)}`);
+        try {
+          this.closeConnection(c);
+        } catch {
+          // the transport is already unusable
+        }
+      }
     }
     d.length = 0;
+  }
+
+  /** Queues `c` for the flush at the end of the current run() (a transport whose peer became writable). */
+  markDirty(c: Connection): void {
+    if (!c.dirty) {
+      c.dirty = true;
+      this.dirty.push(c);
+    }
   }
 
   /** Queues a message on a connection. */
   send(c: Connection, type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (c.closed) return;
     c.write(type, reqId, txId, payload);
-    if (!c.dirty) {
-      c.dirty = true;
-      this.dirty.push(c);
-    }
+    this.markDirty(c);
   }
 
   // ------------------------------------------------------------ requests
@@ -177,7 +206,10 @@ export class Xenstored {
     } catch (e) {
       tx?.rollback();
       this.afterReply.length = 0;
-      if (e instanceof ErrorReply) return this.sendError(c, m, e.name);
+      if (e instanceof ErrorReply) {
+        if (tx && e.failsTransaction) tx.failed = true;
+        return this.sendError(c, m, e.name);
+      }
       // A bug must not leave the client waiting forever: report it and answer EINVAL
       // (the name cxenstored uses for errnos outside xsd_errors).
       this.log(`xenstored: internal error: ${(e as Error)?.stack ?? String(e)}`);
@@ -203,7 +235,16 @@ export class Xenstored {
 
   /** A transaction of `c`; an unprivileged one may touch at most `transaction-nodes` nodes. */
   newTransaction(id: number, c: Connection): Transaction {
-    return new Transaction(id, this.store, () => (c.privileged ? Infinity : this.quotas.transactionNodes));
+    return new Transaction(id, this.store, () => (c.privileged ? Infinity : this.quotas.transactionNodes), this.txAcct);
+  }
+
+  /** Bytes of open transactions' records per owner (memory quota). */
+  private readonly txAcct = new TxMemory();
+
+  /** Every transaction of `c` ends without commit (connection closed, RESET_WATCHES, ring error). */
+  dropTransactions(c: Connection): void {
+    for (const t of c.transactions.values()) t.release();
+    c.transactions.clear();
   }
 
   // ------------------------------------------------------------ watches
@@ -310,7 +351,7 @@ export class Xenstored {
     const dom = this.domains.get(domid);
     if (!dom || domid === 0) return false;
     if (dom.conn) this.closeConnection(dom.conn);
-    this.removeOwnedNodes(domid);
+    removeOwnedNodes(this.store, this.base, domid);
     this.domains.delete(domid);
     for (const d of this.domains.all()) {
       if (d.target === domid) {
@@ -322,38 +363,6 @@ export class Xenstored {
     if (eventAfterReply) this.deferAfterReply(() => this.fireSpecial('@releaseDomain'));
     else this.fireSpecial('@releaseDomain');
     return true;
-  }
-
-  private removeOwnedNodes(domid: number): void {
-    if (this.store.ownedBy(domid) === 0) return;
-    // Pre-order walk from /: a subtree whose top is owned goes entirely.
-    const stack = ['/'];
-    const doomed: string[] = [];
-    while (stack.length) {
-      const p = stack.pop()!;
-      const n = this.store.get(p);
-      if (!n) continue;
-      if (p !== '/' && n.perms[0]!.id === domid) {
-        doomed.push(p);
-        continue;
-      }
-      for (let i = n.children.length - 1; i >= 0; i--) stack.push(p === '/' ? `/${n.children[i]}` : `${p}/${n.children[i]}`);
-    }
-    for (const p of doomed) {
-      const n = this.store.get(p);
-      if (!n) continue;
-      removeTree(this.base, p, n);
-      const pp = parentOf(p);
-      const parent = this.store.get(pp);
-      if (parent) {
-        const i = parent.children.indexOf(p.slice(p.lastIndexOf('/') + 1));
-        if (i >= 0) {
-          const children = parent.children.slice();
-          const [name] = children.splice(i, 1);
-          this.store.set(pp, { ...parent, children, childLen: parent.childLen - name!.length - 1, gen: this.store.nextGen() });
-        }
-      }
-    }
   }
 
   /** The emulator: the guest notified its xenstore event channel. */
@@ -369,23 +378,16 @@ export class Xenstored {
     });
   }
 
-  /** Per-domain usage as `CONTROL quota <domid>` shows it. */
+  /** Per-domain usage as `CONTROL quota <domid>` shows it (nodes and memory are kept by the store). */
   usage(domid: number): { nodes: number; watches: number; transactions: number; outstanding: number; memory: number } {
-    let nodes = 0;
-    let memory = 0;
-    for (const [p, n] of this.store.nodes) {
-      if (n.perms[0]!.id !== domid) continue;
-      nodes++;
-      memory += nodeRecordSize(n.perms, n.value.length, n.childLen) + p.length;
-    }
     let watches = 0;
     let transactions = 0;
     for (const c of this.connections) {
-      if (c.domid !== domid) continue;
+      if (c.domid !== domid || domid === 0) continue;
       watches += c.watches.length;
       transactions += c.transactions.size;
     }
-    return { nodes, watches: domid === 0 ? 0 : watches, transactions: domid === 0 ? 0 : transactions, outstanding: 0, memory };
+    return { nodes: this.store.ownedBy(domid), watches, transactions, outstanding: 0, memory: this.store.memoryOf(domid) };
   }
 
   get domainsList(): XsdDomain[] {

@@ -107,13 +107,28 @@ A('node quota hit part-way through implicit parents (XSA-414/415), outside and i
   assert.is(g.q(WRITE, 'a\0v'), 'OK\0'); // home + a = 2
   unchanged(w, 'ENOSPC', () => g.send(WRITE, 'b/c/d/e\0v')); // 4 more → 6 > 5
   unchanged(w, 'ENOSPC', () => g.send(MKDIR, 'b/c/d/e\0'));
+  // Inside a transaction the domain's committed count is checked per request
+  // and the final one at commit (cxenstored: create_node's domain_nbentry,
+  // then transaction_fix_domains, which wants it below the quota).
   const tx = Number.parseInt(g.q(TX_START, '\0'));
-  assert.is(g.q(WRITE, 'x\0v', tx), 'OK\0'); // 3 in the tx's view
-  unchanged(w, 'ENOSPC', () => g.send(WRITE, 'b/c/d\0v', tx)); // 3 more → 6 > 5
-  unchanged(w, 'ENOSPC', () => g.send(MKDIR, 'b/c/d\0', tx));
-  assert.is(g.q(WRITE, 'b/c\0v', tx), 'OK\0'); // exactly 5
-  assert.is(g.q(TX_END, 'T\0', tx), 'OK\0');
+  assert.is(g.q(WRITE, 'x\0v', tx), 'OK\0');
+  assert.is(g.q(WRITE, 'b/c/d\0v', tx), 'OK\0'); // 6 in the tx's view
+  assert.is(g.q(TX_END, 'T\0', tx), 'ERR:ENOSPC');
+  assert.is(g.q(DIRECTORY, '/local/domain/5\0'), 'a\0');
+  assert.is(w.d.store.ownedBy(5), 2);
+  const tx2 = Number.parseInt(g.q(TX_START, '\0'));
+  assert.is(g.q(WRITE, 'x\0v', tx2), 'OK\0');
+  assert.is(g.q(WRITE, 'b\0v', tx2), 'OK\0'); // 4 after commit
+  assert.is(g.q(TX_END, 'T\0', tx2), 'OK\0');
   assert.is(g.q(DIRECTORY, '/local/domain/5\0'), 'a\0x\0b\0');
+  assert.is(g.q(WRITE, 'c\0v'), 'OK\0'); // outside: up to the quota itself
+  assert.is(w.d.store.ownedBy(5), 5);
+  // At the quota: a new node inside a transaction is refused at once; a rewrite commits.
+  const tx3 = Number.parseInt(g.q(TX_START, '\0'));
+  unchanged(w, 'ENOSPC', () => g.send(WRITE, 'y\0v', tx3));
+  unchanged(w, 'ENOSPC', () => g.send(MKDIR, 'y/z\0', tx3));
+  assert.is(g.q(WRITE, 'a\0v2', tx3), 'OK\0');
+  assert.is(g.q(TX_END, 'T\0', tx3), 'OK\0');
   assert.is(w.d.store.ownedBy(5), 5);
   checkAccounting(w.d);
 });
@@ -136,7 +151,8 @@ A('node-size quota: value, a parent whose child list would overflow, SET_PERMS (
   unchanged(w, 'ENOSPC', () => g.send(WRITE, `dir/${'n'.repeat(60)}/deep\0v`, tx));
   unchanged(w, 'ENOSPC', () => g.send(SET_PERMS, 'v\0n5\0r0\0r77\0', tx));
   assert.is(d.domains.get(77), undefined);
-  assert.is(g.q(TX_END, 'T\0', tx), 'OK\0');
+  // write_node's quota failed inside the transaction: the commit fails (cxenstored).
+  assert.is(g.q(TX_END, 'T\0', tx), 'ERR:ENOMEM');
 });
 
 A('transaction-nodes quota: checked before a node is recorded; a part-done RM is undone; dom0 exempt', () => {
@@ -150,14 +166,15 @@ A('transaction-nodes quota: checked before a node is recorded; a part-done RM is
   // now at the limit: a new node fails, also for a read (as cxenstored's access_node)
   unchanged(w, 'ENOSPC', () => g.send(WRITE, 'q\0v', tx));
   unchanged(w, 'ENOSPC', () => g.send(READ, 'big/c5\0', tx));
-  // nodes already touched are still usable, and the transaction commits only what succeeded
+  // nodes already touched are still usable, but the transaction is doomed
+  // (access_node's error path sets trans->fail): its commit answers ENOMEM
   assert.is(g.q(WRITE, 'p\0v2', tx), 'OK\0');
   assert.is(g.q(READ, 'big/c1\0', tx), 'v');
   w.watcher.take();
-  assert.is(g.q(TX_END, 'T\0', tx), 'OK\0');
-  assert.equal(w.watcher.take().map((m) => m.p), ['/local/domain/5/p\0all\0']);
+  assert.is(g.q(TX_END, 'T\0', tx), 'ERR:ENOMEM');
+  assert.equal(w.watcher.take(), []);
   assert.is(g.q(DIRECTORY, 'big\0'), 'c1\0c2\0c3\0c4\0c5\0');
-  assert.is(g.q(READ, 'p\0'), 'v2');
+  assert.is(g.q(READ, 'p\0'), 'ERR:ENOENT');
   // dom0 is not limited
   const t0 = Number.parseInt(dom0.q(TX_START, '\0'));
   for (let i = 0; i < 10; i++) assert.is(dom0.q(WRITE, `/d0/n${i}\0v`, t0), 'OK\0');
@@ -210,10 +227,16 @@ A('XSA-421: creating and deleting nodes in one transaction keeps accounting exac
   const { d, g } = w;
   const tx = Number.parseInt(g.q(TX_START, '\0'));
   for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < 9; i++) assert.is(g.q(WRITE, `r${round}/n${i}\0v`, tx), i < 8 ? 'OK\0' : 'ERR:ENOSPC');
+    for (let i = 0; i < 8; i++) assert.is(g.q(WRITE, `r${round}/n${i}\0v`, tx), 'OK\0');
     assert.is(g.q(RM, `r${round}\0`, tx), 'OK\0');
   }
   assert.is(g.q(TX_END, 'T\0', tx), 'OK\0');
+  assert.is(d.store.ownedBy(5), 1);
+  checkAccounting(d);
+  // Over the quota inside a transaction: the commit fails (transaction_fix_domains).
+  const tx2 = Number.parseInt(g.q(TX_START, '\0'));
+  for (let i = 0; i < 10; i++) assert.is(g.q(WRITE, `r/n${i}\0v`, tx2), 'OK\0');
+  assert.is(g.q(TX_END, 'T\0', tx2), 'ERR:ENOSPC');
   assert.is(d.store.ownedBy(5), 1);
   checkAccounting(d);
   for (let i = 0; i < 9; i++) assert.is(g.q(WRITE, `n${i}\0v`), 'OK\0');

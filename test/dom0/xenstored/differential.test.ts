@@ -12,7 +12,8 @@ import path from 'node:path';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
 import { RawClient } from './rawclient.ts';
-import { missing, startRef, timed, type RefDaemon } from './kit.ts';
+import { encodeMessage } from '../../../src/abi/xs_wire.ts';
+import { needs, refMissing, startRef, timed, type RefDaemon } from './kit.ts';
 import type { Msg } from './helpers.ts';
 
 type Step = [conn: number, type: number, payload: string, tx?: number];
@@ -21,24 +22,24 @@ interface Ctx {
   ref?: RefDaemon;
   ours?: SocketServer;
   dir?: string;
-  skip?: boolean;
 }
 const D = suite<Ctx>('differential vs cxenstored', {});
+const missingRef = refMissing();
+const withRef = needs(D, missingRef);
 
 D.before(async (ctx) => {
-  const ref = startRef('cxenstored');
-  if (typeof ref === 'string') {
-    missing(ref);
-    ctx.skip = true;
-    return;
-  }
+  if (missingRef) return;
+  const ref = await startRef('cxenstored');
+  // Set up but not starting is a failure, not a skip (uvu swallows a throwing
+  // before hook, so every test then fails on the missing daemon).
+  if (typeof ref === 'string') return void console.error(ref);
   ctx.ref = ref;
   ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsours-'));
   ctx.ours = await listenUnix(new Xenstored(), path.join(ctx.dir, 'socket'));
 });
 
 D.after(async (ctx) => {
-  ctx.ref?.stop();
+  await ctx.ref?.stop();
   await ctx.ours?.close();
   if (ctx.dir) fs.rmSync(ctx.dir, { recursive: true, force: true });
 });
@@ -71,6 +72,7 @@ async function play(sock: string, steps: Step[], nconn = 2): Promise<string[]> {
 }
 
 async function compare(ctx: Ctx, steps: Step[], nconn = 2): Promise<void> {
+  if (!ctx.ref || !ctx.ours) throw new Error('reference cxenstored did not start (see the log above)');
   const theirs = await play(ctx.ref!.socket, steps, nconn);
   const ours = await play(ctx.ours!.path, steps, nconn);
   assert.equal(ours, theirs);
@@ -153,14 +155,12 @@ const SEQUENCES: Record<string, Step[]> = {
 };
 
 for (const [name, steps] of Object.entries(SEQUENCES)) {
-  D(name, timed(async (ctx) => {
-    if (ctx.skip) return;
+  withRef(name, timed(async (ctx) => {
     await compare(ctx, steps);
   }));
 }
 
-D('randomised sequences (fast-check, fixed seed)', timed(async (ctx) => {
-  if (ctx.skip) return;
+withRef('randomised sequences (fast-check, fixed seed)', timed(async (ctx) => {
   const paths = ['/r', '/r/a', '/r/a/b', '/r/c', 'rel', 'rel/x', '/r/a/b/c/d'];
   const p = fc.constantFrom(...paths);
   const conn = fc.nat(1);
@@ -182,5 +182,56 @@ D('randomised sequences (fast-check, fixed seed)', timed(async (ctx) => {
     await compare(ctx, [...steps, ...cleanup]);
   }
 }));
+
+/** Malformed payloads: empty, no NUL, extra arguments, bytes outside ASCII, over-long, relative. */
+const ONEARG = new Set([DIR, R, GP, MK, RM]);
+const MALFORMED = ['', 'x', '\0', '\0\0', '/m\0', '/m', '/m\0b\0c\0d\0', '/m\0\0\0', '\xff\xfe\0', 'rel\0', '//m\0', '@x\0', '1\0', '7\x003\0', `/${'a'.repeat(3000)}\0`];
+
+withRef('malformed payloads for every message type (socket)', timed(async (ctx) => {
+  const steps: Step[] = [[0, W, '/m\0v']];
+  for (let type = 0; type < 26; type++) {
+    for (const p of MALFORMED) {
+      // README row 1: a single-argument request that is not exactly one
+      // NUL-terminated string gets a stale errno from cxenstored, which then
+      // dies (observed here on RM "/m"); ours says EINVAL. Not compared.
+      if (ONEARG.has(type) && !/^[^\0]*\0$/.test(p)) continue;
+      steps.push([0, type, p]);
+    }
+  }
+  steps.push([0, 21, ''], [0, RM, '/m\0'], [0, RM, '/local/domain/0/rel\0']);
+  await compare(ctx, steps);
+}));
+
+/** Sends every frame in one write on a fresh connection; returns the replies and events, normalised. */
+async function pipelined(sock: string, frames: Array<[number, string]>): Promise<string[]> {
+  const c = await RawClient.connect(sock);
+  const bytes = frames.map(([t, p], i) => encodeMessage(t, i, 0, Uint8Array.from(p, (ch) => ch.charCodeAt(0))));
+  c.sendRaw(Buffer.concat(bytes));
+  const got = await c.replies(frames.length);
+  c.close();
+  return norm(-1, got);
+}
+
+// No watch here: cxenstored writes at most one message per poll iteration
+// (write_messages) while it reads one request per iteration, so under a
+// pipelined burst its backlog grows and identical watch events in it are
+// dropped (send_event) in a pattern set by that pacing. We apply the same
+// rule to what is staged in one batch; the counts differ, the replies do not.
+withRef('many requests queued at once on a socket (one write of 400 frames, malformed ones among them)', timed(async (ctx) => {
+  if (!ctx.ref || !ctx.ours) throw new Error('reference cxenstored did not start (see the log above)');
+  const frames: Array<[number, string]> = [];
+  for (let i = 0; i < 400; i++) {
+    const k = `/q/k${i % 37}`;
+    if (i % 5 === 0) frames.push([W, `${k}\0v${i}`]);
+    else if (i % 5 === 1) frames.push([R, `${k}\0`]);
+    else if (i % 5 === 2) frames.push([MALFORMED_TYPES[i % MALFORMED_TYPES.length]!, MALFORMED[i % MALFORMED.length]!]);
+    else if (i % 5 === 3) frames.push([DIR, '/q\0']);
+    else frames.push([RM, `${k}\0`]);
+  }
+  frames.push([RM, '/q\0']);
+  assert.equal(await pipelined(ctx.ours.path, frames), await pipelined(ctx.ref.socket, frames));
+}));
+/** Types whose malformed payloads both daemons answer alike (README row 1 excluded). */
+const MALFORMED_TYPES = [0, 4, 5, 7, 8, 9, 10, 11, 14, 15, 17, 18, 19, 20, 22, 23, 99];
 
 D.run();

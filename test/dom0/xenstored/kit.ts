@@ -1,46 +1,36 @@
-// Finds the reference-daemon kit (shared/anchors/xenstored) and its env file,
-// and starts/stops a real cxenstored/oxenstored in a temp dir.
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { kitDir, kitEnv } from '../../support/anchor_kit.ts';
+// The peers of the interop and differential tests (real clients and Xen's own
+// daemons, set up by scripts/setup-peers.sh) and how a test that needs one is
+// registered: run when the peer is there, uvu's skip (counted in npm test's
+// "N skipped") when it is not, and a failure under CI=true, where .ci/run
+// has installed every peer.
+import { spawnSync } from 'node:child_process';
+import type { Test, Callback } from 'uvu';
+import { kitEnv, startRef, type RefDaemon } from '../../support/anchor_kit.ts';
 
-export { kitDir, kitEnv };
+export { kitEnv, startRef, type RefDaemon };
 
-export interface RefDaemon {
-  dir: string;
-  socket: string;
-  stop(): void;
-}
-
-/** Starts a reference daemon with the kit (undefined + reason if impossible). */
-export function startRef(kind: 'cxenstored' | 'oxenstored', args: string[] = []): RefDaemon | string {
-  const kit = kitDir();
-  if (!kit) return 'anchor kit not found (set XENODE_ANCHOR_KIT)';
-  if (!kitEnv()) return 'anchor kit not set up (run its setup.sh)';
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xsref-'));
-  const r = spawnSync('bash', [path.join(kit, 'run.sh'), kind, dir, ...args], { encoding: 'utf8', timeout: 30000 });
-  if (r.status !== 0) return `run.sh ${kind} failed: ${r.stdout}${r.stderr}`;
-  return {
-    dir,
-    socket: path.join(dir, 'socket'),
-    stop: () => {
-      try {
-        execFileSync('bash', [path.join(kit, 'stop.sh'), dir], { stdio: 'ignore', timeout: 20000 });
-      } catch {
-        // best effort
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+/**
+ * `t` itself when `why` is undefined (the peer is present); otherwise a
+ * register function that skips the test with a note, or, under CI=true,
+ * registers a test that fails saying what is missing.
+ */
+export function needs<C>(t: Test<C>, why: string | undefined): (name: string, fn: Callback<C>) => void {
+  if (why === undefined) return (name, fn) => t(name, fn);
+  if (process.env.CI === 'true') {
+    return (name) =>
+      t(name, () => {
+        throw new Error(`required in CI but missing: ${why}`);
+      });
+  }
+  return (name) => {
+    console.log(`  skipping "${name}": ${why}`);
+    t.skip(name);
   };
 }
 
-/** Skip (with a reason) on a developer machine; under CI=true a missing tool is a failure. */
-export function missing(what: string): string | undefined {
-  if (process.env.CI === 'true') throw new Error(`required in CI but missing: ${what}`);
-  console.log(`  skipping: ${what}`);
-  return undefined;
+/** Why the reference daemons cannot run here, or undefined. */
+export function refMissing(): string | undefined {
+  return kitEnv() ? undefined : 'reference cxenstored not set up (scripts/setup-peers.sh)';
 }
 
 export function which(cmd: string): string | undefined {

@@ -5,6 +5,7 @@
 // the committed tree can be compared by identity/generation.
 
 import type { Perms } from '../perms.ts';
+import { nodeMemory } from '../quota.ts';
 
 export interface XsNode {
   readonly value: Uint8Array;
@@ -55,6 +56,8 @@ export class Store {
   readonly nodes = new Map<string, XsNode>();
   /** Nodes per owning domid (perms[0].id). */
   readonly owned = new Map<number, number>();
+  /** Bytes per owning domid (nodeMemory), for the memory quota. */
+  readonly memory = new Map<number, number>();
   /** Global generation counter; bumped on every committed change. */
   gen = 0;
 
@@ -68,25 +71,36 @@ export class Store {
 
   set(path: string, node: XsNode): void {
     const old = this.nodes.get(path);
-    if (old) this.count(old.perms[0]!.id, -1);
-    this.count(node.perms[0]!.id, 1);
+    if (old) this.count(path, old, -1);
+    this.count(path, node, 1);
     this.nodes.set(path, node);
   }
 
   delete(path: string): void {
     const old = this.nodes.get(path);
     if (!old) return;
-    this.count(old.perms[0]!.id, -1);
+    this.count(path, old, -1);
     this.nodes.delete(path);
+  }
+
+  memoryOf(domid: number): number {
+    return this.memory.get(domid) ?? 0;
   }
 
   ownedBy(domid: number): number {
     return this.owned.get(domid) ?? 0;
   }
 
-  private count(domid: number, d: number): void {
+  private count(path: string, node: XsNode, d: number): void {
+    const domid = node.perms[0]!.id;
     const n = (this.owned.get(domid) ?? 0) + d;
-    if (n === 0) this.owned.delete(domid);
-    else this.owned.set(domid, n);
+    const m = (this.memory.get(domid) ?? 0) + d * nodeMemory(path, node.perms, node.value.length, node.childLen);
+    if (n === 0) {
+      this.owned.delete(domid);
+      this.memory.delete(domid);
+    } else {
+      this.owned.set(domid, n);
+      this.memory.set(domid, m);
+    }
   }
 }
