@@ -75,11 +75,19 @@ V('handler-clears-upcall-pending: the handler demuxes in the window between demu
   assert.ok(i('demux:clear upcall_pending') < i('irq') && i('irq') < i('irq:demux:mask port') && i('irq:demux:mask port') < i('cli') && i('cli') < i('hlt'), l.join(' | '));
 });
 
-V('handler-clears-upcall-pending survives where the race does not bite (seeds 1..40 are ok)', async () => {
+V('handler-clears-upcall-pending fails only where the race bites (seeds 1..40: ok, or an upcall taken between demux and cli)', async () => {
+  let ok = 0;
   for (let seed = 1; seed <= 40; seed++) {
     const r = await ring(seed, 'handler-clears-upcall-pending');
-    assert.ok(r.ok, `seed ${seed}: ${r.summary}`);
+    if (r.ok) {
+      ok++;
+      continue;
+    }
+    assert.is(r.explanations[0]?.kind, 'masked-after-delivery', `seed ${seed}: ${r.summary}`);
+    const l = labels(r);
+    assert.ok(l.indexOf('irq') < l.indexOf('irq:demux:mask port') && l.indexOf('irq:demux:mask port') < l.indexOf('cli'), `seed ${seed}: ${l.join(' | ')}`);
   }
+  assert.ok(ok >= 30, `${ok}/40 ok: the race bites in a narrow window only`);
 });
 
 V('upcall=global-callback with the no-op handler livelocks: the hypervisor detects the storm (not the guest)', async () => {
