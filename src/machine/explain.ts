@@ -133,7 +133,7 @@ function explainSuspect(hv: Hypervisor, s: Suspect, all: Step[], name: PortNamer
     const later = mine.filter((x, i) => i > unmaskTest && x.kind === 'send' && onPort(x) && x.value === SET_PENDING.coalesced);
     if (later.length > 0) pick.push(later[0]!);
     if (hlt >= 0) pick.push(...blockSteps(mine, hlt, actor));
-    title = `${name(s.domid, port)} of domain ${s.domid} is wedged [1/0/0]: pending, unmasked, selector clear — nothing will ever raise it again`;
+    title = `${name(s.domid, port)} of domain ${s.domid} is wedged [1/0/0]: pending, unmasked, selector clear — no send can raise it again; only a demux of its word for another port (a timer's) picks it up`;
     bug = hyper >= 0 && hyper > unmaskTest
       ? 'wedged port (the unmask re-raised it, yet it is wedged: look at the steps)'
       : 'wedged port: evtchn_unmask did not re-check pending after clearing the mask (Solo5 f4b47d1 bindings/xen/evtchn.c), so the event that arrived while the port was masked was never re-raised';
@@ -220,9 +220,9 @@ export function defaultNamer(hv: Hypervisor, device?: (domid: number, port: numb
 }
 
 /** The explanation as printed under a hang. */
-export function formatExplanation(e: Explanation): string {
+export function formatExplanation(e: Explanation, what: 'hung' | 'stalled' = 'hung'): string {
   return [
-    `why it hung: ${e.title}`,
+    `why it ${what}: ${e.title}`,
     ...e.steps.map((l) => `  ${l}`),
     `  bug:  ${e.bug}`,
     `  fix:  ${e.fix}`,

@@ -72,7 +72,7 @@ export const missedEvent: Scenario & { run(o: ScenarioOptions): Promise<MissedEv
     const con = () => host.console(1) ?? '';
     let verdict: Verdict | undefined;
     /** Stalls the guest recovered from (an unrelated timer's demux rescued the port), with the explanation taken when it was suspected. */
-    const stalls: { verdict: Verdict; explanations: Explanation[] }[] = [];
+    const stalls: { verdict: Verdict; explanations: Explanation[]; dump: string }[] = [];
     const namer = defaultNamer(host.hv, (d, p) => host.portDevice(d, p));
     let explanations: Explanation[] = [];
     let pingOutput = '';
@@ -88,14 +88,17 @@ export const missedEvent: Scenario & { run(o: ScenarioOptions): Promise<MissedEv
         if (r.reason !== 'hang') continue;
         // Explain now: running on to the timer may rescue the port and erase the state.
         const pre = explainHang(host.hv, namer);
+        const preDump = host.hv.debugKey('e');
         const v = decideHang(host.sim, host.hv, r.hang);
         if (v.outcome === 'recovered') {
-          stalls.push({ verdict: v, explanations: pre });
+          stalls.push({ verdict: v, explanations: pre, dump: preDump });
           tr.note(`stall at t=${(v.suspectedAt / S).toFixed(6)} s: ${pre[0]?.title ?? r.hang.summary}; ${v.detail}`);
           continue;
         }
         verdict = v;
-        explanations = pre;
+        // Still stuck after its timer: explain the state now (the timer's own step included).
+        const post = explainHang(host.hv, namer);
+        explanations = post.length > 0 ? post : pre;
         return 'hang';
       }
     };
@@ -150,25 +153,26 @@ export const missedEvent: Scenario & { run(o: ScenarioOptions): Promise<MissedEv
     } catch (e) {
       if (!(e instanceof StopScenario)) throw e;
     }
-    tr.step('verdict', outcome === 'ok' ? 'no hang' : outcome === 'stall' && stalls.length > 0 && !verdict?.outcome.startsWith('h') ? `the guest stalled ${stalls.length} time(s) until a timer rescued it` : `the guest ${outcome === 'hang' ? 'hung' : outcome === 'stall' ? 'stalled' : outcome === 'timeout' ? 'did not finish in time' : 'crashed'}`);
-    const dump = host.hv.debugKey('e');
-    const portLines = dump.split('\n').map((l) => l.replace(/^\(XEN\) /, '')).filter((_, i, a) => {
-      const start = a.findIndex((x) => x.startsWith('Event channel information for domain 1:'));
-      const next = a.findIndex((x, j) => j > start && x.startsWith('Event channel information for domain'));
-      return start >= 0 && i > start + 2 && (next < 0 || i < next);
-    }).filter((l) => /^\s+\d+ \[/.test(l));
+    let dump = host.hv.debugKey('e');
     if (outcome === 'ok' && stalls.length > 0) {
       // Deaf until an unrelated timer's demux scanned the port's word: a real
       // bug even though the run went on (the report's "random places").
       outcome = 'stall';
       verdict = stalls[0]!.verdict;
       explanations = stalls[0]!.explanations;
+      dump = stalls[0]!.dump; // the state while it was stuck
     }
+    tr.step('verdict', outcome === 'ok' ? 'no hang' : outcome === 'hang' ? 'the guest hung' : outcome === 'stall' ? `the guest stalled until a timer rescued it${stalls.length > 1 ? ` (${stalls.length} times)` : ''}` : outcome === 'timeout' ? 'the workload did not finish in time' : 'the guest crashed');
+    const portLines = dump.split('\n').map((l) => l.replace(/^\(XEN\) /, '')).filter((_, i, a) => {
+      const start = a.findIndex((x) => x.startsWith('Event channel information for domain 1:'));
+      const next = a.findIndex((x, j) => j > start && x.startsWith('Event channel information for domain'));
+      return start >= 0 && i > start + 2 && (next < 0 || i < next);
+    }).filter((l) => /^\s+\d+ \[/.test(l));
     if (outcome === 'hang' || outcome === 'stall') {
       if (host.sim.trace.enabled) markHang(host, verdict!.detail);
       drv.sh('xl debug-keys e; xl dmesg', dump);
       tr.note(`${outcome}: ${verdict!.detail}`);
-      for (const e of explanations) tr.note(formatExplanation(e));
+      for (const e of explanations) tr.note(formatExplanation(e, outcome === 'stall' ? 'stalled' : 'hung'));
     }
     tr.check('the guest never hangs', outcome === 'ok', outcome === 'ok' ? '' : `${outcome}${verdict ? `: ${verdict.detail}` : ''}`);
     const failures = tr.failures;
