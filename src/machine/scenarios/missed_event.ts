@@ -56,7 +56,11 @@ export interface MissedEventResult extends ScenarioResult {
   pingOutput: string;
 }
 
-export const missedEvent: Scenario & { run(o: ScenarioOptions): Promise<MissedEventResult> } = {
+export interface MissedEventScenario extends Scenario {
+  run(o: ScenarioOptions): Promise<MissedEventResult>;
+}
+
+export const missedEvent: MissedEventScenario = {
   name: 'missed-event',
   describe: 'the 2020 PVHv2 missed-event hang: a Mirage-like guest (xenstore, console, netfront, ping) under a runtime variant and a workload',
   steps: ['boot', 'workload', 'verdict'],
