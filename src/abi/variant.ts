@@ -29,7 +29,7 @@ export const buildVariant: Variant = {
 };
 
 /** Variant names as the CLI spells them: `fixed`, or a comma list of the bugs. */
-export const VARIANT_NAMES = ['fixed', 'unmask=checks-mask', 'block=hlt-without-cli', 'handler-clears-upcall-pending', 'upcall=global-callback'] as const;
+export const VARIANT_NAMES = ['fixed', 'june-2020', 'unmask=checks-mask', 'block=hlt-without-cli', 'handler-clears-upcall-pending', 'upcall=global-callback'] as const;
 
 /** Parse `fixed` / `unmask=checks-mask,block=hlt-without-cli` / ... (throws on unknown names). */
 export function parseVariant(name: string | undefined): Variant {
@@ -44,6 +44,7 @@ export function parseVariant(name: string | undefined): Variant {
       case 'handler-clears-upcall-pending': case 'handler=clears-upcall-pending': v.handler = 'clears-upcall-pending'; break;
       case 'upcall=global-callback': v.upcall = 'global-callback'; break;
       case 'upcall=vector': v.upcall = 'vector'; break;
+      case 'june-2020': v.unmask = 'checks-mask'; v.block = 'hlt-without-cli'; break; // the runtime of 15 June 2020: both bugs
       case 'fixed': break;
       default: throw new Error(`unknown variant '${part}' (known: ${VARIANT_NAMES.join(', ')})`);
     }
