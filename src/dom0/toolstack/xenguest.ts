@@ -109,23 +109,19 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKerne
  * reserved ref, and the HVM params the guest reads at start of day.
  */
 export function setupRings(domain: Domain, opts: { storeDomid?: number; consoleDomid?: number }): { storePort: number; consolePort: number } {
-  let storePort = 0;
-  let consolePort = 0;
-  if (opts.storeDomid !== undefined) {
-    storePort = domain.evtchn.allocUnbound(opts.storeDomid);
-    if (storePort < 0) throw new Error(`d${domain.id}: store port: ${storePort}`);
-    new Uint8Array(domain.physmap.frame(LAYOUT.XENSTORE_GPFN)).fill(0);
-    domain.gnttab.grantAccess(GNTTAB_RESERVED_XENSTORE, opts.storeDomid, LAYOUT.XENSTORE_GPFN);
-    domain.setParam(HVM_PARAM.STORE_PFN, LAYOUT.XENSTORE_GPFN);
-    domain.setParam(HVM_PARAM.STORE_EVTCHN, storePort);
-  }
-  if (opts.consoleDomid !== undefined) {
-    consolePort = domain.evtchn.allocUnbound(opts.consoleDomid);
-    if (consolePort < 0) throw new Error(`d${domain.id}: console port: ${consolePort}`);
-    new Uint8Array(domain.physmap.frame(LAYOUT.CONSOLE_GPFN)).fill(0);
-    domain.gnttab.grantAccess(GNTTAB_RESERVED_CONSOLE, opts.consoleDomid, LAYOUT.CONSOLE_GPFN);
-    domain.setParam(HVM_PARAM.CONSOLE_PFN, LAYOUT.CONSOLE_GPFN);
-    domain.setParam(HVM_PARAM.CONSOLE_EVTCHN, consolePort);
-  }
+  /** One ring: its unbound port for `backend`, its zeroed page granted at `ref`, and the two HVM params. */
+  const ring = (what: string, backend: number | undefined, ref: number, gpfn: number, pfnParam: number, evtchnParam: number): number => {
+    if (backend === undefined) return 0;
+    const port = domain.evtchn.allocUnbound(backend);
+    if (port < 0) throw new Error(`d${domain.id}: ${what} port: ${port}`);
+    new Uint8Array(domain.physmap.frame(gpfn)).fill(0);
+    domain.gnttab.grantAccess(ref, backend, gpfn);
+    domain.setParam(pfnParam, gpfn);
+    domain.setParam(evtchnParam, port);
+    return port;
+  };
+  // Order matters: the store port first, then the console port.
+  const storePort = ring('store', opts.storeDomid, GNTTAB_RESERVED_XENSTORE, LAYOUT.XENSTORE_GPFN, HVM_PARAM.STORE_PFN, HVM_PARAM.STORE_EVTCHN);
+  const consolePort = ring('console', opts.consoleDomid, GNTTAB_RESERVED_CONSOLE, LAYOUT.CONSOLE_GPFN, HVM_PARAM.CONSOLE_PFN, HVM_PARAM.CONSOLE_EVTCHN);
   return { storePort, consolePort };
 }
