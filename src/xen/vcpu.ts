@@ -50,6 +50,18 @@ export class VcpuLivelock extends Error {
   readonly __xenodeExit = true;
 }
 
+/** How an upcall reaches the vCPU, in words for the flight recorder (cached: no string per upcall). */
+const UPCALL_HOW = new Map<number, string>();
+function upcallHow(vector: number, callback: number): string {
+  const key = vector !== 0 ? vector : callback !== 0 ? 0x10000 + callback : -1;
+  let s = UPCALL_HOW.get(key);
+  if (s === undefined) {
+    s = vector !== 0 ? `vector ${vector} -> LAPIC IRR` : callback !== 0 ? `callback vector ${callback} (level)` : 'no upcall path';
+    UPCALL_HOW.set(key, s);
+  }
+  return s;
+}
+
 /** Injections allowed in one VM entry before we call it an interrupt storm. */
 export const STORM_LIMIT = 1000;
 
@@ -219,7 +231,7 @@ export class Vcpu implements GuestDoors {
     if (u8[o] !== 0) return;
     u8[o] = 1;
     const rec = this.dom.hv.recorder;
-    if (rec && !this.dom.host) rec.upcall(this.clock.now, this.dom, this.vcpuId, this.upcallVector !== 0 ? `vector ${this.upcallVector} -> LAPIC IRR` : this.dom.callbackVector !== 0 ? `callback vector ${this.dom.callbackVector} (level)` : 'no upcall path');
+    if (rec && !this.dom.host) rec.upcall(this.clock.now, this.dom, this.vcpuId, upcallHow(this.upcallVector, this.dom.callbackVector));
     this.assertEvtchnIrq();
   }
 
