@@ -27,7 +27,7 @@ export function markHang(machine: Machine, summary: string): void {
   for (const d of machine.hv.domains()) {
     if (d.host) continue;
     for (const v of d.vcpus) if (v.state === 'halted') tr.instant(d.id, v.vcpuId, `HANG: ${summary}`, { why: v.why }, 'hang');
-    for (const [port, ids] of d.evtchn.flows) tr.instant(d.id, 0, `send to port ${port} never delivered (${ids.length} flow(s) open)`, { port }, 'hang');
+    for (const [port, ids] of d.evtchn.flows.open) tr.instant(d.id, 0, `send to port ${port} never delivered (${ids.length} flow(s) open)`, { port }, 'hang');
   }
 }
 

@@ -28,6 +28,7 @@ import {
 import type { Domain } from './domain.ts';
 import { ChannelTable, NR_PORTS, validPort } from './evtchn_table.ts';
 import { SET_PENDING, type SetPendingResult } from './recorder.ts';
+import { SendFlows } from './evtchn_flows.ts';
 
 export { NR_PORTS, validPort } from './evtchn_table.ts';
 const PEND = SHARED_INFO_U32.pending;
@@ -54,14 +55,15 @@ export class EventChannels extends ChannelTable {
   /** All ports below this are in use: allocation is lowest-free, and this keeps it O(1) amortised. */
   private lowestFree = 1;
   private readonly u32: Uint32Array;
-  /** Trace only: flow ids started by EVTCHNOP_send, waiting for the upcall that consumes them. */
-  readonly flows = new Map<number, number[]>();
+  /** Trace only: send -> upcall flow arrows (evtchn_flows.ts). */
+  readonly flows: SendFlows;
 
   constructor(private readonly dom: Domain, maxPort = Number.MAX_SAFE_INTEGER) {
     super(maxPort);
     this.state[0] = ECS.RESERVED;
     this.u32 = dom.shared.u32;
     this.virqPort = new Uint32Array(dom.vcpus.length * NR_VIRQS);
+    this.flows = new SendFlows(dom.hv.trace, dom.id);
   }
 
   // ---- the port ops (event_2l.c inline; event_fifo.c behind `fifo`) ----
@@ -153,7 +155,7 @@ export class EventChannels extends ChannelTable {
     this.remoteDom[port] = 0;
     this.remotePort[port] = 0;
     this.virq[port] = 0;
-    this.flows.delete(port);
+    this.flows.forget(port);
     if (port < this.lowestFree) this.lowestFree = port;
   }
 
@@ -243,7 +245,7 @@ export class EventChannels extends ChannelTable {
       const rd = this.dom.hv.doms[this.remoteDom[port]!];
       if (!rd) return 0;
       const rport = this.remotePort[port]!;
-      if (this.dom.hv.trace.enabled) this.traceSend(rd, rport, vcpu);
+      if (this.dom.hv.trace.enabled) rd.evtchn.flows.start(this.dom.id, vcpu, rport);
       const rec = this.dom.hv.recorder;
       const step = rec ? rec.send(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, rd, rport) : undefined;
       const r = rd.evtchn.setPending(rport);
@@ -251,7 +253,7 @@ export class EventChannels extends ChannelTable {
       return 0;
     }
     if (s === ECS.IPI) {
-      if (this.dom.hv.trace.enabled) this.traceSend(this.dom, port, vcpu);
+      if (this.dom.hv.trace.enabled) this.flows.start(this.dom.id, vcpu, port);
       const rec = this.dom.hv.recorder;
       const step = rec ? rec.send(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, this.dom, port) : undefined;
       const r = this.setPending(port);
@@ -270,21 +272,9 @@ export class EventChannels extends ChannelTable {
     return cur ? cur.name : `d${this.dom.id}`;
   }
 
-  private traceSend(rd: Domain, rport: number, vcpu: number): void {
-    const id = this.dom.hv.trace.flowStart(this.dom.id, vcpu, `EVTCHNOP_send ${this.dom.id}->${rd.id}:${rport}`);
-    const l = rd.evtchn.flows.get(rport);
-    if (l) l.push(id);
-    else rd.evtchn.flows.set(rport, [id]);
-  }
-
   /** Trace only: end the flows of ports notifying `vcpu` (the upcall consumed them). */
   endFlows(vcpu: number, port = -1): void {
-    const tr = this.dom.hv.trace;
-    for (const [p, ids] of this.flows) {
-      if (port >= 0 ? p !== port : this.notify[p] !== vcpu) continue;
-      for (const id of ids) tr.flowEnd(id, this.dom.id, vcpu, `upcall port ${p}`);
-      this.flows.delete(p);
-    }
+    this.flows.end(vcpu, port, (p) => this.notify[p] === vcpu);
   }
 
   /** Send a VIRQ to this domain (timer, console, dom_exc): set_pending on its port, if bound. */
