@@ -20,6 +20,7 @@ import * as esbuild from 'esbuild';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { insertBudget } from './budget.ts';
 import { VARIANT_NAMES, parseVariant, variantDefines, variantName, type Variant } from '../abi/variant.ts';
 
 /** The repository root (kernels/ and the runtime are found from here). */
@@ -40,6 +41,8 @@ export interface BuildOptions {
   variant?: string | Partial<Variant>;
   minify?: boolean;
   noCache?: boolean;
+  /** Insert the step budget (src/machine/budget.ts; default true): without it a guest that spins after boot stops the host. */
+  budget?: boolean;
 }
 
 /** The variants the CLI offers (comma lists of these combine). */
@@ -78,7 +81,7 @@ const cache = new Map<string, KernelBundle>();
 export async function buildKernel(entry: string, opts: BuildOptions = {}): Promise<KernelBundle> {
   const variant = typeof opts.variant === 'object' ? { ...parseVariant('fixed'), ...opts.variant } : parseVariant(opts.variant);
   const abs = path.resolve(ROOT, entry);
-  const key = `${abs}\0${variantName(variant)}\0${opts.minify ? 1 : 0}`;
+  const key = `${abs}\0${variantName(variant)}\0${opts.minify ? 1 : 0}\0${opts.budget === false ? 0 : 1}`;
   const hit = cache.get(key);
   if (hit && !opts.noCache) return hit;
   const res = await esbuild.build({
@@ -110,7 +113,9 @@ export async function buildKernel(entry: string, opts: BuildOptions = {}): Promi
   const js = res.outputFiles!.find((f) => f.path.endsWith('.js'))!;
   const map = res.outputFiles!.find((f) => f.path.endsWith('.js.map'))!;
   // esbuild ends the code with a sourceMappingURL comment for the external map: the map travels beside the code instead.
-  const code = js.text.replace(/\n\/\/# sourceMappingURL=\S+\n?$/, '\n');
+  const plain = js.text.replace(/\n\/\/# sourceMappingURL=\S+\n?$/, '\n');
+  // The budget's insertions add no line: the map's lines still hold (columns on an instrumented line shift).
+  const code = opts.budget === false ? plain : insertBudget(plain);
   const sm = JSON.parse(map.text) as { sources: string[] };
   sm.sources = sm.sources.map((s) => path.resolve(path.dirname(map.path), s));
   const out: KernelBundle = { code, map: JSON.stringify(sm), bytes: Buffer.byteLength(code), variant, variantName: variantName(variant), entry: path.relative(ROOT, abs) };

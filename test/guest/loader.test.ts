@@ -5,10 +5,10 @@ import { buildKernel } from '../../src/machine/kernels.ts';
 import { loadKernel } from '../../src/dom0/toolstack/loader.ts';
 import { FakeDomain, FakeWorld } from '../support/fake_xen.ts';
 
-async function boot(path: string, opts: { variant?: string; bootTimeoutMs?: number } = {}) {
+async function boot(path: string, opts: { variant?: string; bootTimeoutMs?: number; budget?: boolean } = {}) {
   const w = new FakeWorld();
   const d = w.add(new FakeDomain(w, 7));
-  const { code } = await buildKernel(path, { variant: opts.variant });
+  const { code } = await buildKernel(path, { variant: opts.variant, ...(opts.budget === false ? { budget: false } : {}) });
   const crashes: string[] = [];
   const k = loadKernel(code, { domid: 7, now: () => w.now, bootTimeoutMs: opts.bootTimeoutMs ?? 2000, onCrash: (id, m) => crashes.push(`d${id}: ${m}`) });
   d.entry = k.start(d, 0x1000);
@@ -59,12 +59,18 @@ T('a bundle that throws at top level is reported with its domid', async () => {
   assert.match(crashes[0]!, /^d7: .*top-level failure/);
 });
 
-T('an infinite loop at boot is stopped by the boot timeout', async () => {
+T('an infinite loop at boot is stopped by the boot timeout (a bundle without the step budget)', async () => {
   const t0 = performance.now();
-  const { crashes } = await boot('test/guest/kernels/loop.ts', { bootTimeoutMs: 100 });
+  const { crashes } = await boot('test/guest/kernels/loop.ts', { bootTimeoutMs: 100, budget: false });
   assert.is(crashes.length, 1);
   assert.match(crashes[0]!, /d7: kernel did not return within 100 ms/);
   assert.ok(performance.now() - t0 < 3000);
+});
+
+T('an infinite loop at boot runs out of its step budget first (the budgeted bundle)', async () => {
+  const { crashes, k } = await boot('test/guest/kernels/loop.ts', { bootTimeoutMs: 100_000 });
+  assert.ok(k.budgeted);
+  assert.equal(crashes, ['d7: Watchdog timer fired for domain 7 (a guest slice ran over its budget of 67108864 steps)']);
 });
 
 T('a wrong hypercall crashes the domain, not the host', async () => {

@@ -11,6 +11,15 @@
 // otherwise fails is reported with its domain id through `onCrash` and marked
 // crashed; it never takes the host down.
 //
+// After boot, resumes run without a watchdog thread (~65 µs a call). What
+// bounds them is the step budget that src/machine/budget.ts inserts when a
+// kernel is bundled: the bundle hands its counter cell to BUDGET_HOOK before
+// any guest code runs, the loader refills it (LoadOptions.budget) before every
+// resume and every top-level interrupt, and a slice that empties it is crashed
+// with WATCHDOG_MESSAGE, as Xen's watchdog crashes a domain (xen:
+// common/sched/core.c: domain_watchdog_timeout). A bundle built without the
+// transform has no cell: only its boot is guarded.
+//
 // Stack traces name the bundle (`<name>.js:LINE:COL`, the name of the domain
 // that first compiled this bundle text: V8's compilation cache keeps the first
 // script's origin); with the bundle's source map, `mapStack` rewrites each
@@ -24,6 +33,17 @@ import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
+
+/** The bundle's budget names (src/machine/budget.ts inserts them; reserved in kernels). */
+export const BUDGET_CELL = '__xenode_budget_cell';
+export const BUDGET_OVER = '__xenode_budget_over';
+export const BUDGET_HOOK = '__xenode_budget_hook';
+/** The property that marks the over-budget error. */
+export const BUDGET_MARK = '__xenodeOverBudget';
+/** Steps one slice may take (one per loop iteration and function entry): a spin of 2^26 steps is ~0.1 s of host time. */
+export const DEFAULT_SLICE_BUDGET = 1 << 26;
+/** What the hypervisor console says when a slice ran out of steps. */
+export const watchdogMessage = (domid: number, budget: number) => `Watchdog timer fired for domain ${domid} (a guest slice ran over its budget of ${budget} steps)`;
 
 export interface LoadOptions {
   domid: number;
@@ -45,6 +65,8 @@ export interface LoadOptions {
    * a key every boot is guarded.
    */
   bootKey?: string;
+  /** Steps per slice for a budgeted bundle (default DEFAULT_SLICE_BUDGET). */
+  budget?: number;
   /** Called once when the kernel crashes (exception, boot timeout, bad bundle). */
   onCrash?: (domid: number, message: string) => void;
   /** The bundle's source map (JSON, absolute `sources`); positions are shown relative to the current directory. */
@@ -57,6 +79,8 @@ export interface LoadedKernel {
   readonly context: vm.Context;
   /** Why the kernel crashed (host-detected), if it did. */
   crashed: string | undefined;
+  /** Whether the bundle carries the step budget (src/machine/budget.ts). */
+  readonly budgeted: boolean;
   /** Start vCPU `doors.vcpuId` at the PVH entry point with %ebx = startInfoPaddr. */
   start(doors: GuestDoors, startInfoPaddr: number): GuestEntry;
   /** Run the realm's pending microtasks. */
@@ -107,18 +131,30 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
   const ctx = vm.createContext({}, { name: `${name} (d${domid})`, microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } });
   const drainScript = new vm.Script('void 0');
   const drain = () => drainScript.runInContext(ctx);
+  const budget = opts.budget ?? DEFAULT_SLICE_BUDGET;
+  if (!(Number.isInteger(budget) && budget > 0 && budget < 2 ** 31)) throw new Error(`loadKernel: budget ${budget} is not an integer in 1..2^31-1`);
+  /** The bundle's counter (a guest-realm Int32Array), once the bundle's first line handed it over. */
+  let cell: Int32Array | undefined;
+  ctx[BUDGET_HOOK] = (c: Int32Array) => {
+    ignoreBudgetRejections();
+    cell = c;
+    c[0] = budget;
+  };
   const k: LoadedKernel = {
     domid,
     name,
     context: ctx,
     crashed: undefined,
+    get budgeted() {
+      return cell !== undefined;
+    },
     start,
     drain,
     mapStack: (text) => mapStack(text, opts.sourceMap),
   };
   const crash = (e: unknown) => {
     if (k.crashed !== undefined) return;
-    k.crashed = describe(e, bootTimeout);
+    k.crashed = cell !== undefined && cell[0]! < 0 ? watchdogMessage(domid, budget) : describe(e, bootTimeout);
     opts.onCrash?.(domid, k.crashed);
   };
   ctx.__xenode_drain = drain;
@@ -138,8 +174,16 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
       script.runInContext(ctx, { timeout: bootTimeout });
       if (performance.now() - t0 < bootTimeout / 10) entry.topLevelOk = true;
     }
+    overBudget();
   } catch (e) {
     crash(e);
+  } finally {
+    delete ctx[BUDGET_HOOK];
+  }
+
+  /** A slice that ran out of steps but returned anyway (a guest catch swallowed the throw) is crashed all the same. */
+  function overBudget(): void {
+    if (cell !== undefined && cell[0]! < 0) crash(new Error('over budget'));
   }
 
   /** Boot keys this bundle text booted with, quickly, under the watchdog. */
@@ -180,6 +224,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
           inResume++;
           const first = !booted;
           booted = true;
+          if (cell !== undefined) cell[0] = budget;
           if (opts.guardAlways || (first && !(opts.bootKey !== undefined && bootsOk.has(opts.bootKey)))) {
             const t0 = performance.now();
             resumeScript.runInContext(ctx, { timeout: bootTimeout });
@@ -188,6 +233,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
             inner.resume();
             if (mayHaveMicrotasks()) drain();
           }
+          overBudget();
         } catch (e) {
           crash(e);
         } finally {
@@ -200,7 +246,10 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
           return;
         }
         try {
+          // Nested in a resume (a door call): the resume's slice; at top level a slice of its own.
+          if (inResume === 0 && cell !== undefined) cell[0] = budget;
           inner.interrupt(vector);
+          if (inResume === 0) overBudget();
         } catch (e) {
           const exit = (e as { __xenodeExit?: boolean })?.__xenodeExit === true;
           if (!exit) crash(e);
@@ -211,6 +260,24 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     };
   }
   return k;
+}
+
+/**
+ * The over-budget throw inside a guest promise callback (a `then` handler, an
+ * async function) rejects a promise no one handles, and Node turns an
+ * unhandled rejection into an uncaught exception: the host would die of the
+ * guest's crash. This listener drops those rejections (the domain is crashed
+ * already) and, when it is the only listener, treats every other one as Node
+ * does by default (--unhandled-rejections=throw): it throws it.
+ */
+let budgetListener: ((reason: unknown) => void) | undefined;
+function ignoreBudgetRejections(): void {
+  if (budgetListener) return;
+  budgetListener = (reason: unknown) => {
+    if ((reason as Record<string, unknown> | null)?.[BUDGET_MARK] === true) return;
+    if (process.listenerCount('unhandledRejection') === 1) throw reason;
+  };
+  process.on('unhandledRejection', budgetListener);
 }
 
 /** `__xenode_entry_N.resume()` per vCPU slot (a Script is not bound to a context). */
