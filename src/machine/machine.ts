@@ -73,6 +73,9 @@ export interface MachineOptions {
   monitor?: boolean;
 }
 
+/** Commands Machine.history keeps (the newest). */
+export const MACHINE_HISTORY = 256;
+
 export class Machine {
   readonly sim: Sim;
   readonly hv: Hypervisor;
@@ -95,7 +98,7 @@ export class Machine {
   readonly bundles = new Map<string, KernelBundle>();
   /** Host diagnostics (kernel crashes, daemon errors). */
   readonly diag: string[] = [];
-  /** Every xl command run, with its result (the scenario transcript uses it). */
+  /** The xl commands run, with their results (the scenario transcript uses it): the last MACHINE_HISTORY (a long run of create/destroy cycles must not grow it). */
   readonly history: { cmd: string; t: number; result: XlResult }[] = [];
   private readonly built = new Map<number, BuiltDomain>();
   private nextUserPid = 2000;
@@ -189,7 +192,7 @@ export class Machine {
         if (r.rc === 0) this.configs.set(r.domid, cfg);
         this.diag.push(`xl: Domain ${domid} restarted as ${r.domid} (rc ${r.rc})`);
       }
-      this.history.push({ cmd: `xl (monitor of d${domid}): ${restart ? 'restart' : 'destroy'}`, t: this.sim.now, result: { code: 0, stdout: '', stderr: libxl.log.splice(0).map((l) => l + '\n').join('') } });
+      this.remember({ cmd: `xl (monitor of d${domid}): ${restart ? 'restart' : 'destroy'}`, t: this.sim.now, result: { code: 0, stdout: '', stderr: libxl.log.splice(0).map((l) => l + '\n').join('') } });
     }.bind(this), ['entry_SYSCALL_64']);
   }
 
@@ -376,6 +379,11 @@ export class Machine {
   }
 
   /** `xl ARGS…` when every kernel it needs is already built. */
+  private remember(entry: { cmd: string; t: number; result: XlResult }): void {
+    this.history.push(entry);
+    if (this.history.length > MACHINE_HISTORY) this.history.splice(0, this.history.length - MACHINE_HISTORY);
+  }
+
   xlSync(cmdline: string | string[]): XlResult {
     const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;
     const t = this.sim.now;
@@ -396,7 +404,7 @@ export class Machine {
         argv,
       ),
     );
-    this.history.push({ cmd: `xl ${argv.join(' ')}`, t, result });
+    this.remember({ cmd: `xl ${argv.join(' ')}`, t, result });
     if (trace.enabled) trace.instant(0, XL_TID, `xl ${argv[0] ?? ''} done: rc ${result.code}${result.stderr.includes('error') ? ' (libxl errors)' : ''}`, { stderr: result.stderr }, 'toolstack');
     return result;
   }

@@ -23,6 +23,13 @@ export interface HypervisorOptions {
   record?: boolean;
 }
 
+/**
+ * Lines the hypervisor console keeps. Xen's console ring (xen: drivers/char/
+ * console.c: conring, 16 KiB by default) overwrites its oldest bytes; a
+ * bounded list of lines keeps the same tail without growing per domain.
+ */
+export const XEN_CONSOLE_LINES = 1024;
+
 export class Hypervisor {
   readonly trace: Trace;
   /** The flight recorder (recorder.ts), or undefined when `record: false`. */
@@ -32,7 +39,7 @@ export class Hypervisor {
   readonly wallclockBootNs: number;
   /** Bugs of ours caught at the door (never a guest's fault): tests assert this stays empty. */
   readonly internalErrors: string[] = [];
-  /** Xen's own console lines (without the "(XEN) " prefix). */
+  /** Xen's own console lines (without the "(XEN) " prefix): the last XEN_CONSOLE_LINES, as Xen's conring keeps its tail. */
   readonly xenConsole: string[] = [];
   /** Called on every domain shutdown (the toolstack's VIRQ_DOM_EXC listener may prefer the event). */
   onShutdown: ((d: Domain, reason: number) => void) | undefined;
@@ -143,6 +150,7 @@ export class Hypervisor {
   /** A line on Xen's console. */
   xenLog(msg: string): void {
     this.xenConsole.push(msg);
+    if (this.xenConsole.length > XEN_CONSOLE_LINES) this.xenConsole.splice(0, this.xenConsole.length - XEN_CONSOLE_LINES);
     if (this.trace.enabled) this.trace.instant(0, 0, msg, undefined, 'xen');
   }
 }

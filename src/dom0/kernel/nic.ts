@@ -17,12 +17,19 @@ export interface NicOptions {
   name?: string;
   /** TX completion delay in ns (default 10 µs). */
   txCompletionNs?: number;
+  /** Frames `wire` keeps, the newest (default NIC_CAPTURE_FRAMES; 0: no capture, no copy). */
+  captureFrames?: number;
 }
+
+/** The default capture: enough for a test to look at what went out, bounded under ping -f. */
+export const NIC_CAPTURE_FRAMES = 64;
 
 export class Nic implements NetDevice {
   readonly name: string;
   up = true;
+  /** The last `captureFrames` frames sent (a capture, not a log: bounded, oldest dropped). */
   readonly wire: Uint8Array[] = [];
+  readonly captureFrames: number;
   /** skbs in the TX ring, not yet completed. */
   private readonly txRing = new Set<Skb>();
   private readonly held = new Set<Skb>();
@@ -36,6 +43,8 @@ export class Nic implements NetDevice {
   constructor(readonly sim: Sim, opts: NicOptions = {}) {
     this.name = opts.name ?? 'eth0';
     this.txCompletionNs = opts.txCompletionNs ?? 10_000;
+    this.captureFrames = opts.captureFrames ?? NIC_CAPTURE_FRAMES;
+    if (!(Number.isInteger(this.captureFrames) && this.captureFrames >= 0)) throw new Error(`Nic: captureFrames ${opts.captureFrames} is not a count`);
   }
 
   /** Keep the next zerocopy skb from `vif` forever (until the NIC goes down). */
@@ -58,15 +67,18 @@ export class Nic implements NetDevice {
       return;
     }
     this.stats.tx_packets++;
-    // DMA reads the frags in place: no copy, the wire gets the bytes.
-    const bytes = new Uint8Array(skb.len);
-    bytes.set(skb.head, 0);
-    let o = skb.head.length;
-    for (const f of skb.frags) {
-      bytes.set(new Uint8Array(f.page, f.offset, f.len), o);
-      o += f.len;
+    // DMA reads the frags in place: the wire gets the bytes (the capture copies them, when on).
+    if (this.captureFrames > 0) {
+      const bytes = new Uint8Array(skb.len);
+      bytes.set(skb.head, 0);
+      let o = skb.head.length;
+      for (const f of skb.frags) {
+        bytes.set(new Uint8Array(f.page, f.offset, f.len), o);
+        o += f.len;
+      }
+      this.wire.push(bytes);
+      if (this.wire.length > this.captureFrames) this.wire.splice(0, this.wire.length - this.captureFrames);
     }
-    this.wire.push(bytes);
     this.txRing.add(skb);
     if (skb.zerocopy && this.holdFrom.has(skb.dev)) {
       this.holdFrom.delete(skb.dev);
