@@ -159,11 +159,15 @@ export class EventChannels extends ChannelTable {
     if (port < this.lowestFree) this.lowestFree = port;
   }
 
-  /** The domain `dom` names from this caller's point of view, or -errno. */
-  private target(dom: number): Domain | number {
+  /** rcu_lock_domain_by_any_id: the domain `dom` names (DOMID_SELF: the caller), or -ESRCH. */
+  private lookup(dom: number): Domain | number {
     if (dom === DOMID_SELF || dom === this.dom.id) return this.dom;
-    if (!this.dom.privileged) return -XEN_E.EPERM;
     return this.dom.hv.domain(dom) ?? -XEN_E.ESRCH;
+  }
+
+  /** The dummy XSM's XSM_TARGET (xsm/dummy.h: xsm_default_action): the caller itself, or a privileged caller. */
+  private xsmTarget(t: Domain): number {
+    return t === this.dom || this.dom.privileged ? 0 : -XEN_E.EPERM;
   }
 
   /**
@@ -173,11 +177,15 @@ export class EventChannels extends ChannelTable {
    */
   allocUnbound(remote: number, dom: number = DOMID_SELF): number {
     if (remote >>> 0 !== remote || remote > 0xffff) return -XEN_E.EINVAL;
-    const t = this.target(dom);
+    // Xen 4.17 event_channel.c: evtchn_alloc_unbound: the domain (-ESRCH), a
+    // free port, then XSM (-EPERM; the port is given back by check_free_port).
+    const t = this.lookup(dom);
     if (typeof t === 'number') return t;
     const ch = t.evtchn;
     const port = ch.findFree();
     if (port < 0) return port;
+    const denied = this.xsmTarget(t);
+    if (denied) return denied;
     ch.claim(port, ECS.UNBOUND, 0);
     ch.remoteDom[port] = remote === DOMID_SELF ? this.dom.id : remote;
     return port;
@@ -322,11 +330,15 @@ export class EventChannels extends ChannelTable {
 
   /** EVTCHNOP_status (of a port of `dom`: DOMID_SELF, or any domain when privileged). */
   status(port: number, dom: number = DOMID_SELF): EvtchnStatus | number {
-    const t = this.target(dom);
+    // Xen 4.17 event_channel.c: evtchn_status: the domain (-ESRCH), the port
+    // (-EINVAL), a Xen-attached port (-EACCES), then XSM (-EPERM), in that order.
+    const t = this.lookup(dom);
     if (typeof t === 'number') return t;
     const ch = t.evtchn;
     if (!ch.valid(port)) return -XEN_E.EINVAL;
     if (ch.consumer[port] !== 0) return -XEN_E.EACCES;
+    const denied = this.xsmTarget(t);
+    if (denied) return denied;
     const vcpu = ch.notify[port]!;
     switch (ch.state[port]) {
       case ECS.UNBOUND: return { status: EVTCHNSTAT.unbound, vcpu, dom: ch.remoteDom[port]! };
@@ -340,8 +352,9 @@ export class EventChannels extends ChannelTable {
 
   /** EVTCHNOP_bind_vcpu: UNBOUND, INTERDOMAIN, PIRQ and global VIRQs may move. */
   bindVcpu(port: number, vcpu: number): number {
-    if (!this.valid(port)) return -XEN_E.EINVAL;
+    // Xen 4.17 event_channel.c: evtchn_bind_vcpu: the vCPU first (-ENOENT), then the port (-EINVAL).
     if (vcpu >>> 0 !== vcpu || vcpu >= this.dom.vcpus.length) return -XEN_E.ENOENT;
+    if (!this.valid(port)) return -XEN_E.EINVAL;
     if (this.consumer[port] !== 0) return -XEN_E.EINVAL;
     const s = this.state[port];
     const ok = s === ECS.UNBOUND || s === ECS.INTERDOMAIN || s === ECS.PIRQ ||
