@@ -14,9 +14,34 @@ import readline from 'node:readline';
 import { Machine, splitArgs } from '../machine/machine.ts';
 import { dom0Command } from '../machine/shell.ts';
 
-function usage(): number {
-  console.error('usage: xenode xl [--seed N] [--xenwatch single|mtwatch] [--legacy-dm] [--trace F] CMD [ARGS…] [; CMD …]');
-  console.error('       (no CMD: read commands from stdin; `sleep SECONDS` advances virtual time)');
+export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
+       xenode dom0 [options] [CMD ...]
+
+The toolstack and dom0's shell on a fresh emulated host. Several commands run
+on the same host, separated by \`;\`; \`CMD | grep RE\`, \`| head -n N\` and \`| wc -l\`
+filter a command's output. With no CMD, commands are read from stdin (a prompt
+with line editing and history in ~/.xenode_history on a terminal); \`exit\` or
+\`quit\` leaves, \`help\` lists the commands.
+
+xl commands: create, destroy, list, network-attach|detach, block-attach|detach,
+  debug-keys, dmesg, console (see \`help\` at the prompt)
+dom0 commands: ps, cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk,
+  blkgrant, xenstore-read|ls|write, dmesg, ping; \`sleep SECONDS\` lets virtual time pass
+
+options:
+  --seed N             the seed of every choice (default 1)
+  --xenwatch W         dom0's xenwatch: single|mtwatch (default single)
+  --legacy-dm          the legacy device-model path
+  --trace FILE         write the Chrome trace of the session at the end
+  -h, --help           this help
+exit: the last command's exit code (1 if a command failed), 2 bad command line
+
+example:
+  xenode xl "create examples/ping.cfg; sleep 0.3; list"
+`;
+
+function usage(msg: string): number {
+  console.error(`xenode xl: ${msg} (try: xenode xl --help)`);
   return 2;
 }
 
@@ -25,15 +50,22 @@ export async function main(argv: string[]): Promise<number> {
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--seed') opts.seed = Number(argv[++i]);
-    else if (a === '--xenwatch') opts.xenwatch = argv[++i] as 'single' | 'mtwatch';
+    if (a === '--seed') {
+      const v = argv[++i] ?? '';
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) return usage(`--seed must be a non-negative integer, got '${v}'`);
+      opts.seed = Number(v);
+    } else if (a === '--xenwatch') opts.xenwatch = argv[++i] as 'single' | 'mtwatch';
     else if (a === '--legacy-dm') opts.legacy = true;
-    else if (a === '--trace') opts.trace = argv[++i]!;
-    else if (a === '-h' || a === '--help') return usage();
+    else if (a === '--trace') {
+      if (argv[i + 1] === undefined) return usage('--trace needs a FILE');
+      opts.trace = argv[++i]!;
+    } else if (a === '-h' || a === '--help') {
+      process.stdout.write(help);
+      return 0;
+    } else if (a.startsWith('--')) return usage(`unknown option '${a}'`);
     else break;
   }
-  if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) return usage();
-  if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage();
+  if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage('--xenwatch must be single or mtwatch');
   const host = new Machine({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
   const rest = argv.slice(i);
   let code = 0;
