@@ -4,15 +4,19 @@
 //   xenode xl "create a.cfg; xwstall hold vif1.0; sleep 1; destroy 1; list; ps"
 //   xenode xl "create examples/ping.cfg; sleep 0.3; ping -c 3 10.0.0.2"   (dom0 is 10.0.0.1 on xenbr0)
 // Several commands run on the same host, separated by `;` (a separate argument,
-// or inside one quoted argument). `sleep SECONDS` lets virtual time pass. Lines
-// that are not xl commands go to dom0's shell (src/dom0/shell.ts: ps,
-// cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk, blkgrant,
-// xenstore-read/ls/write, dmesg, ping). With no command, commands are read from
-// stdin, one per line (a tiny shell).
-import { writeFileSync } from 'node:fs';
+// or inside one quoted argument), and `| grep/head/wc` filter their output
+// (src/machine/pipeline.ts). `sleep SECONDS` lets virtual time pass. Lines
+// that are not xl commands go to dom0's shell (src/machine/shell.ts). With no
+// command, commands are read from stdin, one per line: on a terminal with
+// readline's line editing and a bounded history file (src/cli/xl_session.ts
+// runs the lines).
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import readline from 'node:readline';
-import { Machine, splitArgs } from '../machine/machine.ts';
-import { dom0Command } from '../machine/shell.ts';
+import { Machine } from '../machine/machine.ts';
+import { parseLine } from '../machine/pipeline.ts';
+import { XlSession, type LineResult } from './xl_session.ts';
 
 export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
        xenode dom0 [options] [CMD ...]
@@ -67,40 +71,81 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage('--xenwatch must be single or mtwatch');
   const host = new Machine({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
+  const session = new XlSession(host, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   const rest = argv.slice(i);
   let code = 0;
-  const one = async (args: string[], echo: boolean): Promise<void> => {
-    if (args.length === 0) return;
-    if (echo) process.stdout.write(`# ${args.join(' ')}\n`);
-    if (args[0] === 'sleep') {
-      host.sim.run({ until: host.sim.now + Number(args[1] ?? 1) * 1e9 });
-      return;
-    }
-    const r = dom0Command(host, args) ?? (await host.xl(args[0] === 'xl' ? args.slice(1) : args));
-    process.stderr.write(r.stderr);
-    process.stdout.write(r.stdout);
-    code = r.code;
+  const account = (r: LineResult) => {
+    // A failed command anywhere fails the session (`xl "bogus; list"` is not a success).
+    if (r.exit) code = r.code || code;
+    else if (r.failed) code = r.code || 1;
   };
   if (rest.length > 0) {
-    // One quoted argument may hold a whole `a; b; c` line.
-    const cmds: string[][] = [[]];
-    for (const a of rest.length === 1 && /[;\s]/.test(rest[0]!) ? splitArgs(rest[0]!.replace(/;/g, ' ; ')) : rest) {
-      if (a === ';') cmds.push([]);
-      else cmds[cmds.length - 1]!.push(a);
+    // One quoted argument may hold a whole `a; b | c` line; separate arguments are words (`;` and `|` alone are operators).
+    const line = rest.length === 1 ? rest[0]! : rest.map((a) => (a === ';' || a === '|' ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+    let many = false;
+    try {
+      many = parseLine(line).length > 1;
+    } catch {
+      // the session reports the syntax error
     }
-    const many = cmds.filter((c) => c.length).length > 1;
-    for (const c of cmds) await one(c, many);
+    account(await session.line(line, many));
+  } else if (process.stdin.isTTY) {
+    await prompt(session, account);
   } else {
     const rl = readline.createInterface({ input: process.stdin, terminal: false });
-    const tty = process.stdin.isTTY;
-    if (tty) process.stdout.write('xl> ');
     for await (const line of rl) {
-      const t = line.trim();
-      if (t === 'exit' || t === 'quit') break;
-      if (t && !t.startsWith('#')) await one(splitArgs(t), !tty);
-      if (tty) process.stdout.write('xl> ');
+      const r = await session.line(line, true);
+      account(r);
+      if (r.exit) break;
     }
+    rl.close();
   }
   if (opts.trace) writeFileSync(opts.trace, host.sim.trace.toJSON());
   return code;
+}
+
+/** Most lines kept in the history file (bash's HISTFILESIZE default is 500; a bit more here). */
+export const HISTORY_MAX = 1000;
+
+/** Where the prompt keeps its history: $XENODE_HISTORY, else ~/.xenode_history. */
+export function historyPath(): string {
+  return process.env['XENODE_HISTORY'] ?? path.join(os.homedir(), '.xenode_history');
+}
+
+/** The history file's lines, oldest first, at most HISTORY_MAX. */
+export function loadHistory(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').slice(-HISTORY_MAX);
+  } catch {
+    return [];
+  }
+}
+
+/** A terminal: readline's line editing, the cursor keys and Up/Down through the history file. */
+async function prompt(session: XlSession, account: (r: LineResult) => void): Promise<void> {
+  const file = historyPath();
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: true,
+    // readline wants the newest entry first.
+    history: loadHistory(file).reverse(),
+    historySize: HISTORY_MAX,
+    removeHistoryDuplicates: true,
+    prompt: 'xl> ',
+  });
+  rl.prompt();
+  for await (const line of rl) {
+    const r = await session.line(line, false);
+    account(r);
+    if (r.exit) break;
+    rl.prompt();
+  }
+  const history = (rl as unknown as { history: string[] }).history;
+  rl.close();
+  try {
+    writeFileSync(file, [...history].reverse().slice(-HISTORY_MAX).map((l) => l + '\n').join(''));
+  } catch (e) {
+    process.stderr.write(`xenode xl: cannot save history to ${file}: ${(e as Error).message}\n`);
+  }
 }
