@@ -35,10 +35,10 @@ export interface XlEnv {
   libxl: Libxl;
   /** Read a config file (a real path or a scenario's in-memory file). */
   readFile(path: string): string | undefined;
-  /** The hypervisor's answer to a debug key (the `(XEN)` dump). */
-  debugKeys?(keys: string): string;
-  /** Hypervisor console (`xl dmesg`). */
-  dmesg?(): string;
+  /** XEN_SYSCTL_debug_keys: the handlers print into Xen's console ring, not to xl. */
+  debugKeys?(keys: string): void;
+  /** Hypervisor console ring (`xl dmesg`; `-c` clears it after reading). */
+  dmesg?(clear: boolean): string;
   /** A domain's console output so far. */
   console?(domid: number): string | undefined;
 }
@@ -262,15 +262,19 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         err.push("'xl debug-keys' requires at least one argument.");
         return done(2);
       }
-      if (env.debugKeys) {
-        const dump = env.debugKeys(keys);
-        if (dump) out.push(dump.replace(/\n$/, ''));
-      }
+      // Real xl prints nothing: the output is in the console ring (`xl dmesg`).
+      env.debugKeys?.(keys);
       return done(0);
     }
 
     case 'dmesg': {
-      const d = env.dmesg?.() ?? '';
+      const bad = args.find((a) => a !== '-c');
+      if (bad !== undefined) {
+        err.push(`xl dmesg: unknown option '${bad}' (usage: xl dmesg [-c])`);
+        return done(2);
+      }
+      // The ring verbatim (it may start mid-line after a wrap, as Xen's does).
+      const d = env.dmesg?.(args.includes('-c')) ?? '';
       if (d) out.push(d.replace(/\n$/, ''));
       return done(0);
     }
