@@ -6,6 +6,7 @@
 // unknown key, and xl itself prints nothing (tools/xl/xl_misc.c).
 import type { Domain } from './domain.ts';
 import { dumpEvtchn } from './debugkeys.ts';
+import { dumpGnttab } from './keyhandler_gnttab.ts';
 
 export interface KeyHandler {
   /** Xen's description, as 'h' lists it (keyhandler.c: key_table). */
@@ -26,6 +27,7 @@ function showHandlers(key: string): string {
 /** The handlers xenode installs; the others of Xen's table (registers, timers, NUMA, ...) model nothing here, so they are absent and print nothing. */
 export const KEY_TABLE: Record<string, KeyHandler> = {
   e: { desc: 'dump evtchn info', run: (_k, doms) => dumpEvtchn(doms) },
+  g: { desc: 'print grant table usage', run: (_k, doms) => dumpGnttab(doms) },
   h: { desc: 'show this message', run: (k) => showHandlers(k) },
 };
 
