@@ -10,6 +10,7 @@ import { CfgError, parseDomainConfig, vdevToDevid, type DiskSpec, type VifSpec }
 import type { Libxl } from './libxl.ts';
 import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
+import { xlPauseUnpause } from './xl_vmcontrol.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -57,6 +58,8 @@ xl full list of subcommands:
  destroy             Terminate a domain immediately
  list                List information about all/some domains
  console             Attach to domain's console
+ pause               Pause execution of a domain
+ unpause             Unpause a paused domain
  debug-keys          Send debug keys to Xen
  dmesg               Read and/or clear dmesg buffer
  network-attach      Create a new virtual network device
@@ -254,6 +257,13 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         return done(1);
       }
       return done(0);
+    }
+
+    case 'pause':
+    case 'unpause': {
+      const r = yield* xlPauseUnpause(lx, cmd, args);
+      err.push(...r.err);
+      return done(r.code);
     }
 
     case 'debug-keys': {
