@@ -11,6 +11,7 @@ import type { Libxl } from './libxl.ts';
 import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
 import { xlPauseUnpause } from './xl_vmcontrol.ts';
+import { xlDevList } from './xl_devlist.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -64,8 +65,10 @@ xl full list of subcommands:
  dmesg               Read and/or clear dmesg buffer
  network-attach      Create a new virtual network device
  network-detach      Destroy a domain's virtual network device
+ network-list        List virtual network interfaces for a domain
  block-attach        Create a new virtual block device
  block-detach        Destroy a domain's virtual block device
+ block-list          List virtual block devices for a domain
 `;
 
 export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
@@ -262,6 +265,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     case 'pause':
     case 'unpause': {
       const r = yield* xlPauseUnpause(lx, cmd, args);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
+    case 'network-list':
+    case 'block-list': {
+      const r = yield* xlDevList(lx, cmd, args);
+      out.push(...r.out);
       err.push(...r.err);
       return done(r.code);
     }
