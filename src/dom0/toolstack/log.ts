@@ -22,6 +22,7 @@ export const SITES = {
   domain_destroy_cb: { file: 'libxl_domain.c', line: 886, fn: 'domain_destroy_cb' },
   // Xen 4.17 (more-abi-and-formats.md §3.6):
   libxl_domain_pause: { file: 'libxl_domain.c', line: 587, fn: 'libxl_domain_pause' },
+  pvcontrol_cb: { file: 'libxl_domain.c', line: 854, fn: 'pvcontrol_cb' },
   // Not verified against a 4.11 build (function names are libxl's):
   libxl_domain_unpause: { file: 'libxl_domain.c', line: 625, fn: 'libxl_domain_unpause' },
   domcreate_devmodel_started: { file: 'libxl_create.c', line: 1513, fn: 'domcreate_devmodel_started' },

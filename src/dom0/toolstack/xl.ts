@@ -10,7 +10,7 @@ import { CfgError, parseDomainConfig, vdevToDevid, type DiskSpec, type VifSpec }
 import type { Libxl } from './libxl.ts';
 import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
-import { xlPauseUnpause } from './xl_vmcontrol.ts';
+import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
@@ -59,6 +59,8 @@ xl full list of subcommands:
  destroy             Terminate a domain immediately
  list                List information about all/some domains
  console             Attach to domain's console
+ shutdown            Issue a shutdown signal to a domain
+ reboot              Issue a reboot signal to a domain
  pause               Pause execution of a domain
  unpause             Unpause a paused domain
  debug-keys          Send debug keys to Xen
@@ -260,6 +262,13 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         return done(1);
       }
       return done(0);
+    }
+
+    case 'shutdown':
+    case 'reboot': {
+      const r = yield* xlShutdownReboot(lx, cmd, args);
+      err.push(...r.err);
+      return done(r.code);
     }
 
     case 'pause':
