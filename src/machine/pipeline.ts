@@ -25,10 +25,11 @@ function tokenize(line: string): Token[] {
   };
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
-    if (c === ' ' || c === '\t') end();
-    else if (c === ';' || c === '|') {
+    if (c === ' ' || c === '\t' || c === '\r') end();
+    else if (c === ';' || c === '|' || c === '\n') {
+      // A newline ends a command, as in sh (a quoted multi-line argument is several lines).
       end();
-      out.push(c === ';' ? SEP : PIPE);
+      out.push(c === '|' ? PIPE : SEP);
     } else if (c === '#' && word === undefined) break;
     else if (c === '\\') word = (word ?? '') + (line[++i] ?? '');
     else if (c === "'" || c === '"') {

@@ -11,6 +11,7 @@ t('`;` separates commands, `|` stages; quotes keep them as text', () => {
   assert.equal(parseLine(`xenstore-write /a 'x; y|z'; ;`), [[['xenstore-write', '/a', 'x; y|z']]]);
   assert.equal(parseLine('grep "a\\"b" # comment'), [[['grep', 'a"b']]]);
   assert.equal(parseLine(''), []);
+  assert.equal(parseLine('sleep 1;\n   list\nps'), [[['sleep', '1']], [['list']], [['ps']]], 'a newline separates commands');
   assert.throws(() => parseLine('list |'), /syntax error/);
   assert.throws(() => parseLine('| grep x'), /syntax error/);
   assert.throws(() => parseLine("echo 'open"), /unterminated single quote/);
