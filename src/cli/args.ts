@@ -62,13 +62,15 @@ export async function runCommand(name: string, body: () => Promise<number>): Pro
  * nothing per step, so logs are not flooded.
  */
 export class Progress {
-  private readonly t0 = Date.now();
+  private readonly t0: number;
   private drawn = false;
   constructor(
     private readonly total: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.t0 = now();
+  }
 
   step(done: number, note: string): void {
     if (this.stream.isTTY !== true) return;

@@ -71,4 +71,20 @@ cli('run --json on a hanging build: exit 1, verdict, the e dump and the replay',
   assert.match(j.debug_keys, /Event channel information/);
 });
 
+cli('progress: one redrawn line with rate and ETA on a TTY, nothing off a TTY', async () => {
+  const { Progress } = await import('../../src/cli/args.ts');
+  let t = 0;
+  const tty = { isTTY: true, text: '', write(s: string) { this.text += s; return true; } };
+  const p = new Progress(4, tty as unknown as NodeJS.WriteStream, () => t);
+  t = 2000;
+  p.step(1, 'seed 1 ok');
+  p.end();
+  assert.is(tty.text, '\r\x1b[K[########......................] 1/4 0.5/s ETA 6s seed 1 ok\r\x1b[K');
+  const pipe = { isTTY: false, text: '', write(s: string) { this.text += s; return true; } };
+  const q = new Progress(4, pipe as unknown as NodeJS.WriteStream, () => t);
+  q.step(1, 'seed 1 ok');
+  q.end();
+  assert.is(pipe.text, '');
+});
+
 cli.run();
