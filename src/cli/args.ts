@@ -2,7 +2,10 @@
 // (0 ok, 1 the command ran and failed, 2 the command line is wrong, as
 // getopt-based tools and xl do), the seed-range syntax, and the progress
 // line of long commands (stderr only, so stdout stays the result).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ROOT } from '../machine/kernels.ts';
 
 /** A wrong command line: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -45,13 +48,25 @@ export function parseSeeds(s: string): number[] {
   return out;
 }
 
+/** A KERNEL or CFG argument must name a file, from the current directory or the package's (kernels/hello.ts). */
+export function checkKernelArg(arg: string): void {
+  if (!existsSync(path.resolve(arg)) && !existsSync(path.resolve(ROOT, arg))) throw new UsageError(`no such kernel or cfg file: ${arg}`);
+}
+
+/** The first line of an error, without esbuild's "Build failed with N error(s):" preamble. */
+export function errorLine(e: unknown): string {
+  const errs = (e as { errors?: { text?: string }[] }).errors;
+  if (Array.isArray(errs) && errs[0]?.text) return errs[0].text;
+  return String((e as Error)?.message ?? e).split('\n')[0]!;
+}
+
 /** Runs a command body: UsageError -> exit 2, any other error -> exit 1, each as one line on stderr. */
 export async function runCommand(name: string, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (e) {
     const usage = e instanceof UsageError;
-    console.error(`xenode ${name}: ${(e as Error).message}${usage ? ` (try: xenode ${name} --help)` : ''}`);
+    console.error(`xenode ${name}: ${errorLine(e)}${usage ? ` (try: xenode ${name} --help)` : ''}`);
     return usage ? EXIT_USAGE : EXIT_FAIL;
   }
 }

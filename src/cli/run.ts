@@ -9,6 +9,7 @@ import { parseArgs, styleText } from 'node:util';
 import { runScenario } from '../machine/run_kernel.ts';
 import { formatExplanation } from '../machine/explain.ts';
 import { typecheckKernel } from '../machine/typecheck.ts';
+import { checkKernelArg, errorLine } from './args.ts';
 
 export const help = `usage: xenode run KERNEL|CFG [options]
 
@@ -73,6 +74,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error('xenode run: which KERNEL or CFG? (try: xenode run --help)');
     return 2;
   }
+  try {
+    checkKernelArg(positionals[0]!);
+  } catch (e) {
+    console.error(`xenode run: ${(e as Error).message} (try: xenode run --help)`);
+    return 2;
+  }
   const seed = Number(values.seed);
   if (!/^\d+$/.test(values.seed ?? '') || !Number.isSafeInteger(seed)) {
     console.error(`xenode run: --seed must be a non-negative integer`);
@@ -114,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       hostLog: (l) => console.error(styleText('red', l)),
     });
   } catch (e) {
-    console.error(`xenode run: ${(e as Error).message}`);
+    console.error(`xenode run: ${errorLine(e)}`);
     return 1;
   }
   for (const [domid, rest] of pending) if (rest) emit(domid, rest);

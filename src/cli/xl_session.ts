@@ -7,6 +7,7 @@ import { Machine } from '../machine/machine.ts';
 import { DOM0_HELP, dom0Command } from '../machine/shell.ts';
 import { parseLine, runFilters } from '../machine/pipeline.ts';
 import type { XlResult } from '../dom0/toolstack/xl.ts';
+import { errorLine as oneLine } from './args.ts';
 
 export interface LineResult {
   /** The last pipeline's exit code (0 for an empty line). */
@@ -20,13 +21,6 @@ export interface LineResult {
 export interface SessionIO {
   out(s: string): void;
   err(s: string): void;
-}
-
-/** The first line of an error, without esbuild's "Build failed with N error(s):" preamble. */
-export function oneLine(e: unknown): string {
-  const errs = (e as { errors?: { text?: string }[] }).errors;
-  if (Array.isArray(errs) && errs[0]?.text) return errs[0].text;
-  return String((e as Error)?.message ?? e).split('\n')[0]!;
 }
 
 export class XlSession {

@@ -39,7 +39,7 @@ cli('argument errors exit 2 with one line on stderr', async () => {
   assert.is(p.code, 2);
   assert.is(p.out, '');
   assert.match(p.err, /^xenode sweep: bad --seeds '5\.\.1': empty range 5\.\.1/);
-  for (const [file, ...args] of [['run', 'kernels/hello.ts', '--seed', 'x'], ['run', '--bogus'], ['run'], ['scenario', 'dm-startup', '--stop-after', 'nope'], ['xl', '--seed', '-1', 'list'], ['xl', '--nope'], ['debug_keys'], ['stack', '--scenario', 'nosuch', '3'], ['ps', '--seed', 'z']]) {
+  for (const [file, ...args] of [['run', 'kernels/hello.ts', '--seed', 'x'], ['run', '--bogus'], ['run', 'no/such/kernel.ts'], ['debug_keys', 'e', 'nosuch.ts'], ['sweep', 'run', 'nosuch.ts', '--seeds', '1..2'], ['run'], ['scenario', 'dm-startup', '--stop-after', 'nope'], ['xl', '--seed', '-1', 'list'], ['xl', '--nope'], ['debug_keys'], ['stack', '--scenario', 'nosuch', '3'], ['ps', '--seed', 'z']]) {
     const mod = (await import(`../../src/cli/${file}.ts`)) as { main(a: string[]): Promise<number> };
     const r = await capture(() => mod.main(args));
     assert.is(r.code, 2, `${file} ${args.join(' ')}`);
