@@ -12,13 +12,24 @@ const modules: Record<string, string> = {
   net: './net.ts',
 };
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  }));
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exit(2);
+}
+// A misspelt group is a wrong command line, not an empty table.
+if (values.only !== undefined && !(values.only in modules)) {
+  console.error(`bench: no group '${values.only}' (groups: ${Object.keys(modules).join(', ')})`);
+  process.exit(2);
+}
 const opts: BenchOptions = { quick: values.quick ?? false };
 const rows: BenchRow[] = [];
 for (const [group, path] of Object.entries(modules)) {

@@ -1,7 +1,14 @@
 // The `xenode` command. Each subcommand lives in its own file under src/cli/
 // and exports `main(argv: string[]): Promise<number>` (the exit code).
 // Usage: xenode <command> [options]   (xenode help lists them)
+import { readFileSync } from 'node:fs';
 import { styleText } from 'node:util';
+
+/** package.json's version: the one `npm ls` and the registry would show. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 const commands: Record<string, { file: string; help: string }> = {
   demo: { file: './demo.ts', help: 'the main demo (what `npm start` runs)' },
@@ -31,14 +38,22 @@ const commands: Record<string, { file: string; help: string }> = {
   dom0: { file: './xl.ts', help: 'the same host shell as `xl`, for dom0 commands: xenode dom0 "ifconfig eth0 down; ifconfig eth0 up"' },
   ps: { file: './ps.ts', help: "dom0's kernel threads after a scenario" },
   stack: { file: './stack.ts', help: '/proc/PID/stack of a dom0 thread after a scenario' },
-  sweep: { file: './sweep.ts', help: 'run a scenario over many seeds with a progress bar' },
+  sweep: { file: './sweep.ts', help: 'run a scenario or a kernel over many seeds: xenode sweep run KERNEL --seeds 1..50 [--json]' },
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`xenode ${version()}`);
+    return 0;
+  }
+  // `xenode help CMD` is `xenode CMD --help`.
+  if (name === 'help' && rest[0] && commands[rest[0]]) return main([rest[0], '--help']);
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    console.log(styleText('bold', 'xenode') + ' — a Xen host and PVHv2 unikernel runtime in TypeScript\n');
+    console.log(styleText('bold', 'xenode') + ` ${version()} — a Xen host and PVHv2 unikernel runtime in TypeScript\n`);
+    console.log('usage: xenode COMMAND [options]     xenode COMMAND --help    xenode --version\n');
     for (const [n, c] of Object.entries(commands)) console.log(`  ${n.padEnd(12)} ${c.help}`);
+    console.log('\nexit codes: 0 ok, 1 the command ran and failed (a hang, a failed check), 2 bad command line');
     return 0;
   }
   const cmd = commands[name];
@@ -46,11 +61,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`xenode: unknown command '${name}' (try: xenode help)`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const mod = (await import(cmd.file)) as { main(argv: string[]): Promise<number>; help?: string };
+  // Commands without a long help of their own get their summary line.
+  if (mod.help === undefined && (rest.includes('--help') || rest.includes('-h'))) {
     console.log(`xenode ${name}: ${cmd.help}`);
     return 0;
   }
-  const mod = (await import(cmd.file)) as { main(argv: string[]): Promise<number> };
   return mod.main(rest);
 }
 

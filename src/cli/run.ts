@@ -9,6 +9,37 @@ import { parseArgs, styleText } from 'node:util';
 import { runScenario } from '../machine/run_kernel.ts';
 import { formatExplanation } from '../machine/explain.ts';
 import { typecheckKernel } from '../machine/typecheck.ts';
+import { checkKernelArg, errorLine } from './args.ts';
+
+export const help = `usage: xenode run KERNEL|CFG [options]
+
+Type-checks and builds the kernel (or the kernel of an xl cfg), boots it with
+its peers on a fresh emulated host, shows its console live, and prints the 'e'
+dump at the end (--debug-keys e) or on a hang, with the line that replays it.
+
+options:
+  --seed N             the seed of every choice (default 1)
+  --until SECONDS      stop after this much virtual time (default 60)
+  --variant V          the guest runtime: fixed, unmask=checks-mask, block=hlt-without-cli,
+                       handler-clears-upcall-pending, upcall=global-callback (default fixed)
+  --cmdline "k=v ..."  the kernel command line
+  --debug-keys KEYS    print these keyhandlers' dumps at the end (to stdout: this is not xl)
+  --trace FILE         write the Chrome trace of the run
+  --no-check           skip the type-check of a .ts kernel
+  --json               print one JSON object instead of the live console and summary:
+                         { "kernel": string, "seed": number, "variant": string, "ok": boolean,
+                           "reason": string (why the simulation stopped: done|hang|until|...),
+                           "summary": string, "virtual_s": number,
+                           "console": { "<domid>": [line, ...] }, "xen": [line, ...] (Xen's console),
+                           "verdict": null | { "outcome": "hang"|"stall"|"recovered", "detail": string },
+                           "debug_keys": string (the dumps asked for, and 'e' on a hang),
+                           "replay": string }
+  -h, --help           this help
+exit: 0 the kernel ran ok, 1 it failed or hung (or did not build), 2 bad command line
+
+example:
+  xenode run kernels/ring.ts --variant block=hlt-without-cli --seed 7
+`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -24,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
         cmdline: { type: 'string', default: '' },
         until: { type: 'string', default: '60' },
         'no-check': { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -34,13 +66,22 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   // A path from the current directory (a kernel of your own), else one of the package's (kernels/hello.ts).
   const kernel = positionals[0] !== undefined && existsSync(positionals[0]) ? path.resolve(positionals[0]) : positionals[0];
-  if (values.help || !kernel) {
-    console.log('usage: xenode run KERNEL|CFG [--seed N] [--until SECONDS] [--trace out.json] [--variant V] [--debug-keys e] [--cmdline "k=v ..."] [--no-check]');
-    console.log('variants: fixed, unmask=checks-mask, block=hlt-without-cli, handler-clears-upcall-pending, upcall=global-callback');
-    return kernel ? 0 : 2;
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (!kernel) {
+    console.error('xenode run: which KERNEL or CFG? (try: xenode run --help)');
+    return 2;
+  }
+  try {
+    checkKernelArg(positionals[0]!);
+  } catch (e) {
+    console.error(`xenode run: ${(e as Error).message} (try: xenode run --help)`);
+    return 2;
   }
   const seed = Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
+  if (!/^\d+$/.test(values.seed ?? '') || !Number.isSafeInteger(seed)) {
     console.error(`xenode run: --seed must be a non-negative integer`);
     return 2;
   }
@@ -59,12 +100,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   const variant = values.variant ?? 'fixed';
   const replay = `replay: xenode run ${positionals[0]} --seed ${seed}${variant !== 'fixed' ? ` --variant ${variant}` : ''}${values.cmdline ? ` --cmdline '${values.cmdline}'` : ''}`;
+  const json = values.json === true;
   const pending = new Map<number, string>();
+  // With --json the console is collected into the object instead of shown live.
+  const consoleLines: Record<string, string[]> = {};
+  const emit = (domid: number, l: string) => {
+    if (json) (consoleLines[domid] ??= []).push(l);
+    else process.stdout.write(`${styleText('dim', `(d${domid})`)} ${l}\n`);
+  };
   const onConsole = (domid: number, text: string) => {
     const buf = (pending.get(domid) ?? '') + text;
     const lines = buf.split('\n');
     pending.set(domid, lines.pop()!);
-    for (const l of lines) process.stdout.write(`${styleText('dim', `(d${domid})`)} ${l}\n`);
+    for (const l of lines) emit(domid, l);
   };
   let r;
   try {
@@ -73,17 +121,27 @@ export async function main(argv: string[]): Promise<number> {
       hostLog: (l) => console.error(styleText('red', l)),
     });
   } catch (e) {
-    console.error(`xenode run: ${(e as Error).message}`);
+    console.error(`xenode run: ${errorLine(e)}`);
     return 1;
   }
-  for (const [domid, rest] of pending) if (rest) process.stdout.write(`(d${domid}) ${rest}\n`);
-  for (const l of r.hv.xenConsole) console.log(`(XEN) ${l}`);
+  for (const [domid, rest] of pending) if (rest) emit(domid, rest);
   const hang = r.result.reason === 'hang';
-  if (values.trace) {
-    writeFileSync(values.trace, r.sim.trace.toJSON());
-    console.log(`trace written to ${values.trace}`);
+  if (values.trace) writeFileSync(values.trace, r.sim.trace.toJSON());
+  // Asked-for keys in order; 'e' is added on a hang (the dump that explains it).
+  const keys = [...(values['debug-keys'] ?? '')];
+  if (hang && !keys.includes('e')) keys.push('e');
+  const dumps = keys.map((k) => r.hv.debugKey(k)).join('');
+  if (json) {
+    const v = r.verdict ? { outcome: r.verdict.outcome, detail: r.verdict.detail } : null;
+    console.log(JSON.stringify({
+      kernel: positionals[0], seed, variant, ok: r.ok, reason: r.result.reason, summary: r.summary, virtual_s: r.sim.now / 1e9,
+      console: consoleLines, xen: [...r.hv.xenConsole], verdict: v, debug_keys: dumps, replay: replay.replace(/^replay: /, ''),
+    }, null, 2));
+    return r.ok ? 0 : 1;
   }
-  if (hang || values['debug-keys']?.includes('e')) process.stdout.write(r.hv.debugKey('e'));
+  for (const l of r.hv.xenConsole) console.log(`(XEN) ${l}`);
+  if (values.trace) console.log(`trace written to ${values.trace}`);
+  process.stdout.write(dumps);
   if (r.ok) {
     console.log(styleText('green', `xenode: ${r.summary} (seed ${seed}, variant ${variant}, ${(r.sim.now / 1e9).toFixed(3)} s virtual)`));
     return 0;

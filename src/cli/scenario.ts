@@ -9,6 +9,7 @@
 // checks and the command line that replays the run are printed.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runCommand, UsageError } from './args.ts';
 import { scenarios, type ScenarioOptions, type ScenarioResult } from '../machine/scenarios/index.ts';
 
 export function scenarioOptions(argv: string[]): { name: string | undefined; opts: ScenarioOptions; json: boolean; trace?: string; checks: boolean; rest: string[] } {
@@ -67,21 +68,62 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
 
 export async function playScenario(name: string | undefined, opts: ScenarioOptions): Promise<ScenarioResult> {
   const sc = name ? scenarios[name] : undefined;
-  if (!sc) throw new Error(`unknown scenario '${name ?? ''}' (known: ${Object.keys(scenarios).join(', ')})`);
-  if (opts.stopAfter && !sc.steps.includes(opts.stopAfter)) throw new Error(`--stop-after: no step '${opts.stopAfter}' (steps: ${sc.steps.join(', ')})`);
+  if (!sc) throw new UsageError(`unknown scenario '${name ?? ''}' (known: ${Object.keys(scenarios).join(', ')})`);
+  if (opts.stopAfter && !sc.steps.includes(opts.stopAfter)) throw new UsageError(`--stop-after: no step '${opts.stopAfter}' (steps: ${sc.steps.join(', ')})`);
   return sc.run(opts);
 }
 
+export const help = `usage: xenode scenario NAME [options]
+
+Plays a scenario on a fresh emulated host as a terminal transcript; every step
+carries checks, and a failing check prints the command that replays the run.
+
+scenarios:
+${Object.values(scenarios).map((s) => `  ${s.name.padEnd(18)} ${s.describe}\n  ${''.padEnd(18)} steps: ${s.steps.join(', ')}`).join('\n')}
+
+options:
+  --seed N             the seed of every choice (default 1)
+  --backend B          xenwatch-stall: netback|blkback-io|blkback-grant; frontend-handover: netback|blkback
+  --xenwatch W         single|mtwatch (xenwatch-stall)
+  --legacy             dm-startup: the legacy device-model path
+  --cycles N           frontend-handover: how many handovers (default 3)
+  --variant V          missed-event: the guest runtime variant (default fixed)
+  --workload W         missed-event: netfront-setup|ping-flood|xenstore
+  --count N            missed-event: how many events
+  --stop-after STEP    stop after this step
+  --checks             print every check, not only failing ones
+  --trace FILE         write the Chrome trace of the run
+  --json               print { name, options, ok, failures, replay, steps } as JSON
+  -h, --help           this help
+exit: 0 every check held, 1 a check failed, 2 bad command line
+
+example:
+  xenode scenario xenwatch-stall --backend netback --xenwatch mtwatch --seed 3
+`;
+
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = scenarioOptions(argv);
-    if (!parsed.name) {
-      console.error('usage: xenode scenario NAME [--seed N] [--trace F] [--json] [--checks] [--stop-after STEP] …');
-      for (const s of Object.values(scenarios)) console.error(`  ${s.name.padEnd(16)} ${s.describe}\n  ${''.padEnd(16)} steps: ${s.steps.join(', ')}`);
-      return 2;
+  let parsed: ReturnType<typeof scenarioOptions> | undefined;
+  return runCommand('scenario', async () => {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(help);
+      return 0;
     }
-    const r = await playScenario(parsed.name, parsed.opts);
+    try {
+      parsed = scenarioOptions(argv);
+      if (!parsed.name) throw new Error('which scenario? (known: ' + Object.keys(scenarios).join(', ') + ')');
+      const sc = scenarios[parsed.name];
+      if (!sc) throw new Error(`unknown scenario '${parsed.name}' (known: ${Object.keys(scenarios).join(', ')})`);
+      if (parsed.opts.stopAfter && !sc.steps.includes(parsed.opts.stopAfter)) throw new Error(`--stop-after: no step '${parsed.opts.stopAfter}' (steps: ${sc.steps.join(', ')})`);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    let r;
+    try {
+      r = await playScenario(parsed.name, parsed.opts);
+    } catch (e) {
+      console.error(`replay: xenode scenario ${argv.join(' ')}`);
+      throw e;
+    }
     if (parsed.trace) writeFileSync(parsed.trace, r.host.sim.trace.toJSON());
     if (parsed.json) {
       console.log(JSON.stringify({ name: r.name, options: r.options, ok: r.ok, failures: r.failures, replay: r.replay, steps: r.transcript.steps }, null, 2));
@@ -95,9 +137,5 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     return r.ok ? 0 : 1;
-  } catch (e) {
-    console.error(`xenode scenario: ${(e as Error).message}`);
-    if (parsed) console.error(`replay: xenode scenario ${argv.join(' ')}`);
-    return 2;
-  }
+  });
 }

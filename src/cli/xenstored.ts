@@ -4,6 +4,21 @@ import { parseArgs } from 'node:util';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
 import { listenUnix } from '../dom0/xenstored/socket.ts';
 
+export const help = `usage: xenode xenstored --socket PATH [--verbose]
+
+Runs the xenstore daemon standalone on a unix socket until SIGINT/SIGTERM and
+prints the socket's path. Clients find it through XENSTORED_PATH=PATH.
+
+options:
+  --socket PATH        the unix socket to listen on (required)
+  --verbose            log every request on stderr
+  -h, --help           this help
+exit: 0 stopped by a signal, 1 could not listen, 2 bad command line
+
+example:
+  xenode xenstored --socket /tmp/xs.sock
+`;
+
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
@@ -15,12 +30,22 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`xenode xenstored: ${(e as Error).message}`);
     return 2;
   }
-  if (values.help || !values.socket) {
-    console.error('usage: xenode xenstored --socket PATH [--verbose]');
-    return values.help ? 0 : 2;
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  if (!values.socket) {
+    console.error('xenode xenstored: --socket PATH is required (try: xenode xenstored --help)');
+    return 2;
   }
   const daemon = new Xenstored({ log: values.verbose ? (m) => console.error(m) : undefined });
-  const server = await listenUnix(daemon, values.socket);
+  let server;
+  try {
+    server = await listenUnix(daemon, values.socket);
+  } catch (e) {
+    console.error(`xenode xenstored: ${(e as Error).message}`);
+    return 1;
+  }
   console.log(server.path);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -397,8 +397,12 @@ export class Machine {
         {
           libxl: this.libxl,
           readFile: (p) => this.readFile(p),
-          debugKeys: (k) => [...k].map((c) => this.hv.debugKey(c)).join(''),
-          dmesg: () => this.hv.xenConsole.map((l) => `(XEN) ${l}`).join('\n'),
+          debugKeys: (k) => this.hv.debugKeys(k),
+          dmesg: (clear) => {
+            const text = this.hv.conring.read();
+            if (clear) this.hv.conring.clear();
+            return text;
+          },
           console: (domid) => this.console(domid),
         },
         argv,

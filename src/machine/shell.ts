@@ -22,6 +22,23 @@ import { parsePing, ping } from '../dom0/ping.ts';
 const ok = (stdout: string): XlResult => ({ code: 0, stdout: stdout && !stdout.endsWith('\n') ? stdout + '\n' : stdout, stderr: '' });
 const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
 
+/** `help` at the prompt: dom0's commands, one line each. */
+export const DOM0_HELP = `dom0 commands:
+ ps [ax]                          kernel threads, procps style
+ cat /proc/PID/stack              a thread's call chain
+ ethtool -S vifD.N                netback's zerocopy counters
+ ifconfig ethX up|down            NIC down frees the skbs it holds
+ xwstall hold vifD.N              the NIC keeps the next zerocopy skb from vifD.N
+ blkdisk stall|resume             the backing store stops / resumes completing I/O
+ blkgrant hold|release            the block layer keeps a persistent grant page
+ xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
+ dmesg                            dom0 kernel and NIC log
+ ping [-f] [-q] [-c N] [-i S] IP  ping from xenbr0 (10.0.0.1/24)
+ sleep SECONDS                    let virtual time pass
+ grep [-vicEF] RE | head [-n N] | wc [-lwc]   filters after a |
+ help, exit, quit
+`;
+
 export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg', 'ping'];
 
 /** Run a dom0 shell command; undefined when `argv[0]` is not one. */

@@ -117,6 +117,24 @@ export class GrantTable {
     return { flags: dv.getUint16(o, true), domid: dv.getUint16(o + 2, true), frame: dv.getUint32(o + 4, true) };
   }
 
+  /**
+   * The active entries (pinned by a mapping), ascending ref, for the 'g' key:
+   * pin packs Xen's counters (GNTPIN_hstw_inc 1 << 0, GNTPIN_hstr_inc 1 << 8).
+   */
+  activeEntries(): { ref: number; pin: number; domid: number; frame: number; flags: number }[] {
+    const out = [];
+    for (const [ref, p] of [...this.pins].sort((a, b) => a[0] - b[0])) {
+      const e = this.entry(ref);
+      if (e && p.rd + p.wr > 0) out.push({ ref, pin: (p.wr & 0xff) | ((p.rd & 0xff) << 8), ...e });
+    }
+    return out;
+  }
+
+  /** Maptrack slots this domain has used (Xen grows the maptrack by frames of 256 entries and never shrinks it). */
+  get maptrackSlots(): number {
+    return this.maptrack.length;
+  }
+
   // ---- granter side, for host domains and tests (a guest writes its table itself) ----
 
   /** Write a grant: domid, frame, then flags (the order a guest uses, with a barrier before flags). */

@@ -13,8 +13,12 @@ import { dumpEvtchn } from './debugkeys.ts';
 import { Domain, type CreateDomainConfig } from './domain.ts';
 import { hangOracle, suspects } from './oracle.ts';
 import { Recorder } from './recorder.ts';
+import { ConsoleRing } from './conring.ts';
+import { handleKeypress } from './keyhandler.ts';
 
 export interface HypervisorOptions {
+  /** Bytes of the console ring (Xen's conring_size=; default 16 KiB). */
+  conringSize?: number;
   /** Wallclock at system time 0, in ns since the epoch (shared_info wc_*). Default 2020-06-15T00:00:00Z. */
   wallclockBootNs?: number;
   /** Install the hang oracle on the sim (default true). */
@@ -23,12 +27,6 @@ export interface HypervisorOptions {
   record?: boolean;
 }
 
-/**
- * Lines the hypervisor console keeps. Xen's console ring (xen: drivers/char/
- * console.c: conring, 16 KiB by default) overwrites its oldest bytes; a
- * bounded list of lines keeps the same tail without growing per domain.
- */
-export const XEN_CONSOLE_LINES = 1024;
 
 export class Hypervisor {
   readonly trace: Trace;
@@ -39,8 +37,8 @@ export class Hypervisor {
   readonly wallclockBootNs: number;
   /** Bugs of ours caught at the door (never a guest's fault): tests assert this stays empty. */
   readonly internalErrors: string[] = [];
-  /** Xen's own console lines (without the "(XEN) " prefix): the last XEN_CONSOLE_LINES, as Xen's conring keeps its tail. */
-  readonly xenConsole: string[] = [];
+  /** Xen's console ring (conring.ts): what `xl dmesg` reads; bounded, oldest bytes dropped. */
+  readonly conring: ConsoleRing;
   /** Called on every domain shutdown (the toolstack's VIRQ_DOM_EXC listener may prefer the event). */
   onShutdown: ((d: Domain, reason: number) => void) | undefined;
   /** Called when a dying domain is finally removed. */
@@ -51,6 +49,7 @@ export class Hypervisor {
     this.trace = sim.trace;
     this.wallclockBootNs = opts.wallclockBootNs ?? Date.UTC(2020, 5, 15) * 1e6;
     this.recorder = (opts.record ?? true) ? new Recorder() : undefined;
+    this.conring = new ConsoleRing(opts.conringSize);
     if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
   }
 
@@ -129,10 +128,22 @@ export class Hypervisor {
     return 0;
   }
 
-  /** `xl debug-keys KEY`: the (XEN) console output. Unknown keys print nothing. */
+  /**
+   * What the keyhandler of `key` would print, without touching the console
+   * ring: for a report or a check that inspects the state. Unknown keys: ''.
+   */
   debugKey(key: string): string {
-    if (key === 'e') return dumpEvtchn(this.domains());
-    return '';
+    return handleKeypress(key, this.domains());
+  }
+
+  /** XEN_SYSCTL_debug_keys (`xl debug-keys KEYS`): each key's handler prints into the console ring. */
+  debugKeys(keys: string): void {
+    for (const k of keys) this.conring.puts(handleKeypress(k, this.domains()));
+  }
+
+  /** Xen's own console lines still in the ring (without the "(XEN) " prefix). */
+  get xenConsole(): string[] {
+    return this.conring.lines();
   }
 
   /** A human report of the state when the system is quiet: vCPUs, suspicious ports, the 'e' dump. */
@@ -149,8 +160,7 @@ export class Hypervisor {
 
   /** A line on Xen's console. */
   xenLog(msg: string): void {
-    this.xenConsole.push(msg);
-    if (this.xenConsole.length > XEN_CONSOLE_LINES) this.xenConsole.splice(0, this.xenConsole.length - XEN_CONSOLE_LINES);
+    this.conring.puts(`(XEN) ${msg}\n`);
     if (this.trace.enabled) this.trace.instant(0, 0, msg, undefined, 'xen');
   }
 }

@@ -5,7 +5,7 @@
 // their bounds. scripts/lifecycle_cycles.ts runs 2,000.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { XEN_CONSOLE_LINES } from '../../src/xen/hypervisor.ts';
+import { CONRING_SIZE } from '../../src/xen/conring.ts';
 import { MACHINE_HISTORY } from '../../src/machine/machine.ts';
 import { NIC_CAPTURE_FRAMES } from '../../src/dom0/kernel/nic.ts';
 import { counters, cycle, lifecycleMachine, type Counters } from '../support/lifecycle.ts';
@@ -33,7 +33,7 @@ L('150 create/destroy cycles of a netfront domain: ports, grants, nodes, watches
   for (const k of ['domains', 'dom0Ports', 'dom0GrantsMapped', 'xenstoreNodes', 'kthreads', 'bridgePorts'] as const) {
     assert.ok(mid![k] > start[k], `${k}: ${mid![k]} while running, ${start[k]} idle`);
   }
-  assert.ok(end.xenConsoleLines <= XEN_CONSOLE_LINES && end.historyEntries === MACHINE_HISTORY && end.nicFrames === NIC_CAPTURE_FRAMES, JSON.stringify(end));
+  assert.ok(end.xenConsoleBytes <= CONRING_SIZE && end.historyEntries === MACHINE_HISTORY && end.nicFrames === NIC_CAPTURE_FRAMES, JSON.stringify(end));
   assert.equal(m.hv.internalErrors, []);
 });
 
@@ -41,10 +41,13 @@ L('the bounded logs keep their newest entries', () => {
   // Cheap unit checks of the three bounds on their own.
   return import('../../src/machine/machine.ts').then(({ Machine }) => {
     const m = new Machine({ seed: 1, kernel: false });
-    for (let i = 0; i < XEN_CONSOLE_LINES + 10; i++) m.hv.xenLog(`line ${i}`);
-    assert.is(m.hv.xenConsole.length, XEN_CONSOLE_LINES);
-    assert.is(m.hv.xenConsole[0], 'line 10');
-    assert.is(m.hv.xenConsole.at(-1), `line ${XEN_CONSOLE_LINES + 9}`);
+    // Xen's conring: 16 KiB of bytes, the oldest overwritten (src/xen/conring.ts).
+    const n = 2000;
+    for (let i = 0; i < n; i++) m.hv.xenLog(`line ${i}`);
+    assert.is(m.hv.conring.read().length, CONRING_SIZE);
+    assert.is(m.hv.xenConsole.at(-1), `line ${n - 1}`);
+    const first = Number(m.hv.xenConsole[0]!.replace('line ', ''));
+    assert.ok(first > 0 && m.hv.xenConsole.length === n - first, `the newest ${m.hv.xenConsole.length} lines, contiguous`);
     for (let i = 0; i < MACHINE_HISTORY + 3; i++) m.xlSync('list');
     assert.is(m.history.length, MACHINE_HISTORY);
   });

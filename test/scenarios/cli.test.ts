@@ -27,12 +27,33 @@ cli('bad options and unknown scenarios fail with a message', async () => {
   assert.match(r.err, /--xenwatch must be single or mtwatch/);
 });
 
-cli('sweep prints plain progress lines off a TTY and the result', async () => {
+cli('sweep off a TTY: no progress per seed anywhere, the result on stdout', async () => {
   const r = await capture(() => sweepMain(['dm-startup', '--seeds', '1..3']));
   assert.is(r.code, 0);
-  assert.match(r.out, /\] 3\/3 seed 3 ok, 0 failing\n/);
-  assert.match(r.out, /sweep dm-startup: 3 seeds, all ok/);
-  assert.not.match(r.out, /\r/);
+  assert.match(r.out, /^sweep dm-startup: 3 seeds, all ok \([\d.]+ s\)\n$/);
+  assert.is(r.err, '');
+});
+
+cli('sweep --json: the documented fields', async () => {
+  const r = await capture(() => sweepMain(['run', 'kernels/ring.ts', '--variant', 'block=hlt-without-cli', '--seeds', '1..6', '--json']));
+  const j = JSON.parse(r.out);
+  assert.is(j.seeds, 6);
+  assert.is(j.passed + j.failed, 6);
+  assert.is(j.failing.length, j.failed);
+  assert.is(r.code, j.failed > 0 ? 1 : 0);
+  for (const f of j.failing) assert.match(f.replay, new RegExp(`--seed ${f.seed} --variant block=hlt-without-cli`));
+});
+
+cli('empty or bad seed ranges are argument errors (exit 2), not "0 seeds, all ok"', async () => {
+  for (const s of ['5..1', '', 'x', '1..3,9..2']) {
+    const r = await capture(() => sweepMain(['dm-startup', '--seeds', s]));
+    assert.is(r.code, 2, s);
+    assert.match(r.err, /bad --seeds/);
+    assert.not.match(r.out, /all ok/);
+  }
+  const r = await capture(() => sweepMain(['nosuch', '--seeds', '1..2']));
+  assert.is(r.code, 2);
+  assert.match(r.err, /unknown scenario 'nosuch'/);
 });
 
 cli('ps and stack at the stuck step', async () => {

@@ -19,7 +19,7 @@ export interface Counters {
   /** Pending sim timers. */
   timers: number;
   historyEntries: number;
-  xenConsoleLines: number;
+  xenConsoleBytes: number;
   nicFrames: number;
 }
 
@@ -36,7 +36,7 @@ export function counters(m: Machine): Counters {
     bridgePorts: k.bridge.ports.length,
     timers: m.sim.clock.pending,
     historyEntries: m.history.length,
-    xenConsoleLines: m.hv.xenConsole.length,
+    xenConsoleBytes: m.hv.conring.read().length,
     nicFrames: k.nic.wire.length,
   };
 }

@@ -20,7 +20,11 @@ export const SITES = {
   libxl__destroy_domid: { file: 'libxl_domain.c', line: 1000, fn: 'libxl__destroy_domid' },
   domain_destroy_callback: { file: 'libxl_domain.c', line: 959, fn: 'domain_destroy_callback' },
   domain_destroy_cb: { file: 'libxl_domain.c', line: 886, fn: 'domain_destroy_cb' },
+  // Xen 4.17 (more-abi-and-formats.md §3.6):
+  libxl_domain_pause: { file: 'libxl_domain.c', line: 587, fn: 'libxl_domain_pause' },
+  pvcontrol_cb: { file: 'libxl_domain.c', line: 854, fn: 'pvcontrol_cb' },
   // Not verified against a 4.11 build (function names are libxl's):
+  libxl_domain_unpause: { file: 'libxl_domain.c', line: 625, fn: 'libxl_domain_unpause' },
   domcreate_devmodel_started: { file: 'libxl_create.c', line: 1513, fn: 'domcreate_devmodel_started' },
   device_model_spawn_outcome: { file: 'libxl_dm.c', line: 2404, fn: 'device_model_spawn_outcome' },
   libxl__spawn_spawn: { file: 'libxl_exec.c', line: 1145, fn: 'spawn_watch_event' },

@@ -10,6 +10,8 @@ import { CfgError, parseDomainConfig, vdevToDevid, type DiskSpec, type VifSpec }
 import type { Libxl } from './libxl.ts';
 import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
+import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
+import { xlDevList } from './xl_devlist.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -35,10 +37,10 @@ export interface XlEnv {
   libxl: Libxl;
   /** Read a config file (a real path or a scenario's in-memory file). */
   readFile(path: string): string | undefined;
-  /** The hypervisor's answer to a debug key (the `(XEN)` dump). */
-  debugKeys?(keys: string): string;
-  /** Hypervisor console (`xl dmesg`). */
-  dmesg?(): string;
+  /** XEN_SYSCTL_debug_keys: the handlers print into Xen's console ring, not to xl. */
+  debugKeys?(keys: string): void;
+  /** Hypervisor console ring (`xl dmesg`; `-c` clears it after reading). */
+  dmesg?(clear: boolean): string;
   /** A domain's console output so far. */
   console?(domid: number): string | undefined;
 }
@@ -57,12 +59,18 @@ xl full list of subcommands:
  destroy             Terminate a domain immediately
  list                List information about all/some domains
  console             Attach to domain's console
+ shutdown            Issue a shutdown signal to a domain
+ reboot              Issue a reboot signal to a domain
+ pause               Pause execution of a domain
+ unpause             Unpause a paused domain
  debug-keys          Send debug keys to Xen
  dmesg               Read and/or clear dmesg buffer
  network-attach      Create a new virtual network device
  network-detach      Destroy a domain's virtual network device
+ network-list        List virtual network interfaces for a domain
  block-attach        Create a new virtual block device
  block-detach        Destroy a domain's virtual block device
+ block-list          List virtual block devices for a domain
 `;
 
 export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
@@ -256,21 +264,47 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
       return done(0);
     }
 
+    case 'shutdown':
+    case 'reboot': {
+      const r = yield* xlShutdownReboot(lx, cmd, args);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
+    case 'pause':
+    case 'unpause': {
+      const r = yield* xlPauseUnpause(lx, cmd, args);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
+    case 'network-list':
+    case 'block-list': {
+      const r = yield* xlDevList(lx, cmd, args);
+      out.push(...r.out);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
     case 'debug-keys': {
       const keys = args[0];
       if (!keys) {
         err.push("'xl debug-keys' requires at least one argument.");
         return done(2);
       }
-      if (env.debugKeys) {
-        const dump = env.debugKeys(keys);
-        if (dump) out.push(dump.replace(/\n$/, ''));
-      }
+      // Real xl prints nothing: the output is in the console ring (`xl dmesg`).
+      env.debugKeys?.(keys);
       return done(0);
     }
 
     case 'dmesg': {
-      const d = env.dmesg?.() ?? '';
+      const bad = args.find((a) => a !== '-c');
+      if (bad !== undefined) {
+        err.push(`xl dmesg: unknown option '${bad}' (usage: xl dmesg [-c])`);
+        return done(2);
+      }
+      // The ring verbatim (it may start mid-line after a wrap, as Xen's does).
+      const d = env.dmesg?.(args.includes('-c')) ?? '';
       if (d) out.push(d.replace(/\n$/, ''));
       return done(0);
     }

@@ -19,6 +19,7 @@
 //      the page) lets the callback return; the queued events run, the grants
 //      are unmapped and the zombie goes.
 
+import { pipeText } from '../pipeline.ts';
 import { Machine } from '../machine.ts';
 import { XenbusState } from '../../abi/xen.ts';
 import { Transcript } from './transcript.ts';
@@ -113,13 +114,15 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const stuckThread = () => k.kthreads.list().find((t) => t.fullName === stuckName);
   // Let runnable work finish (threads passing through R, or D in read_reply) before looking.
   const settle = () => runFor(1 * MS);
-  const psGrep = () => k.psText().split('\n').filter((l) => /PID|xen|vif|blkback/.test(l)).join('\n') + '\n';
+  // Through the prompt's own grep, so the transcript shows what the command prints (grep drops ps's header).
+  const psFilter = "grep -E 'xen|vif|blkback'";
+  const psGrep = () => pipeText(k.psText(), psFilter);
   const fault = stallFault(host, backend);
 
   try {
     tr.step('boot', `xenwatch stall: backend ${backend}, dom0 xenwatch ${mode}, seed ${opts.seed}`);
     xl('list');
-    sh('ps ax | grep xen', psGrep());
+    sh(`ps ax | ${psFilter}`, psGrep());
     tr.check('dom0 kernel booted', k.ready && k.oopses.length === 0, k.oopses.join('; '));
     stop('boot');
 
@@ -156,7 +159,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
 
     tr.step('stuck-thread', `the stuck thread: [${stuckName}] in D`);
     settle();
-    sh('ps ax | grep xen', psGrep());
+    sh(`ps ax | ${psFilter}`, psGrep());
     const st = stuckThread();
     tr.check(`[${stuckName}] exists and is in D`, st?.state === 'D', st ? st.state : 'missing');
     if (st) {
@@ -182,7 +185,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
       runUntil(() => beState('/local/domain/0/backend/vbd/2/51712') === XenbusState.Connected, 5 * S);
       xl('list');
       settle();
-      sh('ps ax | grep xen', psGrep());
+      sh(`ps ax | ${psFilter}`, psGrep());
       const inD = k.ps().filter((r) => r.stat === 'D').map((r) => r.command);
       tr.check('only [xen-mtwatch-1] is in D', inD.length === 1 && inD[0] === '[xen-mtwatch-1]', inD.join(' '));
     }
@@ -198,7 +201,7 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     runFor(500 * MS);
     const st2 = stuckThread();
     tr.check(`[${stuckName}] is no longer in D`, st2?.state !== 'D', st2 ? `${st2.state}\n${k.stack(st2.pid)}` : 'gone');
-    sh('ps ax | grep xen', psGrep());
+    sh(`ps ax | ${psFilter}`, psGrep());
     stop('workaround');
 
     tr.step('drained', 'the queued watch events run; the grants go back; the zombie disappears');
