@@ -10,6 +10,7 @@ const modules: Record<string, string> = {
   xenstored: './xenstored.ts',
   dom0: './dom0.ts',
   net: './net.ts',
+  explore: './explore.ts',
 };
 
 let values;

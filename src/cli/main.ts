@@ -39,6 +39,15 @@ const commands: Record<string, { file: string; help: string }> = {
   ps: { file: './ps.ts', help: "dom0's kernel threads after a scenario" },
   stack: { file: './stack.ts', help: '/proc/PID/stack of a dom0 thread after a scenario' },
   sweep: { file: './sweep.ts', help: 'run a scenario or a kernel over many seeds: xenode sweep run KERNEL --seeds 1..50 [--json]' },
+  explore: {
+    file: './explore.ts',
+    help:
+      'search schedules for failures, shrink each to a 1-minimal replay token:\n' +
+      '               xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
+      '               [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism] [--emit-test DIR];\n' +
+      '               xenode explore merge FILES...  (TARGET: xenwatch-stall, dm-startup, frontend-handover or a kernel file)',
+  },
+  replay: { file: './replay.ts', help: 'replay a schedule from its token: xenode replay TOKEN' },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -16,7 +16,7 @@
 
 import fs from 'node:fs';
 import { SHUTDOWN_NAMES } from '../abi/xen.ts';
-import { Sim, SimThread, type Co } from '../sim/index.ts';
+import { Sim, SimThread, type Co, type Scheduler } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
@@ -55,8 +55,13 @@ export interface MachineOptions {
   dom0Vcpus?: number;
   /** Runtime variant for kernels whose config has no `xenode_variant` key (default fixed). */
   variant?: string;
-  /** Preemption at choice points (Sim option). */
+  /**
+   * Default scheduler: at a choice point with ready nestable work, preempt
+   * with probability 1/n (0 = never; default 2). Ignored with `scheduler`.
+   */
   preemptOneIn?: number;
+  /** Who answers scheduling decisions (`xenode explore`'s strategies); default: random on the seed. */
+  scheduler?: Scheduler;
   /** Guest console output as it arrives (PV console ring via xenconsoled, and CONSOLEIO_write). */
   onConsole?: (domid: number, text: string) => void;
   /** Where host-side diagnostics go (kernel crashes, xenstored internals). */
@@ -111,7 +116,7 @@ export class Machine {
       this.kernel?.klog.printk(l);
       opts.log?.(l);
     };
-    this.sim = new Sim({ seed: opts.seed ?? 0, trace: opts.trace ?? false, preemptOneIn: opts.preemptOneIn ?? 2 });
+    this.sim = new Sim({ seed: opts.seed ?? 0, trace: opts.trace ?? false, preemptOneIn: opts.preemptOneIn ?? 2, ...(opts.scheduler ? { scheduler: opts.scheduler } : {}) });
     this.hv = new Hypervisor(this.sim);
     this.dom0 = this.hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: opts.dom0MemKiB ?? 2879 * 1024 + 512, vcpus: opts.dom0Vcpus ?? 4, host: true });
     this.dom0host = attachDom0Events(this.dom0);

@@ -30,7 +30,8 @@ export function startRingProducer(hv: Hypervisor, domid: number, opts: ProducerO
       page.setUint32(RING.PROD, i, true);
       dom0.evtchn.send(lp);
       stats.sent = i;
-      const c = hv.sim.choices.choose(8);
+      // The workload's own stream: its pauses are not scheduling answers.
+      const c = hv.sim.stream('ring-producer').choose(8);
       if (c === 0) yield* sleep(1_000_000);
       else yield* yieldNow();
     }

@@ -11,7 +11,7 @@
 //   kernels/pingpong.ts  + a second pingpong kernel (server d1, client d2)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunResult as SimRunResult, Sim } from '../sim/index.ts';
+import type { RunResult as SimRunResult, Scheduler, Sim } from '../sim/index.ts';
 import type { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { SHUTDOWN_NAMES } from '../abi/xen.ts';
@@ -44,8 +44,10 @@ export interface RunKernelOptions {
   /** Virtual time limit from boot, ns (default 60 s). */
   until?: number;
   maxSteps?: number;
-  /** Preemption at choice points: probability 1/n (default 2, 0 = never). */
+  /** Preemption at choice points: probability 1/n (default 2, 0 = never). Ignored with `scheduler`. */
   preemptOneIn?: number;
+  /** Who answers scheduling decisions (`xenode explore`); default: random on the seed. */
+  scheduler?: Scheduler;
 }
 
 export interface RunKernelResult {
@@ -95,6 +97,7 @@ export async function runScenario(o: RunKernelOptions): Promise<RunKernelResult>
   const machine: Machine = new Machine({
     seed, trace: o.trace ?? false, xenpvQemu: false, variant: o.variant ?? 'fixed',
     ...(o.preemptOneIn !== undefined ? { preemptOneIn: o.preemptOneIn } : {}),
+    ...(o.scheduler ? { scheduler: o.scheduler } : {}),
     ...(o.onConsole ? { onConsole: mapped } : {}),
     ...(o.hostLog ? { log: o.hostLog } : {}),
   });

@@ -34,6 +34,21 @@ export class Choices {
     return new Choices(seed, undefined, record);
   }
 
+  /**
+   * A subsystem's own stream (toolstack ids, guest Math.random seeds, a
+   * workload's pauses), derived from the run's seed and the stream's name, so
+   * that a subsystem drawing more or fewer numbers never shifts the
+   * scheduler's answers or another subsystem's (TigerBeetle's habit: one PRNG
+   * per subsystem, all from the root seed).
+   */
+  static derive(seed: number, name: string): Choices {
+    // FNV-1a over the name, mixed with the seed; sfc32's warm-up does the rest.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+    const s = ((h ^ Math.imul((seed >>> 0) ^ Math.floor(seed / 4294967296), 0x9e3779b1)) >>> 0);
+    return new Choices(s, undefined, false);
+  }
+
   /** Replay or shrink: answers come from `sequence` (each taken modulo n); past its end, 0. */
   static fromSequence(sequence: readonly number[], record = false): Choices {
     return new Choices(undefined, sequence, record);

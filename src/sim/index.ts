@@ -1,4 +1,4 @@
-export { Sim, type Task, type Hang, type Oracle, type RunOptions, type RunResult, type SimOptions } from './sim.ts';
+export { Sim, RandomScheduler, type Task, type Hang, type Oracle, type RunOptions, type RunResult, type SimOptions, type Scheduler } from './sim.ts';
 export { Clock, NS, type Timer } from './clock.ts';
 export { Choices } from './choice.ts';
 export { Trace, type TraceArgs } from './trace.ts';

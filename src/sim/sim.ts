@@ -11,6 +11,15 @@
 //
 // Virtual time advances only when the run queue is empty; before advancing,
 // the oracles look for a hang (every vCPU halted while work is outstanding).
+//
+// Who decides: a Scheduler answers the two kinds of scheduling decision (a
+// preemption at a choice point, the next task at top level). The default one
+// draws from the seed (RandomScheduler, below); `xenode explore` plugs in its
+// own (recording, replaying, PCT, swarm: src/machine/explore/). Everything
+// else that wants randomness (libxl's uuids, a guest's Math.random seed, a
+// workload's pauses) takes its own stream, `sim.stream(name)`, derived from
+// the seed, so the scheduler's answers are the only thing a strategy controls
+// and a shrinker removes.
 
 import { Choices } from './choice.ts';
 import { Clock } from './clock.ts';
@@ -49,21 +58,60 @@ export type RunResult =
   | { reason: 'stopped'; why: string }
   | { reason: 'hang'; hang: Hang };
 
+/** Answers the simulator's scheduling decisions (see the header). */
+export interface Scheduler {
+  /**
+   * At choice point `label`, with `n` ready nestable tasks in `cands[0..n)`
+   * (run-queue order) and `current` running: the index of the task to run
+   * nested now, or -1 to let `current` go on.
+   */
+  preempt(label: string, current: Task | undefined, cands: readonly Task[], n: number): number;
+  /** At top level, with `n` >= 2 ready tasks in `runq[0..n)` (FIFO order): the index to run next. */
+  pick(runq: readonly Task[], n: number): number;
+  /** False: never preempts (point() returns at once, the hot path). Read once, when the Sim is made. */
+  readonly preemptive: boolean;
+}
+
+/** Today's default: preempt with probability 1/preemptOneIn, then a uniform candidate; a uniform top-level pick. */
+export class RandomScheduler implements Scheduler {
+  readonly preemptive: boolean;
+  constructor(
+    readonly choices: Choices,
+    readonly preemptOneIn: number,
+  ) {
+    this.preemptive = preemptOneIn > 0;
+  }
+
+  preempt(_label: string, _current: Task | undefined, _cands: readonly Task[], n: number): number {
+    return this.choices.oneIn(this.preemptOneIn) ? this.choices.choose(n) : -1;
+  }
+
+  pick(_runq: readonly Task[], n: number): number {
+    return this.choices.choose(n);
+  }
+}
+
 export interface SimOptions {
+  /** Root seed: the default scheduler's stream and every sim.stream() derive from it. */
   seed?: number;
-  /** Replay/shrink: the answers to choose(), instead of a seed. */
+  /** Replay/shrink: the answers to the default scheduler's choose(), instead of the seed's. */
   choices?: readonly number[];
   trace?: boolean;
-  /** At a choice point with ready nestable work, preempt with probability 1/n (0 = never). */
+  /**
+   * Default scheduler: at a choice point with ready nestable work, preempt
+   * with probability 1/n (0 = never; default 2). Ignored with `scheduler`.
+   */
   preemptOneIn?: number;
+  /** Who answers scheduling decisions (default: a RandomScheduler on the seed). */
+  scheduler?: Scheduler;
 }
 
 export class Sim {
   readonly clock = new Clock();
-  readonly choices: Choices;
+  readonly seed: number;
+  readonly scheduler: Scheduler;
   readonly trace: Trace;
   readonly oracles: Oracle[] = [];
-  preemptOneIn: number;
   steps = 0;
   // The run queue and the running stack are arrays with explicit lengths that
   // never shrink: push/pop on a 0 <-> 1 element array makes V8 trim and
@@ -72,12 +120,29 @@ export class Sim {
   private nq = 0;
   private readonly running: Task[] = [];
   private nrunning = 0;
+  // point()'s candidates, reused (no allocation on the hot path).
+  private readonly cands: Task[] = [];
+  private readonly candAt: number[] = [];
+  // scheduler.preemptive, read once (point() is the hot path).
+  private readonly preemptive: boolean;
   private stopWhy: string | undefined;
+  private readonly streams = new Map<string, Choices>();
 
   constructor(opts: SimOptions = {}) {
-    this.choices = opts.choices ? Choices.fromSequence(opts.choices) : Choices.fromSeed(opts.seed ?? 0);
+    this.seed = opts.seed ?? 0;
+    if (!Number.isSafeInteger(this.seed) || this.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${this.seed}`);
+    this.scheduler =
+      opts.scheduler ??
+      new RandomScheduler(opts.choices ? Choices.fromSequence(opts.choices) : Choices.fromSeed(this.seed), opts.preemptOneIn ?? 2);
+    this.preemptive = this.scheduler.preemptive;
     this.trace = new Trace(opts.trace ?? false, () => this.clock.now);
-    this.preemptOneIn = opts.preemptOneIn ?? 2;
+  }
+
+  /** A subsystem's own random stream (one per name, derived from the seed; see Choices.derive). */
+  stream(name: string): Choices {
+    let c = this.streams.get(name);
+    if (!c) this.streams.set(name, (c = Choices.derive(this.seed, name)));
+    return c;
   }
 
   get now(): number {
@@ -106,25 +171,26 @@ export class Sim {
   }
 
   /** A choice point (see the header). `label` names the instruction boundary. */
-  point(_label: string): void {
-    if (this.nq === 0 || this.preemptOneIn === 0 || this.nrunning > 8) return;
+  point(label: string): void {
+    if (this.nq === 0 || !this.preemptive || this.nrunning > 8) return;
+    const cands = this.cands;
+    const at = this.candAt;
     let n = 0;
     for (let i = 0; i < this.nq; i++) {
       const t = this.runq[i]!;
-      if (t.nestable && !this.isRunning(t)) n++;
-    }
-    if (n === 0 || !this.choices.oneIn(this.preemptOneIn)) return;
-    let k = this.choices.choose(n);
-    for (let i = 0; i < this.nq; i++) {
-      const t = this.runq[i]!;
-      if (!t.nestable || this.isRunning(t)) continue;
-      if (k-- === 0) {
-        this.removeAt(i);
-        t.queued = false;
-        this.exec(t);
-        return;
+      if (t.nestable && !this.isRunning(t)) {
+        cands[n] = t;
+        at[n++] = i;
       }
     }
+    if (n === 0) return;
+    const k = this.scheduler.preempt(label, this.nrunning > 0 ? this.running[this.nrunning - 1] : undefined, cands, n);
+    if (!(k >= 0 && k < n)) return;
+    // cands keeps stale references past n until overwritten: at most the
+    // longest run queue seen, and clearing them costs on every point.
+    const t = this.removeAt(at[k]!);
+    t.queued = false;
+    this.exec(t);
   }
 
   /** Run until idle, a hang, a stop, or a limit. */
@@ -141,7 +207,8 @@ export class Sim {
       // time (runUntil) sees its condition before the clock moves on.
       if (steps >= maxSteps) return { reason: 'steps' };
       if (this.nq > 0) {
-        const i = this.nq === 1 ? 0 : this.choices.choose(this.nq);
+        let i = this.nq === 1 ? 0 : this.scheduler.pick(this.runq, this.nq);
+        if (!(i >= 0 && i < this.nq)) i = 0;
         const t = this.removeAt(i);
         t.queued = false;
         this.exec(t);

@@ -6,7 +6,11 @@
 // FIFO ABI (handler-clears-upcall-pending: seed 203 with a 2L dom0; with
 // FIFO, 1462 of 1..2400, also 1599, 1645, 2224). Each failing variant must
 // fail through its own mechanism, and the explanation must name the steps
-// that lost the event.
+// that lost the event. Re-pinned once more (hlt-without-cli 18, 66 -> 17, 226;
+// handler-clears 1462 -> 271) when libxl's ids, the guests' Math.random seeds
+// and the ring producer's pauses left the scheduler's stream for their own
+// (sim.stream): the same seed now names another schedule. `xenode explore`
+// finds these without pinned seeds.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runScenario } from '../../src/machine/run_kernel.ts';
@@ -46,8 +50,8 @@ V('unmask=checks-mask: a wedged port [1/0/0]; the explanation shows the masked s
   assert.ok(l.includes('cli') && l.includes('sti') && l.includes('hlt'));
 });
 
-V('block=hlt-without-cli loses the interrupt: [1/0/1] with upcall_pending=1 while halted (seeds 18, 66)', async () => {
-  for (const seed of [18, 66]) {
+V('block=hlt-without-cli loses the interrupt: [1/0/1] with upcall_pending=1 while halted (seeds 17, 226)', async () => {
+  for (const seed of [17, 226]) {
     const r = await ring(seed, 'block=hlt-without-cli');
     assert.is(r.result.reason, 'hang', `seed ${seed}`);
     assert.match(r.summary, /upcall_pending=1 and port 4 \[1\/0\/1\]/);
@@ -63,8 +67,8 @@ V('block=hlt-without-cli loses the interrupt: [1/0/1] with upcall_pending=1 whil
   }
 });
 
-V('handler-clears-upcall-pending: the handler demuxes in the window between demux and cli: [1/1/0] while halted (seed 1462)', async () => {
-  const r = await ring(1462, 'handler-clears-upcall-pending');
+V('handler-clears-upcall-pending: the handler demuxes in the window between demux and cli: [1/1/0] while halted (seed 271)', async () => {
+  const r = await ring(271, 'handler-clears-upcall-pending');
   assert.is(r.result.reason, 'hang', r.summary);
   assert.is(r.domains[0]!.shutdownReason, undefined);
   assert.match(r.summary, /port 4 \[1\/1\/0\] \(masked after delivery/);

@@ -135,3 +135,70 @@ until('stops as soon as the condition holds, before time advances', () => {
   assert.is(sim.now, 5000);
 });
 until.run();
+
+const sched = suite('schedulers and streams');
+sched('streams are per name and seed, and drawing from one never shifts the scheduler', () => {
+  const a = Choices.derive(5, 'libxl'), b = Choices.derive(5, 'libxl'), c = Choices.derive(5, 'guest-random'), d = Choices.derive(6, 'libxl');
+  const draw = (x: Choices) => Array.from({ length: 20 }, () => x.choose(1000));
+  const ra = draw(a);
+  assert.equal(ra, draw(b));
+  assert.not.equal(ra, draw(c));
+  assert.not.equal(ra, draw(d));
+  // Two runs of the same seed; one draws uuid-like digits from the 'libxl' stream between steps.
+  const order = (extra: boolean) => {
+    const sim = new Sim({ seed: 3 });
+    const log: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      new SimThread(sim, name.charCodeAt(0), name, function* () {
+        for (let i = 0; i < 4; i++) {
+          log.push(name);
+          if (extra) for (let j = 0; j < 31; j++) sim.stream('libxl').choose(16);
+          yield* yieldNow();
+        }
+      });
+    }
+    sim.run();
+    return log.join('');
+  };
+  assert.is(order(true), order(false));
+});
+
+sched('a Scheduler answers every pick and preemption; out-of-range answers fall back to the oldest task', () => {
+  const seen: string[] = [];
+  const sim = new Sim({
+    seed: 1,
+    scheduler: {
+      preemptive: true,
+      preempt: (label, current, cands, n) => {
+        seen.push(`point ${label} ${current?.name ?? '-'} ${cands.slice(0, n).map((t) => t.name).join(',')}`);
+        return 0;
+      },
+      pick: (runq, n) => {
+        seen.push(`pick ${runq.slice(0, n).map((t) => t.name).join(',')}`);
+        return 99;
+      },
+    },
+  });
+  const log: string[] = [];
+  const top = { name: 'top', queued: false, nestable: false, run: () => { log.push('top'); sim.point('p'); log.push('top end'); } };
+  new SimThread(sim, 1, 'x', function* () {
+    log.push('x');
+  });
+  sim.ready(top);
+  sim.run();
+  // x (the oldest) runs first: pick answered 99, out of range -> 0.
+  assert.equal(seen, ['pick x,top']);
+  assert.equal(log, ['x', 'top', 'top end']);
+  const seen2: string[] = [];
+  const sim2 = new Sim({ seed: 1, scheduler: { preemptive: true, preempt: (l, c, cands, n) => (seen2.push(`${l} ${c?.name} ${n}`), 0), pick: () => 1 } });
+  const log2: string[] = [];
+  new SimThread(sim2, 1, 'x', function* () {
+    log2.push('x');
+  });
+  sim2.ready({ name: 'top', queued: false, nestable: false, run: () => { log2.push('top'); sim2.point('p'); log2.push('top end'); } });
+  sim2.run();
+  // pick 1 runs top first; at its point, x runs nested (preempt answered 0 = candidate 0).
+  assert.equal(seen2, ['p top 1']);
+  assert.equal(log2, ['top', 'x', 'top end']);
+});
+sched.run();

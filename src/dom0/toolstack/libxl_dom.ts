@@ -12,11 +12,16 @@ import type { BuiltDomain } from './xc.ts';
 /** DOMID_FIRST_RESERVED (xen.h): allocate_domid wraps below it. */
 const DOMID_LIMIT = 0x7ff0;
 
-/** A uuid from the seeded choices (libxl_uuid_generate; deterministic here). */
+/**
+ * A uuid from the toolstack's own seeded stream (libxl_uuid_generate;
+ * deterministic here). Not the scheduler's stream: ids must not shift
+ * scheduling answers, nor a replayed schedule feed uuid digits.
+ */
 export function makeUuid(sim: Sim): string {
-  const hex = () => sim.choices.choose(16).toString(16);
+  const ids = sim.stream('libxl');
+  const hex = () => ids.choose(16).toString(16);
   const part = (n: number) => Array.from({ length: n }, hex).join('');
-  return `${part(8)}-${part(4)}-4${part(3)}-${(8 + sim.choices.choose(4)).toString(16)}${part(3)}-${part(12)}`;
+  return `${part(8)}-${part(4)}-4${part(3)}-${(8 + ids.choose(4)).toString(16)}${part(3)}-${part(12)}`;
 }
 
 /** allocate_domid: the next free domid after the last one, skipping live and recently destroyed ones. */

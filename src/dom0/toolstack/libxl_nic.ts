@@ -39,9 +39,10 @@ export function vifKeys(ctx: LibxlCtx, ref: DeviceRef, v: VifSpec): DeviceKeys {
   return { be, fe };
 }
 
-/** libxl's 00:16:3e:xx:xx:xx (the Xen OUI), seeded. */
+/** libxl's 00:16:3e:xx:xx:xx (the Xen OUI), from the toolstack's own seeded stream (see makeUuid). */
 function randomMac(ctx: LibxlCtx): string {
-  const b = () => ctx.sim.choices.choose(256).toString(16).padStart(2, '0');
+  const ids = ctx.sim.stream('libxl');
+  const b = () => ids.choose(256).toString(16).padStart(2, '0');
   return `00:16:3e:${b()}:${b()}:${b()}`;
 }
 

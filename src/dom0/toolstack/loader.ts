@@ -51,7 +51,7 @@ export interface LoadOptions {
   /** Virtual system time in ns (the simulator's clock). */
   now: () => number;
   wallEpochNs?: number;
-  /** Seed for the realm's Math.random (e.g. from sim.choices). */
+  /** Seed for the realm's Math.random (e.g. from a sim stream). */
   seed?: number;
   /** Timeout for evaluating the bundle and for the first resume (boot), ms. */
   bootTimeoutMs?: number;

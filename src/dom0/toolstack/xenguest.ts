@@ -32,7 +32,7 @@ export interface BootKernelOptions {
   consoleDomid?: number;
   /** Boot (bundle evaluation + first resume) time limit, ms. */
   bootTimeoutMs?: number;
-  /** Seed for the realm's Math.random (default: drawn from sim.choices). */
+  /** Seed for the realm's Math.random (default: drawn from the sim's 'guest-random' stream). */
   seed?: number;
   /** Host console sink for crash reports (default: console.error). */
   hostLog?: (line: string) => void;
@@ -85,7 +85,7 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKerne
     name: opts.name,
     now: () => hv.sim.clock.now,
     wallEpochNs: hv.wallclockBootNs,
-    seed: opts.seed ?? Math.floor(hv.sim.choices.float() * 4294967296),
+    seed: opts.seed ?? Math.floor(hv.sim.stream('guest-random').float() * 4294967296),
     ...(opts.bootTimeoutMs !== undefined ? { bootTimeoutMs: opts.bootTimeoutMs } : {}),
     // The boot inputs besides the bundle (see LoadOptions.bootKey).
     bootKey: `${memKiB} ${opts.vcpus ?? 1} ${storePort} ${consolePort} ${opts.cmdline ?? ''}`,

@@ -30,7 +30,7 @@ export const dmStartup: Scenario = {
   steps: STEPS,
   async run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const legacy = opts.legacy ?? false;
-    const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy });
+    const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, legacyDmPath: legacy, ...(opts.scheduler ? { scheduler: opts.scheduler } : {}) });
     for (const [k, v] of Object.entries(CFG)) host.files.set(k, v);
     const { tr, xl, stop } = makeDriver(host, opts);
     const dmNotes = (from: number) => {

@@ -64,7 +64,7 @@ export async function runFrontendHandover(opts: ScenarioOptions, tweaks: { kerne
   const net = backend === 'netback';
   const kind = net ? 'vif' : 'vbd';
   const devid = net ? 0 : 51712;
-  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false });
+  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, ...(opts.scheduler ? { scheduler: opts.scheduler } : {}) });
   const k = host.kernel!;
   const cfg = net
     ? `name = "kexec"\nkernel = "${KEXEC_KERNEL}"\nmemory = 64\nvcpus = 1\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\nextra = "dev=vif cycles=${cycles}${more}"\n`

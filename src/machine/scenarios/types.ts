@@ -1,9 +1,12 @@
 // What every scenario takes and returns.
 import type { Machine } from '../machine.ts';
+import type { Scheduler } from '../../sim/index.ts';
 import type { Transcript } from './transcript.ts';
 
 export interface ScenarioOptions {
   seed: number;
+  /** Who answers scheduling decisions (`xenode explore`); default: random on the seed. */
+  scheduler?: Scheduler;
   trace?: boolean;
   /** xenwatch-stall: which backend stalls. */
   backend?: 'netback' | 'blkback-io' | 'blkback-grant';

@@ -96,7 +96,7 @@ export function makeStallScenario(kernels: StallKernels = DEFAULT_KERNELS): Scen
 async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<ScenarioResult> {
   const backend: Backend = opts.backend ?? 'netback';
   const mode = opts.xenwatch ?? 'single';
-  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode });
+  const host = new Machine({ seed: opts.seed, trace: opts.trace ?? false, xenwatch: mode, ...(opts.scheduler ? { scheduler: opts.scheduler } : {}) });
   const k = host.kernel!;
   const files = configs(backend, kernels);
   for (const [n, v] of Object.entries(files)) host.files.set(n, v);
