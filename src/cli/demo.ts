@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   // ------------------------------------------------------------ 3
   console.log(bold('== 3. one bug at a time: the signature in the dump, the bug, the fix'));
   const singles: { variant: string; workload: string; seed: number; count?: number }[] = [
-    { variant: 'unmask=checks-mask', workload: 'netfront-setup', seed: 30 },
+    { variant: 'unmask=checks-mask', workload: 'netfront-setup', seed: 31 },
     { variant: 'block=hlt-without-cli', workload: 'netfront-setup', seed: 1 },
     { variant: 'handler-clears-upcall-pending', workload: 'ping-flood', seed: 1, count: 500 },
     { variant: 'upcall=global-callback', workload: 'netfront-setup', seed: 1 },
