@@ -1,8 +1,7 @@
 // `xenode ps --scenario NAME [scenario options] [--stop-after STEP]`: dom0's
 // processes (`ps ax`) at a step of a scenario (default: the xenwatch stall's
 // `stuck-thread` step, where the stuck thread is in D).
-import { playScenario, scenarioOptions } from './scenario.ts';
-import { UsageError, runCommand } from './args.ts';
+import { dom0AtStep } from './dom0_at_step.ts';
 
 export const help = `usage: xenode ps [--scenario NAME] [--stop-after STEP] [scenario options]
 
@@ -20,28 +19,10 @@ example:
   xenode ps --scenario xenwatch-stall --xenwatch mtwatch
 `;
 
-export async function main(argv: string[]): Promise<number> {
-  return runCommand('ps', async () => {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(help);
-      return 0;
-    }
-    let p;
-    try {
-      p = scenarioOptions(argv);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const name = p.name ?? 'xenwatch-stall';
-    if (!p.opts.stopAfter && name === 'xenwatch-stall') p.opts.stopAfter = 'stuck-thread';
-    const r = await playScenario(name, p.opts);
-    const k = r.host.kernel;
-    if (!k) {
-      console.error('xenode ps: this host has no dom0 kernel');
-      return 1;
-    }
-    console.log(`# after step '${r.transcript.steps.at(-1)?.id}' of ${r.replay}`);
-    process.stdout.write(k.psText());
+export function main(argv: string[]): Promise<number> {
+  return dom0AtStep('ps', argv, help, ({ kernel, step, replay }) => {
+    console.log(`# after step '${step}' of ${replay}`);
+    process.stdout.write(kernel.psText());
     return 0;
   });
 }

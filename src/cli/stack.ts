@@ -2,8 +2,8 @@
 // /proc/PID/stack of a dom0 kernel thread at a step of a scenario (default:
 // the xenwatch stall's `stuck-thread` step). NAME matches a thread's name,
 // e.g. `xenode stack xenwatch --scenario xenwatch-stall`.
-import { playScenario, scenarioOptions } from './scenario.ts';
-import { UsageError, runCommand } from './args.ts';
+import { dom0AtStep } from './dom0_at_step.ts';
+import { UsageError } from './args.ts';
 
 export const help = `usage: xenode stack PID|NAME [--scenario NAME] [--stop-after STEP] [scenario options]
 
@@ -21,36 +21,30 @@ example:
   xenode stack xenwatch --scenario xenwatch-stall
 `;
 
-export async function main(argv: string[]): Promise<number> {
-  return runCommand('stack', async () => {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(help);
+export function main(argv: string[]): Promise<number> {
+  // With --scenario, the first positional is the pid; without, `stack PID`
+  // still means the xenwatch stall (and the parser took PID for its name).
+  const withScenario = argv.includes('--scenario');
+  let target: string | undefined;
+  return dom0AtStep(
+    'stack',
+    argv,
+    help,
+    ({ kernel: k, step, replay }) => {
+      if (!target) throw new UsageError('which thread? (xenode stack PID|NAME --scenario NAME)');
+      const kt = /^\d+$/.test(target) ? k.kthreads.get(Number(target)) : k.kthreads.list().find((t) => t.fullName === target || t.comm === target);
+      if (!kt) {
+        console.error(`cat: /proc/${target}/stack: No such file or directory`);
+        return 1;
+      }
+      console.log(`# cat /proc/${kt.pid}/stack   (${kt.comm}, state ${kt.state}; after step '${step}' of ${replay})`);
+      process.stdout.write(k.stack(kt.pid) ?? '');
       return 0;
-    }
-    let p;
-    try {
-      p = scenarioOptions(argv);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    // With --scenario, the first positional is the pid; without, `stack PID` still defaults the scenario.
-    const target = p.rest[0] ?? (argv.includes('--scenario') ? undefined : p.name);
-    const name = argv.includes('--scenario') ? p.name : 'xenwatch-stall';
-    if (!target) throw new UsageError('which thread? (xenode stack PID|NAME --scenario NAME)');
-    if (!p.opts.stopAfter && name === 'xenwatch-stall') p.opts.stopAfter = 'stuck-thread';
-    const r = await playScenario(name, p.opts);
-    const k = r.host.kernel;
-    if (!k) {
-      console.error('xenode stack: this host has no dom0 kernel');
-      return 1;
-    }
-    const kt = /^\d+$/.test(target) ? k.kthreads.get(Number(target)) : k.kthreads.list().find((t) => t.fullName === target || t.comm === target);
-    if (!kt) {
-      console.error(`cat: /proc/${target}/stack: No such file or directory`);
-      return 1;
-    }
-    console.log(`# cat /proc/${kt.pid}/stack   (${kt.comm}, state ${kt.state}; after step '${r.transcript.steps.at(-1)?.id}' of ${r.replay})`);
-    process.stdout.write(k.stack(kt.pid) ?? '');
-    return 0;
-  });
+    },
+    (name, rest) => {
+      target = rest[0] ?? (withScenario ? undefined : name);
+      if (!target) throw new UsageError('which thread? (xenode stack PID|NAME --scenario NAME)');
+      return withScenario ? (name ?? 'xenwatch-stall') : 'xenwatch-stall';
+    },
+  );
 }
