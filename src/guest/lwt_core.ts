@@ -385,6 +385,15 @@ export function wrap<T>(f: () => T): Lwt<T> {
   }
 }
 
+/** `f()`, with a synchronous throw turned into a rejected promise (Lwt.apply). */
+export function apply<T>(f: () => Lwt<T>): Lwt<T> {
+  try {
+    return f();
+  } catch (e) {
+    return fail(e);
+  }
+}
+
 /** A pending promise and its resolver. Not cancelable: `cancel` leaves it pending (Lwt.wait). */
 export function wait<T>(): [Lwt<T>, Resolver<T>] {
   const p = new Lwt<T>();
@@ -490,12 +499,7 @@ export function map<A, B>(f: (v: A) => B, p: Lwt<A>): Lwt<B> {
 
 /** Lwt.catch: `h` sees every rejection of `f()`, Canceled included. */
 export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
-  let p: Lwt<T>;
-  try {
-    p = f();
-  } catch (e) {
-    p = fail(e);
-  }
+  const p = apply(f);
   const out = new Lwt<T>();
   out.k = p;
   p.listen((r) => {
@@ -513,12 +517,7 @@ export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
 
 /** Lwt.finalize: run `g` once `f()` resolves either way, then resolve as `f()` did (or with `g`'s error). */
 export function finalize<T>(f: () => Lwt<T>, g: () => Lwt<void> | void): Lwt<T> {
-  let p: Lwt<T>;
-  try {
-    p = f();
-  } catch (e) {
-    p = fail(e);
-  }
+  const p = apply(f);
   const out = new Lwt<T>();
   out.k = p;
   p.listen((r) => {
