@@ -3,9 +3,7 @@
 // stall's `stuck-thread` step, where the stuck thread sleeps in D).
 import { playScenario, scenarioOptions } from './scenario.ts';
 import { UsageError, runCommand } from './args.ts';
-
-type Played = Awaited<ReturnType<typeof playScenario>>;
-export type Dom0Kernel = NonNullable<Played['host']['kernel']>;
+import type { Dom0Kernel } from '../dom0/kernel/kernel.ts';
 
 export interface Dom0AtStep {
   /** The positionals left after the scenario's options. */

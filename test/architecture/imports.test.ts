@@ -164,6 +164,7 @@ test('each exported name is defined once in src/ (except the listed pairs)', () 
     Activations: "guest: the runtime's class (activations.ts) and mirage-xen's API object over it (runtime.ts)",
     Console: "guest: the console driver (console.ts) and the API object over it (runtime.ts)",
     Time: "guest: the timer heap (time.ts) and the API object over it (runtime.ts)",
+    main: "cli: each command's entry point (src/cli/*.ts; main.ts dispatches to the one asked)",
     help: "cli: each command's --help text, beside its main() (src/cli/*.ts; main.ts prints the one of the command asked)",
     encodeRequest: 'one per protocol file (abi/xs_wire.ts, abi/blkif.ts), as each header names it',
   };
