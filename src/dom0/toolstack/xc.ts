@@ -55,7 +55,7 @@ export interface XcInterface {
 /** What the machine does when a domain is made and unmade (the builder and the teardown around the hypercalls). */
 export interface DomainBuilder {
   /** XEN_DOMCTL_createdomain plus the PVH builder: the domain exists, built and paused. */
-  create(domid: number, cfg: DomainConfig): void;
+  create(domid: number, cfg: DomainConfig, uuid?: string): void;
   /** What create() built, or undefined if this builder did not make the domain. */
   built(domid: number): BuiltDomain | undefined;
   /** XEN_DOMCTL_destroydomain and what follows it (VIRQ_DOM_EXC: xenstored releases the domain). */
@@ -99,8 +99,8 @@ export class Xc implements XcInterface {
     return d ? domainInfo(d) : undefined;
   }
 
-  xc_domain_create(domid: number, cfg: DomainConfig): void {
-    this.builder.create(domid, cfg);
+  xc_domain_create(domid: number, cfg: DomainConfig, uuid: string): void {
+    this.builder.create(domid, cfg, uuid);
   }
 
   *xc_dom_build(domid: number): Co<BuiltDomain> {
