@@ -27,6 +27,8 @@ export interface HypervisorOptions {
   record?: boolean;
   /** Physical CPUs of the host (`xl info` nr_cpus; default 4: one socket, one thread per core, one NUMA node). */
   nrCpus?: number;
+  /** The host's RAM in KiB (`xl info` total_memory; default 4 GiB). */
+  memKiB?: number;
 }
 
 /** Xen heap frames (shared_info pages) are numbered from here: above 4 GiB, apart from any guest frame number. */
@@ -50,6 +52,8 @@ export class Hypervisor {
   onReap: ((domid: number) => void) | undefined;
   /** Physical CPUs (0 .. nrCpus-1), all online, all in cpupool 0 under credit2. */
   readonly nrCpus: number;
+  /** Host RAM, KiB. */
+  readonly memKiB: number;
   private nextDomid = 1;
   /** Where the next vCPU is placed (pickCpu). */
   private cpuCursor = 0;
@@ -61,7 +65,9 @@ export class Hypervisor {
     this.recorder = (opts.record ?? true) ? new Recorder() : undefined;
     this.conring = new ConsoleRing(opts.conringSize);
     this.nrCpus = opts.nrCpus ?? 4;
-    if (!Number.isInteger(this.nrCpus) || this.nrCpus < 1 || this.nrCpus > 64) throw new Error(`nrCpus must be 1..64, got ${opts.nrCpus}`);
+    if (!Number.isInteger(this.nrCpus) || this.nrCpus < 1 || this.nrCpus > 32) throw new Error(`nrCpus must be 1..32, got ${opts.nrCpus}`);
+    this.memKiB = opts.memKiB ?? 4 << 20;
+    if (!Number.isInteger(this.memKiB) || this.memKiB < 4096) throw new Error(`memKiB must be an integer >= 4096, got ${opts.memKiB}`);
     if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
   }
 
@@ -102,6 +108,18 @@ export class Hypervisor {
   /** A frame of Xen's own heap (a domain's shared_info page, which the 'q' key lists as a XenPage). */
   allocXenFrame(): number {
     return this.nextXenFrame++;
+  }
+
+  /**
+   * Free host pages (XEN_SYSCTL_physinfo free_pages): RAM less every domain's
+   * pages and Xen's own heap frames. xenode does not refuse a domain that
+   * does not fit, so this floors at 0.
+   */
+  freePages(): number {
+    let used = 0;
+    // Each domain's pages and its one Xen heap frame (shared_info), freed with it.
+    for (const d of this.domains()) used += Math.floor(d.totKiB / 4) + 1;
+    return Math.max(0, Math.floor(this.memKiB / 4) - used);
   }
 
   /** A domain by id (dying ones included), or undefined. */

@@ -12,6 +12,7 @@ import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
 import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
+import { xlInfo, xlVcpuList } from './xl_info.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -63,6 +64,8 @@ xl full list of subcommands:
  reboot              Issue a reboot signal to a domain
  pause               Pause execution of a domain
  unpause             Unpause a paused domain
+ vcpu-list           List the VCPUs for all/some domains
+ info                Get information about Xen host
  debug-keys          Send debug keys to Xen
  dmesg               Read and/or clear dmesg buffer
  network-attach      Create a new virtual network device
@@ -281,6 +284,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     case 'network-list':
     case 'block-list': {
       const r = yield* xlDevList(lx, cmd, args);
+      out.push(...r.out);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
+    case 'info':
+    case 'vcpu-list': {
+      const r = cmd === 'info' ? xlInfo(lx, args) : yield* xlVcpuList(lx, args);
       out.push(...r.out);
       err.push(...r.err);
       return done(r.code);
