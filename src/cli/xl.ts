@@ -27,10 +27,13 @@ filter a command's output. With no CMD, commands are read from stdin (a prompt
 with line editing and history in ~/.xenode_history on a terminal); \`exit\` or
 \`quit\` leaves, \`help\` lists the commands.
 
-xl commands: create, destroy, list, network-attach|detach, block-attach|detach,
-  debug-keys, dmesg, console (see \`help\` at the prompt)
+xl commands: create [-c] [-p] [-q], destroy, list, shutdown, reboot, pause,
+  unpause, network-attach|detach|list, block-attach|detach|list, vcpu-list,
+  info [-n] [KEY], debug-keys (e g h q r), dmesg [-c], console
+  (see \`help\` at the prompt)
 dom0 commands: ps, cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk,
-  blkgrant, xenstore-read|ls|write, dmesg, ping; \`sleep SECONDS\` lets virtual time pass
+  blkgrant, xenstore-read|ls|write, dmesg, ping, ls|cat /var/log/xen/console/;
+  \`sleep SECONDS\` lets virtual time pass
 
 options:
   --seed N             the seed of every choice (default 1)

@@ -13,6 +13,7 @@ import type { DomInfo } from './xc.ts';
 import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
 import { xlInfo, xlVcpuList } from './xl_info.ts';
+import { followConsole } from './xl_console.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -128,10 +129,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
 
     case 'create': {
       let paused = false;
+      let attach = false;
+      let quiet = false;
       const rest: string[] = [];
       for (const a of args) {
         if (a === '-p') paused = true;
-        else if (a === '-q' || a === '-c' || a === '-F') continue;
+        else if (a === '-c') attach = true;
+        else if (a === '-q') quiet = true;
+        else if (a === '-F') continue;
         else rest.push(a);
       }
       const file = rest[0];
@@ -144,7 +149,7 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         err.push(`Failed to read config file: ${file}: No such file or directory`);
         return done(1);
       }
-      err.push(`Parsing config from ${file}`);
+      if (!quiet) err.push(`Parsing config from ${file}`);
       let cfg;
       try {
         cfg = parseDomainConfig(file, src);
@@ -167,7 +172,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         return done(1);
       }
       const r = yield* lx.domainCreate(cfg, { paused });
-      return done(r.rc === 0 ? 0 : 3);
+      if (r.rc !== 0) return done(3);
+      if (attach && env.console) {
+        flushLog();
+        const f = yield* followConsole(lx, r.domid, env.console);
+        if (f.out) out.push(f.out.replace(/\n$/, ''));
+        err.push(...f.err);
+      }
+      return done(0);
     }
 
     case 'destroy': {
