@@ -14,6 +14,7 @@ import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
 import { xlInfo, xlVcpuList } from './xl_info.ts';
 import { followConsole } from './xl_console.ts';
+import { listLong } from './libxl_json.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -116,11 +117,35 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     case 'list':
     case 'li': {
       const doms = lx.xc.xc_domain_getinfolist().sort((a, b) => a.domid - b.domid);
+      const long = args.some((a) => a === '-l' || a === '--long');
+      const bad = args.find((a) => a.startsWith('-') && a !== '-l' && a !== '--long');
+      if (bad !== undefined) {
+        err.push(`xl list: option ${bad} is not emulated (only -l)`);
+        return done(2);
+      }
+      const names = args.filter((a) => !a.startsWith('-'));
+      if (names.length > 1) {
+        // main_list: more than one domain is a usage error (help, EXIT_FAILURE).
+        err.push('Usage: xl [-v] list [options] [Domain]');
+        return done(1);
+      }
       let sel = doms;
-      if (args[0] !== undefined) {
-        const id = yield* findDomain(args[0]);
-        if (id === undefined) return badDomain(args[0]);
+      if (names[0] !== undefined) {
+        const id = yield* findDomain(names[0]);
+        if (id === undefined) {
+          // find_domain accepts any number; libxl_domain_info then finds no such domain.
+          if (/^\d+$/.test(names[0])) {
+            err.push(`Error: Domain '${names[0]}' does not exist.`);
+            return done(1);
+          }
+          return badDomain(names[0]);
+        }
         sel = doms.filter((d) => d.domid === id);
+      }
+      if (long) {
+        const r = yield* listLong(lx, sel.map((d) => d.domid));
+        out.push(r.out.replace(/\n$/, ''));
+        return done(0);
       }
       out.push(LIST_HEADER);
       for (const d of sel) out.push(formatListRow(yield* lx.domidToName(d.domid), d));
