@@ -17,6 +17,7 @@ import readline from 'node:readline';
 import { Machine } from '../machine/machine.ts';
 import { parseLine } from '../machine/pipeline.ts';
 import { XlSession, type LineResult } from './xl_session.ts';
+import { LiveTime } from './xl_live.ts';
 
 export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
        xenode dom0 [options] [CMD ...]
@@ -40,6 +41,9 @@ options:
   --xenwatch W         dom0's xenwatch: single|mtwatch (default single)
   --legacy-dm          the legacy device-model path
   --trace FILE         write the Chrome trace of the session at the end
+  --paused             at the prompt, virtual time stands still between commands
+                       (by default it runs with the wall clock while you type,
+                       and Xen's console ring is echoed as a serial console)
   -h, --help           this help
 exit: the last command's exit code (1 if a command failed), 2 bad command line
 
@@ -53,7 +57,7 @@ function usage(msg: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string } = { seed: 1, xenwatch: 'single', legacy: false };
+  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string; paused: boolean } = { seed: 1, xenwatch: 'single', legacy: false, paused: false };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -63,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       opts.seed = Number(v);
     } else if (a === '--xenwatch') opts.xenwatch = argv[++i] as 'single' | 'mtwatch';
     else if (a === '--legacy-dm') opts.legacy = true;
+    else if (a === '--paused') opts.paused = true;
     else if (a === '--trace') {
       if (argv[i + 1] === undefined) return usage('--trace needs a FILE');
       opts.trace = argv[++i]!;
@@ -93,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     account(await session.line(line, many));
   } else if (process.stdin.isTTY) {
-    await prompt(session, account);
+    await prompt(session, account, opts.paused);
   } else {
     const rl = readline.createInterface({ input: process.stdin, terminal: false });
     for await (const line of rl) {
@@ -125,7 +130,7 @@ export function loadHistory(file: string): string[] {
 }
 
 /** A terminal: readline's line editing, the cursor keys and Up/Down through the history file. */
-async function prompt(session: XlSession, account: (r: LineResult) => void): Promise<void> {
+async function prompt(session: XlSession, account: (r: LineResult) => void, paused: boolean): Promise<void> {
   const file = historyPath();
   const rl = readline.createInterface({
     input: process.stdin,
@@ -137,13 +142,25 @@ async function prompt(session: XlSession, account: (r: LineResult) => void): Pro
     removeHistoryDuplicates: true,
     prompt: 'xl> ',
   });
+  // Serial output arrives while the user types: clear the line, print, redraw the prompt and what was typed.
+  const live = new LiveTime(session.host, {
+    serial: (text, typing) => {
+      if (!typing) return void process.stdout.write(text);
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      process.stdout.write(text);
+      rl.prompt(true);
+    },
+  });
+  if (!paused) live.start();
   rl.prompt();
   for await (const line of rl) {
-    const r = await session.line(line, false);
+    const r = await live.hold(() => session.line(line, false));
     account(r);
     if (r.exit) break;
     rl.prompt();
   }
+  live.stop();
   const history = (rl as unknown as { history: string[] }).history;
   rl.close();
   try {

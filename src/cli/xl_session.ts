@@ -72,7 +72,9 @@ export class XlSession {
         if (args.length !== 1 || !/^\d*\.?\d+$/.test(s) || !Number.isFinite(secs)) {
           return { code: 1, stdout: '', stderr: args.length === 0 ? 'sleep: missing operand\n' : `sleep: invalid time interval '${args.join(' ')}'\n` };
         }
-        host.sim.run({ until: host.sim.now + secs * 1e9 });
+        const until = host.sim.now + secs * 1e9;
+        // An idle host (nothing left to run) still lets the time pass.
+        if (host.sim.run({ until }).reason === 'idle') host.sim.clock.advanceTo(until);
         return { code: 0, stdout: '', stderr: '' };
       }
       return dom0Command(host, argv) ?? (await host.xl(cmd === 'xl' ? args : argv));
