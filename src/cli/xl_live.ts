@@ -76,6 +76,18 @@ export class LiveTime {
     }
   }
 
+  /** Run `fn` (an attached console) with the clock running again inside a held command. */
+  async release<T>(fn: () => Promise<T>): Promise<T> {
+    const was = this.busy;
+    this.busy = false;
+    this.last = this.now();
+    try {
+      return await fn();
+    } finally {
+      this.busy = was;
+    }
+  }
+
   /** One tick: let the wall time that passed run in virtual time, then echo the serial console. */
   tick(): void {
     if (this.busy) return;

@@ -3,55 +3,21 @@
 // console ring is echoed as a serial console; `--paused` freezes time.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { typeTimed, type Step } from '../support/pty.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'xenode-live-'));
 const xenode = ['--import', 'tsx', path.resolve('src/cli/main.ts')];
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 const t = suite('the xl prompt on a terminal: live time');
 
-/**
- * Types each input once the previous command has finished (a new prompt
- * appeared after it was sent) and then `delay` wall ms have passed, as a
- * person reading the output would; resolves when the session ends.
- */
-function typeTimed(cmd: string, steps: [number, string][], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('script', ['-qec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let next = 0;
-    let seen = 0;
-    let waiting = false;
-    const prompts = () => out.split('xl> ').length - 1;
-    const timer = setTimeout(() => {
-      p.kill();
-      reject(new Error(`the session did not end:\n${out}`));
-    }, 30_000);
-    p.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (waiting || next >= steps.length || prompts() <= seen) return;
-      waiting = true;
-      const [delay, input] = steps[next++]!;
-      setTimeout(() => {
-        seen = prompts();
-        waiting = false;
-        p.stdin.write(input);
-      }, delay);
-    });
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
 (hasScript ? t : t.skip)('a terminal: virtual time runs while the prompt waits (the guest prints by itself), Xen\'s console is echoed; --paused freezes it', async () => {
   const cfg = path.join(dir, 'live.cfg');
   writeFileSync(cfg, `name = "live"\nkernel = "${path.resolve('kernels/hello.ts')}"\nmemory = 32\non_poweroff = "preserve"\n`);
-  const steps = (wait: number): [number, string][] => [[0, `create ${cfg}\r`], [wait, 'console live\r'], [0, 'exit\r']];
+  const steps = (wait: number): Step[] => [[0, `create ${cfg}\r`], [wait, 'console live\r'], [0, 'exit\r']];
   const run = (extra: string[], wait: number) => typeTimed([process.execPath, ...xenode, 'xl', ...extra].map((a) => `'${a}'`).join(' '), steps(wait),
     { ...process.env, XENODE_HISTORY: path.join(dir, `hist${extra.join('')}`), TERM: 'xterm' });
   // hello.ts powers off 2.1 s (virtual) after boot.
