@@ -19,6 +19,8 @@
 // - max_pages is tot_pages plus libxl's LIBXL_MAXMEM_CONSTANT (1 MiB) for a
 //   guest, tot_pages for dom0; the only Xen heap page is shared_info;
 // - one NUMA node; no periodic timers (xenode has no VCPUOP_set_periodic_timer).
+// - dirty_cpu shows only for a running vCPU: Xen's lazy context switch can
+//   leave a blocked vCPU's state on a CPU that went idle, xenode keeps no such state.
 import { VIRQ } from '../abi/xen.ts';
 import { bitmapList } from './debugkeys.ts';
 import type { Domain } from './domain.ts';
