@@ -56,14 +56,14 @@ export class XlSession {
       }
       // Only a command whose output goes to the terminal attaches (not `console 1 | grep x`).
       const attach = this.io.attach && filters.length === 0 ? attachable(first) : undefined;
-      const before = new Set(this.host.hv.domains().map((d) => d.id));
+      const before = attach?.create ? new Set(this.host.hv.domains().map((d) => d.id)) : undefined;
       const out = runFilters(await this.command(attach?.argv ?? first), filters);
       this.io.err(out.stderr);
       this.io.out(out.stdout);
       r.code = out.code;
       if (out.code !== 0) r.failed = true;
       if (attach && out.code === 0) {
-        const domid = attach.create ? this.host.hv.domains().find((d) => !before.has(d.id))?.id : this.resolve(attach.dom);
+        const domid = before ? this.host.hv.domains().find((d) => !before.has(d.id))?.id : this.resolve(attach.dom);
         // create -c shows the console from its first byte (xl attaches before it unpauses); console has printed what there was.
         if (domid !== undefined) await this.io.attach!(domid, attach.create);
       }
