@@ -12,7 +12,7 @@ import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
 import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
-import { xlInfo, xlVcpuList } from './xl_info.ts';
+import { optionNotSupported, xlInfo, xlVcpuList } from './xl_info.ts';
 import { followConsole } from './xl_console.ts';
 import { listLong } from './libxl_json.ts';
 
@@ -120,7 +120,8 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
       const long = args.some((a) => a === '-l' || a === '--long');
       const bad = args.find((a) => a.startsWith('-') && a !== '-l' && a !== '--long');
       if (bad !== undefined) {
-        err.push(`xl list: option ${bad} is not emulated (only -l)`);
+        // xl's -v -Z -c -n exist but are not emulated; anything else is getopt's error.
+        err.push(/^-[vZcn]$/.test(bad) ? `xl list: option ${bad} is not emulated (only -l)` : optionNotSupported(bad));
         return done(2);
       }
       const names = args.filter((a) => !a.startsWith('-'));

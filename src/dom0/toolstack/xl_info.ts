@@ -32,6 +32,11 @@ export const XEN_BUILD = {
   buildId: '',
 } as const;
 
+/** def_getopt (xl_utils.c) on an option the command does not take: this line, exit 2. */
+export function optionNotSupported(arg: string): string {
+  return `option \`${arg.replace(/^-+/, '').charAt(0)}' not supported.`;
+}
+
 export interface InfoResult {
   code: number;
   out: string[];
@@ -105,7 +110,7 @@ export function xlInfo(lx: Libxl, args: string[]): InfoResult {
   const rest: string[] = [];
   for (const a of args) {
     if (a === '-n' || a === '--numa') numa = true;
-    else if (a.startsWith('-')) return { code: 2, out: [], err: [`xl info: invalid option '${a}' (usage: xl info [-n] [KEY])`] };
+    else if (a.startsWith('-')) return { code: 2, out: [], err: [optionNotSupported(a)] };
     else rest.push(a);
   }
   const key = numa ? undefined : rest[0];
@@ -149,7 +154,7 @@ export const VCPU_LIST_HEADER = `${'Name'.padEnd(32)} ${'ID'.padStart(5)} ${'VCP
 export function* xlVcpuList(lx: Libxl, args: string[]): Co<InfoResult> {
   const r: InfoResult = { code: 0, out: [], err: [] };
   const bad = args.find((a) => a.startsWith('-'));
-  if (bad !== undefined) return { code: 2, out: [], err: [`xl vcpu-list: invalid option '${bad}' (usage: xl vcpu-list [DOM...])`] };
+  if (bad !== undefined) return { code: 2, out: [], err: [optionNotSupported(bad)] };
   const p = lx.xc.xc_physinfo?.();
   if (!p || !lx.xc.xc_vcpu_getinfo) {
     // vcpulist: the message, then main_vcpulist returns EXIT_SUCCESS all the same.
