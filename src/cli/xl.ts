@@ -152,6 +152,7 @@ async function prompt(session: XlSession, account: (r: LineResult) => void, paus
   // Serial output arrives while the user types: clear the line, print, redraw the prompt and what was typed.
   let attached = false;
   const live = new LiveTime(session.host, {
+    failed: (e) => process.stderr.write(`\nxenode xl: the emulated host failed while the prompt waited (time stands still from now on): ${(e as Error)?.message ?? String(e)}\n`),
     serial: (text, typing) => {
       if (!typing || attached) return void process.stdout.write(text);
       readline.clearLine(process.stdout, 0);

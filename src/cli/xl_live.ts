@@ -26,6 +26,8 @@ export const MAX_STEPS_PER_TICK = 200_000;
 export interface LiveOptions {
   /** Wall clock in ms (performance.now). */
   now?: () => number;
+  /** A failure of the emulated host inside a tick (a bug of ours): the clock stops, the prompt goes on. */
+  failed?: (e: unknown) => void;
   /**
    * Where the serial console's new text goes; `typing` when it arrives while
    * the prompt waits (the line being typed must be redrawn after it), not
@@ -97,8 +99,15 @@ export class LiveTime {
     const sim = this.host.sim;
     if (ns > 0) {
       const until = sim.now + ns;
-      // Nothing left to run at all: an idle host's clock still moves on.
-      if (sim.run({ until, maxSteps: MAX_STEPS_PER_TICK }).reason === 'idle') sim.clock.advanceTo(until);
+      try {
+        // Nothing left to run at all: an idle host's clock still moves on.
+        if (sim.run({ until, maxSteps: MAX_STEPS_PER_TICK }).reason === 'idle') sim.clock.advanceTo(until);
+      } catch (e) {
+        // An exception out of a timer callback would end the process: stop the clock instead, say why.
+        this.stop();
+        this.o.failed?.(e);
+        return;
+      }
     }
     this.echo(true);
   }

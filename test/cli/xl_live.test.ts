@@ -41,4 +41,18 @@ t('virtual time follows the wall clock between commands (bounded per tick), stop
   assert.is(serial.length, 2, 'nothing new, nothing echoed');
 });
 
+t('a host failure inside a tick stops the clock and is reported, not thrown', () => {
+  const h = new Machine({ seed: 1, kernel: false });
+  let wall = 0;
+  const failures: unknown[] = [];
+  const live = new LiveTime(h, { now: () => wall, serial: () => {}, failed: (e) => failures.push(e) });
+  h.sim.clock.at(h.sim.now + 1e6, () => {
+    throw new Error('boom');
+  }, 'test');
+  wall += 10;
+  live.tick();
+  assert.is(failures.length, 1);
+  assert.match(String(failures[0]), /boom/);
+});
+
 t.run();
