@@ -14,9 +14,13 @@
 //   union under "type.pvh". The values are what xl's parse_config_data sets
 //   for the keys xenode's cfg parser knows, updated as
 //   libxl_retrieve_domain_configuration does (name, uuid, avail_vcpus,
-//   memory, scheduler parameters from the running domain). Keys of the cfg
-//   xenode does not interpret, and libxl's per-device merge with xenstore,
-//   are not reproduced; dom0 gets xen-init-dom0's stub.
+//   memory, scheduler parameters from the running domain). Devices follow
+//   retrieve's MERGE rule: xenstore (/libxl/DOMID/device) is the reference,
+//   so a detached device is gone and a hot-plugged one (xl network-attach,
+//   block-attach: libxl adds it to the stored JSON after its setdefault) is
+//   there, with the keys libxl wrote for it; a device the config named gets
+//   its MAC from xenstore. Keys of the cfg xenode does not interpret are not
+//   reproduced; dom0 gets xen-init-dom0's stub.
 import type { Co } from '../../sim/index.ts';
 import type { DiskSpec, DomainConfig, OnEvent, VifSpec } from './cfg.ts';
 import type { Libxl } from './libxl.ts';
@@ -56,8 +60,9 @@ export interface RetrievedState {
   availVcpus: number[];
   targetKiB: number;
   maxKiB: number;
-  /** MAC of each vif by devid, as libxl wrote it. */
-  macs: Map<number, string>;
+  /** The vifs and disks in xenstore now, by devid, with libxl's copy of their backend keys. */
+  vifs: Map<number, Record<string, string>>;
+  vbds: Map<number, Record<string, string>>;
 }
 
 function diskJson(d: DiskSpec): Json {
@@ -86,6 +91,23 @@ function nicJson(v: VifSpec, mac: string | undefined): Json {
   return o;
 }
 
+/** A disk added after create, as libxl stored it (its backend keys). */
+function hotplugDisk(devid: number, k: Record<string, string>): DiskSpec {
+  return {
+    devid, target: k['params'] ?? '', vdev: k['dev'] ?? '', format: 'raw', access: k['mode'] === 'w' ? 'rw' : 'ro',
+    devtype: k['device-type'] === 'cdrom' ? 'cdrom' : 'disk', backend: 0, ...(k['script'] !== undefined ? { script: k['script'] } : {}),
+  };
+}
+
+/** A vif added after create (xl network-attach), after libxl's setdefault: its script and bridge are explicit. */
+function hotplugNic(devid: number, k: Record<string, string>): VifSpec {
+  return {
+    devid, bridge: k['bridge'] ?? 'xenbr0', backend: 0,
+    ...(k['mac'] !== undefined ? { mac: k['mac'] } : {}), ...(k['ip'] !== undefined ? { ip: k['ip'] } : {}),
+    ...(k['script'] !== undefined ? { script: k['script'] } : {}),
+  };
+}
+
 /** credit2's libxl_domain_sched_params_get: weight and cap; the rest stay at their defaults (omitted). */
 const SCHED: Json = { sched: 'credit2', weight: 256, cap: 0 };
 
@@ -110,8 +132,12 @@ export function domainConfigJson(cfg: DomainConfig, st: RetrievedState): Json {
   b_info['arch_arm'] = {};
   b_info['arch_x86'] = {};
   const config: Record<string, Json> = { c_info, b_info };
-  if (cfg.disks.length > 0) config['disks'] = cfg.disks.map(diskJson);
-  if (cfg.vifs.length > 0) config['nics'] = cfg.vifs.map((v) => nicJson(v, st.macs.get(v.devid)));
+  const disks = cfg.disks.filter((d) => st.vbds.has(d.devid));
+  for (const [devid, k] of st.vbds) if (!disks.some((d) => d.devid === devid)) disks.push(hotplugDisk(devid, k));
+  const vifs = cfg.vifs.filter((v) => st.vifs.has(v.devid));
+  for (const [devid, k] of st.vifs) if (!vifs.some((v) => v.devid === devid)) vifs.push(hotplugNic(devid, k));
+  if (disks.length > 0) config['disks'] = disks.map(diskJson);
+  if (vifs.length > 0) config['nics'] = vifs.map((v) => nicJson(v, st.vifs.get(v.devid)?.['mac']));
   config['on_poweroff'] = ACTION[cfg.on_poweroff];
   config['on_reboot'] = ACTION[cfg.on_reboot];
   // xl's defaults for the two keys xenode's cfg does not read (parse_config_data).
@@ -146,18 +172,31 @@ export function* listLong(lx: Libxl, domids: number[]): Co<ListLongResult> {
     const cfg = lx.configs.get(domid);
     const info = lx.xc.xc_domain_getinfo(domid);
     if (!cfg || !info) continue;
-    const macs = new Map<number, string>();
-    for (const v of cfg.vifs) {
-      const mac = yield* lx.xs.read(0, `/libxl/${domid}/device/vif/${v.devid}/mac`);
-      if (mac !== undefined) macs.set(v.devid, mac);
-    }
+    const vifs = yield* devices(lx, domid, 'vif');
+    const vbds = yield* devices(lx, domid, 'vbd');
     const target = Number((yield* lx.xs.read(0, `/local/domain/${domid}/memory/target`)) ?? cfg.memory * 1024);
     const max = Number((yield* lx.xs.read(0, `/local/domain/${domid}/memory/static-max`)) ?? cfg.maxmem * 1024);
     const st: RetrievedState = {
-      name, uuid: lx.uuids.get(domid), availVcpus: Array.from({ length: info.vcpus }, (_, i) => i), targetKiB: target, maxKiB: max, macs,
+      name, uuid: lx.uuids.get(domid), availVcpus: Array.from({ length: info.vcpus }, (_, i) => i), targetKiB: target, maxKiB: max, vifs, vbds,
     };
     items.push({ domid, config: domainConfigJson(cfg, st) });
   }
   // puts() adds its own newline after yajl's.
   return { out: yajlBeautify(items) + '\n', err: [] };
+}
+
+/** libxl__device_list: the devices of one kind in /libxl/DOMID/device, each with the keys libxl copied there. */
+function* devices(lx: Libxl, domid: number, kind: 'vif' | 'vbd'): Co<Map<number, Record<string, string>>> {
+  const out = new Map<number, Record<string, string>>();
+  const base = `/libxl/${domid}/device/${kind}`;
+  for (const id of (yield* lx.xs.directory(0, base)) ?? []) {
+    if (!/^\d+$/.test(id)) continue;
+    const keys: Record<string, string> = {};
+    for (const k of ['params', 'dev', 'mode', 'device-type', 'script', 'mac', 'ip', 'bridge']) {
+      const v = yield* lx.xs.read(0, `${base}/${id}/${k}`);
+      if (v !== undefined) keys[k] = v;
+    }
+    out.set(Number(id), keys);
+  }
+  return out;
 }

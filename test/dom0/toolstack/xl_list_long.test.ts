@@ -83,6 +83,15 @@ t('golden: a PVH guest with a disk and a vif, and dom0\'s stub', () => {
   assert.equal([h.xlSync('list -l 7').code, h.xlSync('list -l 7').stderr], [1, "Error: Domain '7' does not exist.\n"]);
   assert.equal([h.xlSync('list -l nosuch').code, h.xlSync('list -l nosuch').stderr], [1, 'nosuch is an invalid domain identifier (rc=-6)\n']);
   assert.is(h.xlSync('list -Z').code, 2);
+  // Devices follow xenstore: a hot-plugged vif appears (after libxl's setdefault), a detached disk goes.
+  assert.is(h.xlSync('network-attach g mac=00:16:3e:aa:bb:cc').code, 0);
+  assert.is(h.xlSync('block-detach g xvda').code, 0);
+  const cfg = (JSON.parse(h.xlSync('list -l g').stdout) as { config: Record<string, unknown> }[])[0]!.config;
+  assert.is(cfg['disks'], undefined);
+  assert.equal(cfg['nics'], [
+    { mac, bridge: 'xenbr0' },
+    { devid: 1, mac: '00:16:3e:aa:bb:cc', bridge: 'xenbr0', script: '/etc/xen/scripts/vif-bridge' },
+  ]);
   // Destroyed: its stored configuration goes with it.
   assert.is(h.xlSync('destroy g').code, 0);
   assert.is(JSON.parse(h.xlSync('list -l').stdout).length, 1);
