@@ -174,6 +174,8 @@ export type XenbusStateT = (typeof XenbusState)[keyof typeof XenbusState];
 /** xen_version(XENVER_version): (major << 16) | minor; xenode reports 4.17. */
 export const XEN_VERSION_MAJOR = 4;
 export const XEN_VERSION_MINOR = 17;
+/** XENVER_extraversion: the point release (Xen 4.17.0). */
+export const XEN_EXTRAVERSION = '.0';
 /** struct gnttab_query_size { domid_t dom @0; uint32 nr_frames @4; uint32 max_nr_frames @8; int16 status @12; } */
 export const GNTTAB_QUERY_SIZE = { size: 16, dom: 0, nr_frames: 4, max_nr_frames: 8, status: 12 } as const;
 /** Grant entries per 4 KiB frame (v1). */

@@ -17,6 +17,7 @@ import readline from 'node:readline';
 import { Machine } from '../machine/machine.ts';
 import { parseLine } from '../machine/pipeline.ts';
 import { XlSession, type LineResult } from './xl_session.ts';
+import { LiveTime } from './xl_live.ts';
 
 export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
        xenode dom0 [options] [CMD ...]
@@ -26,17 +27,25 @@ on the same host, separated by \`;\`; \`CMD | grep RE\`, \`| head -n N\` and \`|
 filter a command's output. With no CMD, commands are read from stdin (a prompt
 with line editing and history in ~/.xenode_history on a terminal); \`exit\` or
 \`quit\` leaves, \`help\` lists the commands.
+On a terminal \`create -c\` and \`console DOM\` attach to the guest's console
+until the domain ends or Ctrl-] (elsewhere they print it).
 
-xl commands: create, destroy, list, network-attach|detach, block-attach|detach,
-  debug-keys, dmesg, console (see \`help\` at the prompt)
+xl commands: create [-c] [-p] [-q], destroy, list, shutdown, reboot, pause,
+  unpause, network-attach|detach|list, block-attach|detach|list, vcpu-list,
+  info [-n] [KEY], debug-keys (e g h q r), dmesg [-c], console
+  (see \`help\` at the prompt)
 dom0 commands: ps, cat /proc/PID/stack, ethtool -S, ifconfig, xwstall, blkdisk,
-  blkgrant, xenstore-read|ls|write, dmesg, ping; \`sleep SECONDS\` lets virtual time pass
+  blkgrant, xenstore-read|ls|write, dmesg, ping, ls|cat /var/log/xen/console/;
+  \`sleep SECONDS\` lets virtual time pass
 
 options:
   --seed N             the seed of every choice (default 1)
   --xenwatch W         dom0's xenwatch: single|mtwatch (default single)
   --legacy-dm          the legacy device-model path
   --trace FILE         write the Chrome trace of the session at the end
+  --paused             at the prompt, virtual time stands still between commands
+                       (by default it runs with the wall clock while you type,
+                       and Xen's console ring is echoed as a serial console)
   -h, --help           this help
 exit: the last command's exit code (1 if a command failed), 2 bad command line
 
@@ -50,7 +59,7 @@ function usage(msg: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string } = { seed: 1, xenwatch: 'single', legacy: false };
+  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string; paused: boolean } = { seed: 1, xenwatch: 'single', legacy: false, paused: false };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -60,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       opts.seed = Number(v);
     } else if (a === '--xenwatch') opts.xenwatch = argv[++i] as 'single' | 'mtwatch';
     else if (a === '--legacy-dm') opts.legacy = true;
+    else if (a === '--paused') opts.paused = true;
     else if (a === '--trace') {
       if (argv[i + 1] === undefined) return usage('--trace needs a FILE');
       opts.trace = argv[++i]!;
@@ -70,7 +80,12 @@ export async function main(argv: string[]): Promise<number> {
     else break;
   }
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage('--xenwatch must be single or mtwatch');
-  const host = new Machine({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
+  // Guest console output as xenconsoled reads it, for an attached console (the prompt sets the sink).
+  const sink: { console?: (domid: number, text: string) => void } = {};
+  const host = new Machine({
+    seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true,
+    onConsole: (domid, text) => sink.console?.(domid, text),
+  });
   const session = new XlSession(host, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   const rest = argv.slice(i);
   let code = 0;
@@ -90,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     account(await session.line(line, many));
   } else if (process.stdin.isTTY) {
-    await prompt(session, account);
+    await prompt(session, account, opts.paused, sink);
   } else {
     const rl = readline.createInterface({ input: process.stdin, terminal: false });
     for await (const line of rl) {
@@ -122,7 +137,7 @@ export function loadHistory(file: string): string[] {
 }
 
 /** A terminal: readline's line editing, the cursor keys and Up/Down through the history file. */
-async function prompt(session: XlSession, account: (r: LineResult) => void): Promise<void> {
+async function prompt(session: XlSession, account: (r: LineResult) => void, paused: boolean, sink: { console?: (domid: number, text: string) => void }): Promise<void> {
   const file = historyPath();
   const rl = readline.createInterface({
     input: process.stdin,
@@ -134,13 +149,39 @@ async function prompt(session: XlSession, account: (r: LineResult) => void): Pro
     removeHistoryDuplicates: true,
     prompt: 'xl> ',
   });
+  // Serial output arrives while the user types: clear the line, print, redraw the prompt and what was typed.
+  let attached = false;
+  const live = new LiveTime(session.host, {
+    failed: (e) => process.stderr.write(`\nxenode xl: the emulated host failed while the prompt waited (time stands still from now on): ${(e as Error)?.message ?? String(e)}\n`),
+    serial: (text, typing) => {
+      if (!typing || attached) return void process.stdout.write(text);
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      process.stdout.write(text);
+      rl.prompt(true);
+    },
+  });
+  if (!paused) {
+    live.start();
+    // xenconsole on the terminal: the console's output as it comes, until the domain ends or Ctrl-].
+    session.io.attach = (domid, fromStart) => live.release(() => {
+      attached = true;
+      if (fromStart) process.stdout.write(session.host.console(domid) ?? '');
+      return attachConsole(session.host, domid, sink).finally(() => {
+        attached = false;
+        // What was typed while attached is not a command.
+        rl.write(null, { ctrl: true, name: 'u' });
+      });
+    });
+  }
   rl.prompt();
   for await (const line of rl) {
-    const r = await session.line(line, false);
+    const r = await live.hold(() => session.line(line, false));
     account(r);
     if (r.exit) break;
     rl.prompt();
   }
+  live.stop();
   const history = (rl as unknown as { history: string[] }).history;
   rl.close();
   try {
@@ -148,4 +189,34 @@ async function prompt(session: XlSession, account: (r: LineResult) => void): Pro
   } catch (e) {
     process.stderr.write(`xenode xl: cannot save history to ${file}: ${(e as Error).message}\n`);
   }
+}
+
+/** Ctrl-], xenconsole's escape character (tools/console/client/main.c: ESCAPE_CHARACTER 0x1d). */
+const ESCAPE_CHARACTER = '\x1d';
+
+/**
+ * xenconsole attached to `domid` on this terminal: the guest's console
+ * output is written as xenconsoled reads it, until the domain has shut down
+ * or is gone, or the user presses Ctrl-]. The guests take no console input.
+ */
+function attachConsole(host: Machine, domid: number, sink: { console?: (domid: number, text: string) => void }): Promise<void> {
+  return new Promise((resolve) => {
+    const onKey = (s: string | undefined) => {
+      if (s === ESCAPE_CHARACTER) finish();
+    };
+    const check = setInterval(() => {
+      const d = host.hv.domain(domid);
+      if (!d || d.dying || d.shutdownReason !== undefined) finish();
+    }, 20);
+    function finish(): void {
+      clearInterval(check);
+      process.stdin.off('keypress', onKey);
+      sink.console = undefined;
+      resolve();
+    }
+    sink.console = (id, text) => {
+      if (id === domid) process.stdout.write(text);
+    };
+    process.stdin.on('keypress', onKey);
+  });
 }

@@ -16,6 +16,14 @@
 // Memory: each domain's log keeps its last LOG_MAX bytes (xenconsoled's
 // buffer limit discards the oldest output the same way); logs of released
 // domains stay for `xl console` of a dead domain, for the last KEEP_DEAD.
+//
+// Log files: xenode's dom0 runs `xenconsoled --log=guest` (xencommons'
+// XENCONSOLED_TRACE=guest; Debian ships it off): every guest's output is
+// also appended to LOG_DIR/guest-NAME.log (io.c: create_domain_log), named by
+// the domain's name, so it outlives the domain and a domain created again
+// with the same name appends to the same file. Bounded here: each file keeps
+// its last LOG_MAX bytes and the newest KEEP_LOGS files stay (a real log
+// grows until logrotate, and a real directory keeps every file).
 
 import { consoleOutRead } from '../abi/console.ts';
 import { GNTTAB_RESERVED_CONSOLE } from '../abi/xen.ts';
@@ -25,6 +33,9 @@ import { Libxenstore, type XsTransport } from './toolstack/xs.ts';
 
 const LOG_MAX = 64 * 1024;
 const KEEP_DEAD = 32;
+const KEEP_LOGS = 64;
+/** xenconsoled's --log-dir default. */
+export const LOG_DIR = '/var/log/xen/console';
 
 interface ConsoleRing {
   domid: number;
@@ -33,6 +44,8 @@ interface ConsoleRing {
   /** dom0's end of the console event channel. */
   port: number;
   log: string;
+  /** Its log file's name (guest-NAME.log). */
+  file: string;
   /** Set when the ring's indices were found corrupt: nothing more is read. */
   broken: boolean;
   /** Keeps a UTF-8 sequence split across two reads whole. */
@@ -56,6 +69,8 @@ export interface XenconsoledOptions {
 export class Xenconsoled {
   private readonly rings = new Map<number, ConsoleRing>();
   private readonly dead = new Map<number, string>();
+  /** LOG_DIR's files by name, oldest first (Map order: a write moves a file to the end). */
+  private readonly files = new Map<string, string>();
   private readonly xs: Libxenstore;
   private readonly wq = new WaitQueue();
   /** Set by the watch callbacks, cleared by the daemon's thread before it rescans. */
@@ -86,6 +101,16 @@ export class Xenconsoled {
     return this.rings.get(domid)?.log ?? this.dead.get(domid);
   }
 
+  /** The files in LOG_DIR (guest-NAME.log), sorted as `ls` does. */
+  logFiles(): string[] {
+    return [...this.files.keys()].sort();
+  }
+
+  /** A file of LOG_DIR by name, or undefined. */
+  logFile(name: string): string | undefined {
+    return this.files.get(name);
+  }
+
   /** dom0's port for `domid`'s console (the 'e' dump's p= on the guest's console port). */
   port(domid: number): number | undefined {
     return this.rings.get(domid)?.port;
@@ -107,12 +132,13 @@ export class Xenconsoled {
       if (this.rings.has(domid) || this.o.domainGone(domid)) continue;
       const port = Number((yield* this.xs.read(0, `/local/domain/${domid}/console/port`)) ?? NaN);
       if (!Number.isInteger(port) || port <= 0) continue; // not built yet, or no console
+      const name = (yield* this.xs.read(0, `/local/domain/${domid}/name`)) ?? `d${domid}`;
       if (this.rings.has(domid)) continue;
-      this.attach(domid, port);
+      this.attach(domid, port, name);
     }
   }
 
-  private attach(domid: number, rport: number): void {
+  private attach(domid: number, rport: number, name: string): void {
     const { dom0 } = this.o;
     const m = dom0.gnttab.map(domid, GNTTAB_RESERVED_CONSOLE, false);
     if (m.status !== 0 || !m.page) {
@@ -125,9 +151,14 @@ export class Xenconsoled {
       this.o.log?.(`xenconsoled: d${domid}: cannot bind console port ${rport} (${port})`);
       return;
     }
-    const ring: ConsoleRing = { domid, page: m.page, handle: m.handle, port, log: this.dead.get(domid) ?? '', broken: false, decoder: new TextDecoder() };
+    const ring: ConsoleRing = { domid, page: m.page, handle: m.handle, port, log: this.dead.get(domid) ?? '', file: `guest-${name}.log`, broken: false, decoder: new TextDecoder() };
     this.dead.delete(domid);
     this.rings.set(domid, ring);
+    // create_domain_log opens (creates) the file when the domain appears.
+    if (!this.files.has(ring.file)) {
+      this.files.set(ring.file, '');
+      if (this.files.size > KEEP_LOGS) this.files.delete(this.files.keys().next().value!);
+    }
     dom0.bindHandler(port, () => this.read(ring), 'xenconsoled');
     // bind_interdomain leaves our new port pending: read what was written before we came.
     this.read(ring);
@@ -145,6 +176,10 @@ export class Xenconsoled {
     if (bytes.length === 0) return;
     const text = r.decoder.decode(bytes, { stream: true });
     r.log = (r.log + text).slice(-LOG_MAX);
+    const prev = this.files.get(r.file) ?? '';
+    this.files.delete(r.file);
+    this.files.set(r.file, (prev + text).slice(-LOG_MAX));
+    if (this.files.size > KEEP_LOGS) this.files.delete(this.files.keys().next().value!);
     this.o.onOutput?.(r.domid, text);
     this.o.dom0.evtchn.send(r.port);
   }

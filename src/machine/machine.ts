@@ -146,7 +146,7 @@ export class Machine {
       deviceModelDestroy: (domid) => this.dms.destroy(domid),
     };
     const xc = new Xc(this.hv, {
-      create: (domid, cfg) => this.createDomain(domid, cfg),
+      create: (domid, cfg, uuid) => this.createDomain(domid, cfg, uuid),
       built: (domid) => this.built.get(domid),
       destroy: (domid) => this.destroyDomain(domid),
     });
@@ -217,7 +217,7 @@ export class Machine {
    * console rings (backends in dom0) and left paused; libxl then writes the
    * keys and introduces it to xenstored, and xenconsoled picks it up.
    */
-  private createDomain(domid: number, cfg: DomainConfig): void {
+  private createDomain(domid: number, cfg: DomainConfig, uuid?: string): void {
     this.configs.set(domid, cfg);
     const memKiB = cfg.memory * 1024;
     const rings = { storeDomid: 0, consoleDomid: 0 };
@@ -227,14 +227,14 @@ export class Machine {
       const bundle = this.bundles.get(bundleKey(cfg.kernel, this.variantOf(cfg)));
       if (!bundle) throw new Error(`kernel ${cfg.kernel} is not built (use machine.xl(), which builds kernels first)`);
       const booted = bootBundle(this.hv, {
-        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, ...rings,
+        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, ...rings, ...(uuid ? { handle: uuid } : {}),
         hostLog: (l) => this.diag.push(l),
       });
       d = booted.domain;
       ports = booted;
     } else {
       // No kernel: an empty domain with its rings (stub domains, tests).
-      d = this.hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus });
+      d = this.hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus, ...(uuid ? { handle: uuid } : {}) });
       ports = setupRings(d, rings);
     }
     if (this.opts.onConsole) d.onConsole = (t) => this.opts.onConsole!(domid, t);

@@ -11,6 +11,8 @@
 //   blkgrant hold|release           the block layer keeps a persistent grant page (blkback case 3)
 //   xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
 //   dmesg                           NIC and dom0 kernel log lines
+//   ls /var/log/xen/console | cat /var/log/xen/console/guest-NAME.log
+//                                   xenconsoled's per-guest logs (they outlive the domain)
 //   ping [-f] [-q] [-c N] [-i S] [-s SIZE] [-W S] [-w S] IP
 //                                   iputils ping from xenbr0 (10.0.0.1/24) on the virtual clock
 
@@ -18,6 +20,7 @@ import type { Machine } from './machine.ts';
 import type { XlResult } from '../dom0/toolstack/xl.ts';
 import { current } from '../sim/index.ts';
 import { parsePing, ping } from '../dom0/ping.ts';
+import { LOG_DIR } from '../dom0/xenconsoled.ts';
 
 const ok = (stdout: string): XlResult => ({ code: 0, stdout: stdout && !stdout.endsWith('\n') ? stdout + '\n' : stdout, stderr: '' });
 const fail = (stderr: string, code = 1): XlResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
@@ -33,26 +36,31 @@ export const DOM0_HELP = `dom0 commands:
  blkgrant hold|release            the block layer keeps a persistent grant page
  xenstore-read PATH | xenstore-ls [PATH] | xenstore-write PATH VALUE
  dmesg                            dom0 kernel and NIC log
+ ls|cat /var/log/xen/console/...  xenconsoled's guest logs (guest-NAME.log)
  ping [-f] [-q] [-c N] [-i S] IP  ping from xenbr0 (10.0.0.1/24)
  sleep SECONDS                    let virtual time pass
  grep [-vicEF] RE | head [-n N] | wc [-lwc]   filters after a |
  help, exit, quit
 `;
 
-export const DOM0_COMMANDS = ['ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg', 'ping'];
+export const DOM0_COMMANDS = ['ls', 'ps', 'cat', 'ethtool', 'ifconfig', 'xwstall', 'blkdisk', 'blkgrant', 'xenstore-read', 'xenstore-ls', 'xenstore-write', 'dmesg', 'ping'];
 
 /** Run a dom0 shell command; undefined when `argv[0]` is not one. */
 export function dom0Command(host: Machine, argv: string[]): XlResult | undefined {
   const [cmd, a1, a2] = argv;
   if (!cmd || !DOM0_COMMANDS.includes(cmd)) return undefined;
+  const logs = consoleLogs(host, cmd, a1);
+  if (logs) return logs;
   const k = host.kernel;
   if (!k && !cmd.startsWith('xenstore')) return fail(`${cmd}: this host runs no dom0 kernel`);
   switch (cmd) {
     case 'ps':
       return ok(k!.psText());
+    case 'ls':
+      return fail(`ls: cannot access '${a1 ?? '.'}': only ${LOG_DIR} is emulated`, 2);
     case 'cat': {
       const m = /^\/proc\/(\d+)\/stack$/.exec(a1 ?? '');
-      if (!m) return fail(`cat: ${a1 ?? ''}: only /proc/PID/stack is emulated`);
+      if (!m) return fail(`cat: ${a1 ?? ''}: only /proc/PID/stack and ${LOG_DIR}/* are emulated`);
       const s = k!.stack(Number(m[1]));
       return s === undefined ? fail(`cat: ${a1}: No such file or directory`) : ok(s);
     }
@@ -106,6 +114,19 @@ export function dom0Command(host: Machine, argv: string[]): XlResult | undefined
       const code = host.run(() => ping(host.sim, k!.inet, o, current().pid, (s) => (stdout += s), (s) => (stderr += s)), 'ping');
       return { code, stdout, stderr };
     }
+  }
+  return undefined;
+}
+
+/** `ls LOG_DIR` and `cat LOG_DIR/FILE`: xenconsoled's guest logs (no dom0 kernel needed); undefined for other paths. */
+function consoleLogs(host: Machine, cmd: string, path: string | undefined): XlResult | undefined {
+  if (path === undefined) return undefined;
+  const p = path.replace(/\/+$/, '');
+  if (cmd === 'ls' && p === LOG_DIR) return ok(host.consoled.logFiles().join('\n'));
+  if (cmd === 'cat' && p.startsWith(`${LOG_DIR}/`)) {
+    const text = host.consoled.logFile(p.slice(LOG_DIR.length + 1));
+    // cat prints the bytes as they are: no newline added to a last partial line.
+    return text === undefined ? fail(`cat: ${path}: No such file or directory`) : { code: 0, stdout: text, stderr: '' };
   }
   return undefined;
 }

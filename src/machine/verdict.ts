@@ -26,8 +26,25 @@ export interface Verdict {
   suspects: Suspect[];
 }
 
-/** Run on from an oracle's report and decide (see the header). Leaves the sim where it decided. */
+/**
+ * Run on from an oracle's report and decide (see the header). Leaves the sim
+ * where it decided. The trace gets the verdict as a global instant at the
+ * time of the suspicion ("hang: …", "stall: …", "recovered: …"), so the
+ * Perfetto timeline shows where it went wrong, not where we stopped looking.
+ */
 export function decideHang(sim: Sim, hv: Hypervisor, hang: Hang): Verdict {
+  const v = decide(sim, hv, hang);
+  const s = v.suspects[0];
+  sim.trace.mark(`${v.outcome}: ${v.detail}`, {
+    outcome: v.outcome,
+    detail: v.detail,
+    ...(s ? { vcpu: `d${s.domid}v${s.vcpu}`, ports: s.ports.join(',') } : {}),
+    decided_at_ns: sim.now,
+  }, v.suspectedAt);
+  return v;
+}
+
+function decide(sim: Sim, hv: Hypervisor, hang: Hang): Verdict {
   const t0 = sim.now;
   const first = hv.domains().flatMap((d) => suspects(d, t0));
   const s = first[0];

@@ -77,6 +77,16 @@ export class Trace {
     this.events.push({ name, cat: 'flow', ph: 'f', bp: 'e', ts: this.ts(), pid, tid, id });
   }
 
+  /**
+   * A global instant (ph "i", scope "g": Perfetto draws it across every lane)
+   * at `atNs` (default now): a moment that concerns the whole run, such as
+   * the hang verdict at the time the hang was first suspected.
+   */
+  mark(name: string, args?: TraceArgs, atNs?: number, cat = 'verdict'): void {
+    if (!this.enabled) return;
+    this.events.push({ name, cat, ph: 'i', s: 'g', ts: (atNs ?? this.now()) / 1000, pid: 0, tid: 0, ...(args ? { args } : {}) });
+  }
+
   counter(pid: number, name: string, values: Record<string, number>): void {
     if (!this.enabled) return;
     this.events.push({ name, ph: 'C', ts: this.ts(), pid, tid: 0, args: values });

@@ -35,6 +35,8 @@ export interface CreateDomainConfig {
    * 2L, 131071 for FIFO), as for Xen's dom0.
    */
   maxEvtchnPort?: number;
+  /** xen_domain_handle_t: the toolstack's uuid ("8-4-4-4-12" hex); all zeros for dom0, as Xen's. */
+  handle?: string;
 }
 
 /** The shared_info page and typed views of it. */
@@ -72,12 +74,18 @@ export class Domain {
   onConsole: ((text: string) => void) | undefined;
   /** Where gnttab setup_table / add_to_physmap put the shared_info page, if mapped. */
   sharedInfoGpfn = -1;
+  /** xen_domain_handle_t as "8-4-4-4-12" hex. */
+  readonly handle: string;
+  /** The Xen heap frame of shared_info (the 'q' key's XenPage line). */
+  readonly sharedInfoMfn: number;
 
   constructor(readonly hv: Hypervisor, readonly id: number, cfg: CreateDomainConfig) {
     this.name = cfg.name;
     this.memKiB = cfg.memKiB;
     this.host = cfg.host ?? false;
     this.privileged = this.host;
+    this.handle = cfg.handle ?? '00000000-0000-0000-0000-000000000000';
+    this.sharedInfoMfn = hv.allocXenFrame();
     this.physmap = new Physmap(Math.floor(cfg.memKiB / 4));
     this.vcpus = [];
     for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(this, i));
@@ -93,6 +101,7 @@ export class Domain {
     dv.setUint32(SHARED_INFO.wc_sec_hi, Math.floor(sec / 4294967296) >>> 0, true);
     if (this.host) for (const v of this.vcpus) {
       v.state = 'running';
+      v.started = true;
       v.why = '';
     }
   }
@@ -101,6 +110,7 @@ export class Domain {
     if (!cfg || typeof cfg.name !== 'string') return 'name required';
     if (!Number.isInteger(cfg.vcpus) || cfg.vcpus < 1 || cfg.vcpus > XEN_LEGACY_MAX_VCPUS) return `vcpus must be 1..${XEN_LEGACY_MAX_VCPUS}`;
     if (!Number.isInteger(cfg.memKiB) || cfg.memKiB < 4) return 'memKiB must be an integer >= 4';
+    if (cfg.handle !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(cfg.handle)) return 'handle must be a lowercase uuid';
     if (cfg.maxEvtchnPort !== undefined && (!Number.isInteger(cfg.maxEvtchnPort) || cfg.maxEvtchnPort < 1)) return 'maxEvtchnPort must be an integer >= 1';
     return undefined;
   }

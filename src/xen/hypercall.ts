@@ -14,12 +14,12 @@ import {
 import type { Domain } from './domain.ts';
 import { evtchnReset, FIFO_LINK_BITS, fifoExpandArray, fifoInitControl, fifoSetPriority } from './evtchn_fifo.ts';
 import { grantTableOp, MAX_GRANT_FRAMES } from './gnttab.ts';
+import { hypercallLabel } from './hypercall_trace.ts';
 import { schedOp } from './sched.ts';
 import { setTimerOp } from './timer.ts';
 import type { Vcpu } from './vcpu.ts';
 
 const EFAULT = -XEN_E.EFAULT;
-const NAMES: Record<number, string> = Object.fromEntries(Object.entries(HYPERVISOR).map(([k, v]) => [v, k]));
 
 /** Coerce a register value: anything that is not a finite number becomes -1 (fails every range check). */
 function reg(x: unknown): number {
@@ -42,7 +42,10 @@ export function dispatchHypercall(v: Vcpu, op: number, a1: number, a2: number, a
     default: rc = -XEN_E.ENOSYS;
   }
   const tr = v.dom.hv.trace;
-  if (tr.enabled) tr.slice(v.dom.id, v.vcpuId, NAMES[op] ?? `hypercall ${String(op)}`, 1, { cmd: x1, rc }, 'hypercall');
+  if (tr.enabled) {
+    const l = hypercallLabel(v.dom.physmap, op, x1, x2, reg(a3), rc);
+    tr.slice(v.dom.id, v.vcpuId, l.name, 1, l.args, 'hypercall');
+  }
   return rc;
 }
 

@@ -14,7 +14,7 @@ import { Domain, type CreateDomainConfig } from './domain.ts';
 import { hangOracle, suspects } from './oracle.ts';
 import { Recorder } from './recorder.ts';
 import { ConsoleRing } from './conring.ts';
-import { handleKeypress } from './keyhandler.ts';
+import { handleKeypress, type KeyHost } from './keyhandler.ts';
 
 export interface HypervisorOptions {
   /** Bytes of the console ring (Xen's conring_size=; default 16 KiB). */
@@ -25,7 +25,14 @@ export interface HypervisorOptions {
   hangOracle?: boolean;
   /** Keep the flight recorder of the last steps (default true; the hang explanation needs it). */
   record?: boolean;
+  /** Physical CPUs of the host (`xl info` nr_cpus; default 4: one socket, one thread per core, one NUMA node). */
+  nrCpus?: number;
+  /** The host's RAM in KiB (`xl info` total_memory; default 4 GiB). */
+  memKiB?: number;
 }
+
+/** Xen heap frames (shared_info pages) are numbered from here: above 4 GiB, apart from any guest frame number. */
+export const XENHEAP_BASE_MFN = 0x100000;
 
 
 export class Hypervisor {
@@ -43,13 +50,24 @@ export class Hypervisor {
   onShutdown: ((d: Domain, reason: number) => void) | undefined;
   /** Called when a dying domain is finally removed. */
   onReap: ((domid: number) => void) | undefined;
+  /** Physical CPUs (0 .. nrCpus-1), all online, all in cpupool 0 under credit2. */
+  readonly nrCpus: number;
+  /** Host RAM, KiB. */
+  readonly memKiB: number;
   private nextDomid = 1;
+  /** Where the next vCPU is placed (pickCpu). */
+  private cpuCursor = 0;
+  private nextXenFrame = XENHEAP_BASE_MFN;
 
   constructor(readonly sim: Sim, opts: HypervisorOptions = {}) {
     this.trace = sim.trace;
     this.wallclockBootNs = opts.wallclockBootNs ?? Date.UTC(2020, 5, 15) * 1e6;
     this.recorder = (opts.record ?? true) ? new Recorder() : undefined;
     this.conring = new ConsoleRing(opts.conringSize);
+    this.nrCpus = opts.nrCpus ?? 4;
+    if (!Number.isInteger(this.nrCpus) || this.nrCpus < 1 || this.nrCpus > 32) throw new Error(`nrCpus must be 1..32, got ${opts.nrCpus}`);
+    this.memKiB = opts.memKiB ?? 4 << 20;
+    if (!Number.isInteger(this.memKiB) || this.memKiB < 4096) throw new Error(`memKiB must be an integer >= 4096, got ${opts.memKiB}`);
     if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
   }
 
@@ -73,6 +91,35 @@ export class Hypervisor {
       for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
     }
     return d;
+  }
+
+  /**
+   * The pCPU a new vCPU is placed on (v->processor): the next one round-robin,
+   * as sched_init_vcpu's cpumask_cycle does for a domain's later vCPUs. xenode
+   * never migrates a vCPU, so this is where `xl vcpu-list` and the 'q' and
+   * 'r' keys show it; dom0's vCPUs land on CPUs 0, 1, 2, ... as at boot.
+   */
+  pickCpu(): number {
+    const cpu = this.cpuCursor;
+    this.cpuCursor = (this.cpuCursor + 1) % this.nrCpus;
+    return cpu;
+  }
+
+  /** A frame of Xen's own heap (a domain's shared_info page, which the 'q' key lists as a XenPage). */
+  allocXenFrame(): number {
+    return this.nextXenFrame++;
+  }
+
+  /**
+   * Free host pages (XEN_SYSCTL_physinfo free_pages): RAM less every domain's
+   * pages and Xen's own heap frames. xenode does not refuse a domain that
+   * does not fit, so this floors at 0.
+   */
+  freePages(): number {
+    let used = 0;
+    // Each domain's pages and its one Xen heap frame (shared_info), freed with it.
+    for (const d of this.domains()) used += Math.floor(d.totKiB / 4) + 1;
+    return Math.max(0, Math.floor(this.memKiB / 4) - used);
   }
 
   /** A domain by id (dying ones included), or undefined. */
@@ -133,12 +180,20 @@ export class Hypervisor {
    * ring: for a report or a check that inspects the state. Unknown keys: ''.
    */
   debugKey(key: string): string {
-    return handleKeypress(key, this.domains());
+    return handleKeypress(key, this.domains(), this.keyHost(false));
   }
 
-  /** XEN_SYSCTL_debug_keys (`xl debug-keys KEYS`): each key's handler prints into the console ring. */
+  /**
+   * XEN_SYSCTL_debug_keys (`xl debug-keys KEYS`): each key's handler prints
+   * into the console ring, and 'q' notifies every guest vCPU with VIRQ_DEBUG
+   * as Xen's dump_domains does.
+   */
   debugKeys(keys: string): void {
-    for (const k of keys) this.conring.puts(handleKeypress(k, this.domains()));
+    for (const k of keys) this.conring.puts(handleKeypress(k, this.domains(), this.keyHost(true)));
+  }
+
+  private keyHost(sideEffects: boolean): KeyHost {
+    return { now: this.sim.clock.now, nrCpus: this.nrCpus, sideEffects };
   }
 
   /** Xen's own console lines still in the ring (without the "(XEN) " prefix). */

@@ -75,6 +75,10 @@ export class Vcpu implements GuestDoors {
   /** STI shadow: interrupts stay blocked until the next instruction completes. */
   shadow = false;
   state: VcpuState = 'down';
+  /** v->processor: the pCPU it runs on (Hypervisor.pickCpu at creation; xenode never migrates). */
+  readonly processor: number;
+  /** Whether it was ever started (a never-started PVH vCPU has paging off: the 'q' key's "hap, 1 levels"). */
+  started = false;
   /** Why it is halted or down (for dumps and the oracle). */
   why = 'not started';
   readonly lapic = new Lapic();
@@ -116,6 +120,7 @@ export class Vcpu implements GuestDoors {
     this.vi = vcpuId * SHARED_INFO_U32.vcpuStride;
     this.sim = dom.hv.sim;
     this.clock = dom.hv.sim.clock;
+    this.processor = dom.hv.pickCpu();
     const self = this;
     this.task = {
       name: `d${dom.id}v${vcpuId}`,
@@ -150,6 +155,7 @@ export class Vcpu implements GuestDoors {
   start(entry: GuestEntry): void {
     if (this.dom.dying || this.dom.shutdownReason !== undefined) return;
     this.entry = entry;
+    this.started = true;
     this.state = 'runnable';
     this.why = '';
     this.dom.hv.sim.ready(this.task);

@@ -28,6 +28,7 @@ export class Libxl implements LibxlCtx {
   readonly log: string[] = [];
   readonly recent = new Map<number, number>();
   readonly uuids = new Map<number, string>();
+  readonly configs = new Map<number, DomainConfig>();
   readonly stubdoms = new Map<number, number>();
   rover = 0;
   tokens = 0;

@@ -51,6 +51,7 @@ export function* domainMake(ctx: LibxlCtx, cfg: DomainConfig, domid = allocDomid
   const uuid = cfg.uuid ?? makeUuid(ctx.sim);
   ctx.xc.xc_domain_create(domid, cfg, uuid);
   ctx.uuids.set(domid, uuid);
+  ctx.configs.set(domid, cfg);
   const dom = `/local/domain/${domid}`;
   const vm = `/vm/${uuid}`;
   const lx = `/libxl/${domid}`;

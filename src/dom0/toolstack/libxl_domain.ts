@@ -47,6 +47,7 @@ export function* destroyDomid(ctx: LibxlCtx, domid: number): Co<number> {
   ctx.recent.set(domid, ctx.sim.now);
   ctx.xc.xc_domain_destroy(domid);
   ctx.uuids.delete(domid);
+  ctx.configs.delete(domid);
   return 0;
 }
 

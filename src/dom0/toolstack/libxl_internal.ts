@@ -4,6 +4,7 @@
 // libxl splits them: libxl_create.ts, libxl_dom.ts, libxl_device.ts (+ nic,
 // disk), libxl_domain.ts, libxl_dm.ts, libxl_event.ts; libxl.ts is the public
 // entry (libxl.h).
+import type { DomainConfig } from './cfg.ts';
 import type { Co, Sim } from '../../sim/index.ts';
 import { libxlLine, type SiteName } from './log.ts';
 import type { XcInterface } from './xc.ts';
@@ -70,6 +71,8 @@ export interface LibxlCtx {
   readonly recent: Map<number, number>;
   /** uuid of each domain this toolstack created. */
   readonly uuids: Map<number, string>;
+  /** The "libxl-json" userdata: each created domain's configuration as xl gave it (libxl__set_domain_configuration). */
+  readonly configs: Map<number, DomainConfig>;
   /** Stub domain serving a domain (domid → stubdom domid). */
   readonly stubdoms: Map<number, number>;
   /** The last domid handed out (allocate_domid's rover). */

@@ -31,6 +31,9 @@ export const SITES = {
   libxl__domain_make: { file: 'libxl_create.c', line: 571, fn: 'libxl__domain_make' },
   domcreate_rebuild_done: { file: 'libxl_create.c', line: 1204, fn: 'domcreate_rebuild_done' },
   libxl_domain_info: { file: 'libxl_domain.c', line: 357, fn: 'libxl_domain_info' },
+  // Xen 4.17 libxl_domain.c: libxl_list_vcpu's two LOGED sites.
+  libxl_list_vcpu_infolist: { file: 'libxl_domain.c', line: 1667, fn: 'libxl_list_vcpu' },
+  libxl_list_vcpu_getinfo: { file: 'libxl_domain.c', line: 1691, fn: 'libxl_list_vcpu' },
   libxl__initiate_device_generic_remove: { file: 'libxl_device.c', line: 941, fn: 'libxl__initiate_device_generic_remove' },
 } as const satisfies Record<string, LogSite>;
 

@@ -27,6 +27,42 @@ export interface DomInfo {
   cpuTimeNs: number;
 }
 
+/** XEN_SYSCTL_physinfo as libxl_physinfo carries it (the fields `xl info` and `xl vcpu-list` read). */
+export interface PhysInfo {
+  nrCpus: number;
+  maxCpuId: number;
+  nrNodes: number;
+  coresPerSocket: number;
+  threadsPerCore: number;
+  cpuKhz: number;
+  /** x86 CPUID feature words (hw_cap[8]). */
+  hwCap: number[];
+  capPv: boolean;
+  capHvm: boolean;
+  capHap: boolean;
+  capShadow: boolean;
+  capGnttabV1: boolean;
+  capGnttabV2: boolean;
+  totalPages: number;
+  freePages: number;
+  outstandingPages: number;
+  /** CPUs in no cpupool (libxl_get_freecpus). */
+  freeCpus: number;
+}
+
+/** XEN_DOMCTL_getvcpuinfo + getvcpuaffinity (libxl_vcpuinfo). */
+export interface VcpuInfo {
+  vcpuid: number;
+  cpu: number;
+  online: boolean;
+  blocked: boolean;
+  running: boolean;
+  cpuTimeNs: number;
+  /** Hard and soft affinity: CPU numbers. */
+  hard: number[];
+  soft: number[];
+}
+
 /** What the domain builder leaves for libxl__build_post (the store and console rings). */
 export interface BuiltDomain {
   storeGfn: number;
@@ -50,12 +86,16 @@ export interface XcInterface {
   xc_domain_pause(domid: number): void;
   /** xc_domain_destroy: the domain may stay dying while its pages are mapped elsewhere. */
   xc_domain_destroy(domid: number): void;
+  /** xc_physinfo (absent: `libxl_physinfo failed.`). */
+  xc_physinfo?(): PhysInfo;
+  /** xc_vcpu_getinfo for each vCPU, or undefined if there is no such domain. */
+  xc_vcpu_getinfo?(domid: number): VcpuInfo[] | undefined;
 }
 
 /** What the machine does when a domain is made and unmade (the builder and the teardown around the hypercalls). */
 export interface DomainBuilder {
   /** XEN_DOMCTL_createdomain plus the PVH builder: the domain exists, built and paused. */
-  create(domid: number, cfg: DomainConfig): void;
+  create(domid: number, cfg: DomainConfig, uuid?: string): void;
   /** What create() built, or undefined if this builder did not make the domain. */
   built(domid: number): BuiltDomain | undefined;
   /** XEN_DOMCTL_destroydomain and what follows it (VIRQ_DOM_EXC: xenstored releases the domain). */
@@ -99,8 +139,8 @@ export class Xc implements XcInterface {
     return d ? domainInfo(d) : undefined;
   }
 
-  xc_domain_create(domid: number, cfg: DomainConfig): void {
-    this.builder.create(domid, cfg);
+  xc_domain_create(domid: number, cfg: DomainConfig, uuid: string): void {
+    this.builder.create(domid, cfg, uuid);
   }
 
   *xc_dom_build(domid: number): Co<BuiltDomain> {
@@ -119,5 +159,49 @@ export class Xc implements XcInterface {
 
   xc_domain_destroy(domid: number): void {
     this.builder.destroy(domid);
+  }
+
+  xc_physinfo(): PhysInfo {
+    const hv = this.hv;
+    return {
+      nrCpus: hv.nrCpus,
+      maxCpuId: hv.nrCpus - 1,
+      // One socket of nrCpus cores, one thread each, one NUMA node (the 'r' key's topology).
+      nrNodes: 1,
+      coresPerSocket: hv.nrCpus,
+      threadsPerCore: 1,
+      // The guests' TSC runs at 1 GHz (vcpu_time_info mul 2^31, shift 1: one tick per ns).
+      cpuKhz: 1_000_000,
+      // xenode models no CPUID: no feature bits.
+      hwCap: [0, 0, 0, 0, 0, 0, 0, 0],
+      // PVH guests only (an HVM container with HAP); grant tables v1 only.
+      capPv: false,
+      capHvm: true,
+      capHap: true,
+      capShadow: false,
+      capGnttabV1: true,
+      capGnttabV2: false,
+      totalPages: Math.floor(hv.memKiB / 4),
+      freePages: hv.freePages(),
+      outstandingPages: 0,
+      freeCpus: 0,
+    };
+  }
+
+  xc_vcpu_getinfo(domid: number): VcpuInfo[] | undefined {
+    const d = this.hv.domain(domid);
+    if (!d) return undefined;
+    const all = Array.from({ length: this.hv.nrCpus }, (_, i) => i);
+    return d.vcpus.map((v) => ({
+      vcpuid: v.vcpuId,
+      cpu: v.processor,
+      online: v.state !== 'down',
+      blocked: v.state === 'halted',
+      running: v.state === 'running' && !d.paused,
+      // As domainInfo: no CPU time accumulates in virtual time.
+      cpuTimeNs: 0,
+      hard: all,
+      soft: all,
+    }));
   }
 }

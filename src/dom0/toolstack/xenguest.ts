@@ -18,6 +18,8 @@ export interface BootKernelOptions {
   /** The built bundle (src/machine/kernels.ts buildKernel: its code, and its source map for crash traces) or just code. */
   bundle: { code: string; map?: string };
   name: string;
+  /** The toolstack's uuid (xen_domain_handle_t). */
+  handle?: string;
   memKiB?: number;
   vcpus?: number;
   cmdline?: string;
@@ -75,7 +77,7 @@ export function layoutMemory(d: Domain, cmdline: string): number {
 export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKernel {
   const memKiB = opts.memKiB ?? 32 * 1024;
   if (memKiB < LAYOUT.MIN_FRAMES * 4) throw new Error(`bootKernel: memKiB must be at least ${LAYOUT.MIN_FRAMES * 4}`);
-  const domain = hv.createDomain({ name: opts.name, memKiB, vcpus: opts.vcpus ?? 1, ...(opts.domid !== undefined ? { domid: opts.domid } : {}) });
+  const domain = hv.createDomain({ name: opts.name, memKiB, vcpus: opts.vcpus ?? 1, ...(opts.domid !== undefined ? { domid: opts.domid } : {}), ...(opts.handle !== undefined ? { handle: opts.handle } : {}) });
   const siPaddr = layoutMemory(domain, opts.cmdline ?? '');
   const { storePort, consolePort } = setupRings(domain, opts);
   const hostLog = opts.hostLog ?? ((l: string) => console.error(l));

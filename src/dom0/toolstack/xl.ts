@@ -12,6 +12,9 @@ import { backendPath } from './libxl.ts';
 import type { DomInfo } from './xc.ts';
 import { xlPauseUnpause, xlShutdownReboot } from './xl_vmcontrol.ts';
 import { xlDevList } from './xl_devlist.ts';
+import { optionNotSupported, xlInfo, xlVcpuList } from './xl_info.ts';
+import { followConsole } from './xl_console.ts';
+import { listLong } from './libxl_json.ts';
 
 export const LIST_HEADER = 'Name                                        ID   Mem VCPUs\tState\tTime(s)';
 
@@ -63,6 +66,8 @@ xl full list of subcommands:
  reboot              Issue a reboot signal to a domain
  pause               Pause execution of a domain
  unpause             Unpause a paused domain
+ vcpu-list           List the VCPUs for all/some domains
+ info                Get information about Xen host
  debug-keys          Send debug keys to Xen
  dmesg               Read and/or clear dmesg buffer
  network-attach      Create a new virtual network device
@@ -112,11 +117,36 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     case 'list':
     case 'li': {
       const doms = lx.xc.xc_domain_getinfolist().sort((a, b) => a.domid - b.domid);
+      const long = args.some((a) => a === '-l' || a === '--long');
+      const bad = args.find((a) => a.startsWith('-') && a !== '-l' && a !== '--long');
+      if (bad !== undefined) {
+        // xl's -v -Z -c -n exist but are not emulated; anything else is getopt's error.
+        err.push(/^-[vZcn]$/.test(bad) ? `xl list: option ${bad} is not emulated (only -l)` : optionNotSupported(bad));
+        return done(2);
+      }
+      const names = args.filter((a) => !a.startsWith('-'));
+      if (names.length > 1) {
+        // main_list: more than one domain is a usage error (help, EXIT_FAILURE).
+        err.push('Usage: xl [-v] list [options] [Domain]');
+        return done(1);
+      }
       let sel = doms;
-      if (args[0] !== undefined) {
-        const id = yield* findDomain(args[0]);
-        if (id === undefined) return badDomain(args[0]);
+      if (names[0] !== undefined) {
+        const id = yield* findDomain(names[0]);
+        if (id === undefined) {
+          // find_domain accepts any number; libxl_domain_info then finds no such domain.
+          if (/^\d+$/.test(names[0])) {
+            err.push(`Error: Domain '${names[0]}' does not exist.`);
+            return done(1);
+          }
+          return badDomain(names[0]);
+        }
         sel = doms.filter((d) => d.domid === id);
+      }
+      if (long) {
+        const r = yield* listLong(lx, sel.map((d) => d.domid));
+        out.push(r.out.replace(/\n$/, ''));
+        return done(0);
       }
       out.push(LIST_HEADER);
       for (const d of sel) out.push(formatListRow(yield* lx.domidToName(d.domid), d));
@@ -125,10 +155,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
 
     case 'create': {
       let paused = false;
+      let attach = false;
+      let quiet = false;
       const rest: string[] = [];
       for (const a of args) {
         if (a === '-p') paused = true;
-        else if (a === '-q' || a === '-c' || a === '-F') continue;
+        else if (a === '-c') attach = true;
+        else if (a === '-q') quiet = true;
+        else if (a === '-F') continue;
         else rest.push(a);
       }
       const file = rest[0];
@@ -141,7 +175,7 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         err.push(`Failed to read config file: ${file}: No such file or directory`);
         return done(1);
       }
-      err.push(`Parsing config from ${file}`);
+      if (!quiet) err.push(`Parsing config from ${file}`);
       let cfg;
       try {
         cfg = parseDomainConfig(file, src);
@@ -164,7 +198,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
         return done(1);
       }
       const r = yield* lx.domainCreate(cfg, { paused });
-      return done(r.rc === 0 ? 0 : 3);
+      if (r.rc !== 0) return done(3);
+      if (attach && env.console) {
+        flushLog();
+        const f = yield* followConsole(lx, r.domid, env.console);
+        if (f.out) out.push(f.out.replace(/\n$/, ''));
+        err.push(...f.err);
+      }
+      return done(0);
     }
 
     case 'destroy': {
@@ -281,6 +322,14 @@ export function* xlMain(env: XlEnv, argv: string[]): Co<XlResult> {
     case 'network-list':
     case 'block-list': {
       const r = yield* xlDevList(lx, cmd, args);
+      out.push(...r.out);
+      err.push(...r.err);
+      return done(r.code);
+    }
+
+    case 'info':
+    case 'vcpu-list': {
+      const r = cmd === 'info' ? xlInfo(lx, args) : yield* xlVcpuList(lx, args);
       out.push(...r.out);
       err.push(...r.err);
       return done(r.code);
