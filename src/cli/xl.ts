@@ -17,6 +17,7 @@ import readline from 'node:readline';
 import { Machine } from '../machine/machine.ts';
 import { parseLine } from '../machine/pipeline.ts';
 import { XlSession, type LineResult } from './xl_session.ts';
+import { checkSocketPath, goLive, serveUntilSignal, untilSignal, type LiveHost } from './live.ts';
 
 export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
        xenode dom0 [options] [CMD ...]
@@ -37,6 +38,9 @@ options:
   --xenwatch W         dom0's xenwatch: single|mtwatch (default single)
   --legacy-dm          the legacy device-model path
   --trace FILE         write the Chrome trace of the session at the end
+  --xenstore-socket P  serve this host's xenstored on the unix socket P (XENSTORED_PATH=P for
+                       xenstore-ls/-write/-watch, pyxs) with virtual time running: with CMDs, once
+                       they ran and until SIGINT/SIGTERM; at the prompt, while it runs
   -h, --help           this help
 exit: the last command's exit code (1 if a command failed), 2 bad command line
 
@@ -50,7 +54,7 @@ function usage(msg: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string } = { seed: 1, xenwatch: 'single', legacy: false };
+  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string; socket?: string } = { seed: 1, xenwatch: 'single', legacy: false };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -63,6 +67,9 @@ export async function main(argv: string[]): Promise<number> {
     else if (a === '--trace') {
       if (argv[i + 1] === undefined) return usage('--trace needs a FILE');
       opts.trace = argv[++i]!;
+    } else if (a === '--xenstore-socket') {
+      if (argv[i + 1] === undefined) return usage('--xenstore-socket needs a PATH');
+      opts.socket = argv[++i]!;
     } else if (a === '-h' || a === '--help') {
       process.stdout.write(help);
       return 0;
@@ -70,6 +77,11 @@ export async function main(argv: string[]): Promise<number> {
     else break;
   }
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage('--xenwatch must be single or mtwatch');
+  const busy = opts.socket === undefined ? undefined : await checkSocketPath(opts.socket);
+  if (busy) {
+    console.error(`xenode xl: --xenstore-socket: ${busy}`);
+    return 1;
+  }
   const host = new Machine({ seed: opts.seed, xenwatch: opts.xenwatch, legacyDmPath: opts.legacy, trace: opts.trace !== undefined, monitor: true });
   const session = new XlSession(host, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   const rest = argv.slice(i);
@@ -89,19 +101,47 @@ export async function main(argv: string[]): Promise<number> {
       // the session reports the syntax error
     }
     account(await session.line(line, many));
-  } else if (process.stdin.isTTY) {
-    await prompt(session, account);
+    // A live host once the commands ran: the socket's appearance says they did.
+    if (opts.socket !== undefined && (await serveUntilSignal('xl', host, opts.socket)) !== 0) code = 1;
   } else {
-    const rl = readline.createInterface({ input: process.stdin, terminal: false });
-    for await (const line of rl) {
-      const r = await session.line(line, true);
-      account(r);
-      if (r.exit) break;
+    // Commands from stdin: the host is live from the start; piped, also after the input ends, until a signal.
+    let live: LiveHost | undefined;
+    const stop = new AbortController();
+    const sig = opts.socket === undefined ? undefined : untilSignal();
+    if (sig) {
+      try {
+        live = await goLive(host, opts.socket!, { onHang: (h) => process.stderr.write(`xenode xl: (live) hang: ${h}\n`) });
+      } catch (e) {
+        sig.dispose();
+        console.error(`xenode xl: --xenstore-socket: ${(e as Error).message}`);
+        return 1;
+      }
+      // A signal ends the session as it would a shell's, the socket removed on the way out.
+      void sig.stopped.then(() => stop.abort());
     }
-    rl.close();
+    if (process.stdin.isTTY) await prompt(session, account, stop.signal);
+    else {
+      await piped(session, account, stop.signal);
+      if (live && !stop.signal.aborted) {
+        process.stderr.write(`xenode xl: input ended; serving the host's xenstored on ${opts.socket} until SIGINT/SIGTERM\n`);
+        await sig!.stopped;
+      }
+    }
+    sig?.dispose();
+    await live?.close();
   }
   if (opts.trace) writeFileSync(opts.trace, host.sim.trace.toJSON());
   return code;
+}
+
+async function piped(session: XlSession, account: (r: LineResult) => void, signal: AbortSignal): Promise<void> {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false, signal });
+  for await (const line of rl) {
+    const r = await session.line(line, true);
+    account(r);
+    if (r.exit) break;
+  }
+  rl.close();
 }
 
 /** Most lines kept in the history file (bash's HISTFILESIZE default is 500; a bit more here). */
@@ -122,12 +162,13 @@ export function loadHistory(file: string): string[] {
 }
 
 /** A terminal: readline's line editing, the cursor keys and Up/Down through the history file. */
-async function prompt(session: XlSession, account: (r: LineResult) => void): Promise<void> {
+async function prompt(session: XlSession, account: (r: LineResult) => void, signal: AbortSignal): Promise<void> {
   const file = historyPath();
   const rl = readline.createInterface({
     input: process.stdin,
     output: process.stdout,
     terminal: true,
+    signal,
     // readline wants the newest entry first.
     history: loadHistory(file).reverse(),
     historySize: HISTORY_MAX,

@@ -1,0 +1,89 @@
+// A live host for real tools: `xenode xl --xenstore-socket P` serves the
+// emulated host's own xenstored while its virtual clock runs, and Debian's
+// xenstore-utils (libxenstore, XENSTORED_PATH=P) inspect and change it: an
+// external write reaches the guest's watch (kernels/xs.ts answers it), the
+// guest's write fires an external xenstore-watch, the guest's idle timeout
+// fires with no command typed (time runs), and SIGTERM removes the socket.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { needs, timed, which } from '../dom0/xenstored/kit.ts';
+
+const bin = path.resolve('bin/xenode.mjs');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenode-live-'));
+const sock = path.join(dir, 'host.sock');
+const t = suite('xenode xl --xenstore-socket: a live host');
+const withUtils = needs(t, which('xenstore-write') && which('xenstore-watch') ? undefined : 'xenstore-utils (apt-get install xenstore-utils)');
+
+function xs(cmd: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) =>
+    execFile(cmd, args, { env: { ...process.env, XENSTORED_PATH: sock }, timeout: 10_000 }, (e, out, err) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: String(out), err: String(err) }),
+    ),
+  );
+}
+
+/** Resolves once `child` printed a line matching `re` on `stream`. */
+function line(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, ms = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no ${re} on ${stream} in ${ms} ms: ${text}`)), ms);
+    child[stream]!.on('data', (b: Buffer) => {
+      text += b;
+      if (re.test(text)) {
+        clearTimeout(timer);
+        resolve(text);
+      }
+    });
+  });
+}
+
+const exited = (c: ChildProcess) => new Promise<number | string | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode ?? c.signalCode) : c.once('exit', (code, s) => r(code ?? s))));
+
+withUtils('xenstore-ls, -write and -watch on the running host; time runs; SIGTERM stops it', timed(async () => {
+  // The guest quits by itself after 1.5 s of virtual time without a command.
+  fs.writeFileSync(path.join(dir, 'xs.cfg'), `name = "xs"\nkernel = "${path.resolve('kernels/xs.ts')}"\nmemory = 32\ncmdline = "idle=1500"\non_poweroff = "preserve"\n`);
+  const host = spawn(process.execPath, [bin, 'xl', '--xenstore-socket', sock, 'create xs.cfg; sleep 0.05'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await line(host, 'stderr', /serving the host's xenstored on .*host\.sock/);
+    const ls = await xs('xenstore-ls', '/local/domain/1');
+    assert.is(ls.code, 0, ls.err);
+    assert.match(ls.out, /^name = "xs"$/m);
+    assert.match(ls.out, /^ status = "ready"$/m);
+    // An external watch; the guest's reply fires it.
+    const watch = spawn('xenstore-watch', ['-n', '2', '/local/domain/1/data/reply'], { env: { ...process.env, XENSTORED_PATH: sock } });
+    const watched = exited(watch);
+    const first = await line(watch, 'stdout', /\n/, 10_000);
+    assert.is(first, '/local/domain/1/data/reply\n', 'the initial event');
+    // An external write into the guest's watched path reaches the guest.
+    assert.is((await xs('xenstore-write', '/local/domain/1/data/command', 'hi')).code, 0);
+    assert.is(await watched, 0, 'the second event came: the guest wrote data/reply');
+    assert.is((await xs('xenstore-read', '/local/domain/1/data/reply')).out, 'ack 1: hi\n');
+    // Virtual time runs while the host serves: the guest's idle timer fires and it writes status = done.
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'done\n'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await xs('xenstore-read', '/local/domain/1/data/status')).out;
+    }
+    assert.is(status, 'done\n');
+  } finally {
+    host.kill('SIGTERM');
+  }
+  assert.is(await exited(host), 0);
+  assert.not.ok(fs.existsSync(sock), 'socket removed');
+}));
+
+t('a path in use is refused before anything runs (exit 1)', async () => {
+  const busy = path.join(dir, 'plain');
+  fs.writeFileSync(busy, '');
+  const r = spawnSync(process.execPath, [bin, 'xl', '--xenstore-socket', busy, 'list'], { encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 1);
+  assert.is(r.stdout, '', 'no command ran');
+  assert.match(r.stderr, /^xenode xl: --xenstore-socket: .*plain exists and is not a socket/);
+});
+
+t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+t.run();
