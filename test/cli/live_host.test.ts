@@ -76,6 +76,75 @@ withUtils('xenstore-ls, -write and -watch on the running host; time runs; SIGTER
   assert.not.ok(fs.existsSync(sock), 'socket removed');
 }));
 
+withUtils('piped commands: the host is live from the start, and after the input ends until SIGTERM', timed(async () => {
+  const sock2 = path.join(dir, 'piped.sock');
+  const host = spawn(process.execPath, [bin, 'xl', '--xenstore-socket', sock2], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    host.stdin!.write('create xs.cfg\n');
+    const socketUp = async () => {
+      for (let i = 0; i < 200 && !fs.existsSync(sock2); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await socketUp();
+    const env = { ...process.env, XENSTORED_PATH: sock2 };
+    const read = (p: string) => new Promise<string>((res) => execFile('xenstore-read', [p], { env }, (_e, out) => res(String(out))));
+    let name = '';
+    for (let i = 0; i < 100 && name !== 'xs\n'; i++) {
+      name = await read('/local/domain/1/name');
+      if (name !== 'xs\n') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.is(name, 'xs\n', 'the domain the piped command created');
+    const notice = line(host, 'stderr', /input ended; serving/);
+    host.stdin!.end();
+    await notice;
+    assert.is(await read('/local/domain/1/data/hello'), 'hello from xs\n');
+  } finally {
+    host.kill('SIGTERM');
+  }
+  assert.is(await exited(host), 0);
+  assert.not.ok(fs.existsSync(sock2));
+}));
+
+withUtils('scenario --xenstore-socket: the host after the scenario, served until SIGTERM; the exit code is the scenario\'s', timed(async () => {
+  const sock3 = path.join(dir, 'scenario.sock');
+  const host = spawn(process.execPath, [bin, 'scenario', 'dm-startup', '--xenstore-socket', sock3], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await line(host, 'stderr', /serving the host's xenstored on .*scenario\.sock/);
+    const ls = await new Promise<string>((res) => execFile('xenstore-ls', ['/local/domain/0'], { env: { ...process.env, XENSTORED_PATH: sock3 } }, (_e, out) => res(String(out))));
+    assert.match(ls, /^name = "Domain-0"$/m);
+  } finally {
+    host.kill('SIGTERM');
+  }
+  assert.is(await exited(host), 0);
+  assert.not.ok(fs.existsSync(sock3));
+}));
+
+const withPyxs = needs(t, spawnSync('/usr/bin/python3', ['-c', 'import pyxs']).status === 0 && which('xenstore-read') ? undefined : 'python3-pyxs (apt-get install python3-pyxs)');
+
+withPyxs('pyxs changes the live host: its write reaches the guest, the guest\'s reply fires its watch', timed(async () => {
+  const sock4 = path.join(dir, 'pyxs.sock');
+  const host = spawn(process.execPath, [bin, 'xl', '--xenstore-socket', sock4, 'create xs.cfg; sleep 0.05'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await line(host, 'stderr', /serving the host's xenstored/);
+    const py = `import os
+from pyxs import Client
+with Client(unix_socket_path=os.environ["XENSTORED_PATH"]) as c:
+    name = c[b"/local/domain/1/name"]
+    with c.monitor() as m:
+        m.watch(b"/local/domain/1/data/reply", b"tok")
+        next(m.wait())
+        c[b"/local/domain/1/data/command"] = b"from-pyxs"
+        ev = next(m.wait())
+    print(name.decode(), ev[0].decode(), c[b"/local/domain/1/data/reply"].decode())
+`;
+    const r = spawnSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, XENSTORED_PATH: sock4 }, encoding: 'utf8', timeout: 20_000 });
+    assert.is(r.stderr, '');
+    assert.is(r.stdout, 'xs /local/domain/1/data/reply ack 1: from-pyxs\n');
+  } finally {
+    host.kill('SIGTERM');
+  }
+  assert.is(await exited(host), 0);
+}));
+
 t('a path in use is refused before anything runs (exit 1)', async () => {
   const busy = path.join(dir, 'plain');
   fs.writeFileSync(busy, '');

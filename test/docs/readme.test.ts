@@ -84,7 +84,7 @@ t('every block parses, and names only commands xenode has', () => {
 const claims: [RegExp, RegExp][] = [
   [/--workload netfront-setup --seed 1\b/, /1 \[1\/0\/1\][\s\S]*2 \[1\/1\/1\][\s\S]*3 \[1\/0\/1\]/],
   [/xenstored --socket \/tmp\/xs\.sock/, /^tool = ""$/m],
-  [/--xenstore-socket \/tmp\/host\.sock/, /^ 0 = ""\n  backend = "\/local\/domain\/0\/backend\/vif\/1\/0"$/m],
+  [/--xenstore-socket \/tmp\/host\.sock/, /^0 = ""\n backend = "\/local\/domain\/0\/backend\/vif\/1\/0"$/m],
   [/--xenstore-socket \/tmp\/host\.sock/, /^4$/m],
 ];
 
