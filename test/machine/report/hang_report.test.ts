@@ -54,6 +54,19 @@ t('the model: the interleaving numbered 1..8 on its steps, the last bits agree w
   assert.is(m.rows.length, 32);
 });
 
+t('a run\'s report: the lost interrupt of block=hlt-without-cli (ring, seed 17), the producer on its own lane', async () => {
+  const { runScenario } = await import('../../../src/machine/run_kernel.ts');
+  const { reportOfRun } = await import('../../../src/machine/report/index.ts');
+  const r = await runScenario({ kernel: 'kernels/ring.ts', seed: 17, variant: 'block=hlt-without-cli' });
+  assert.is(r.verdict?.outcome, 'hang');
+  const input = reportOfRun(r, 'xenode run kernels/ring.ts --variant block=hlt-without-cli --seed 17', 'xenode run kernels/ring.ts --seed 17 --variant block=hlt-without-cli');
+  const keyed = input.model.rows.filter((x) => x.key !== undefined);
+  assert.equal(keyed.map((x) => x.text).slice(0, 1), ['block:check upcall_pending']);
+  assert.ok(keyed.some((x) => x.text === 'hlt' && x.lane === 'd1v0'));
+  assert.ok(input.model.lanes.some((l) => l.id === 'ring-producer-1' && l.kind === 'dom0'), input.model.lanes.map((l) => l.id).join());
+  assert.match(renderHangReport(input), /<span class="outcome hang" id="outcome">hang<\/span>/);
+});
+
 t('the page is self-contained: no URL is fetched, the replay command and the dump are in it', () => {
   const html = fs.readFileSync(file, 'utf8');
   // The only URL is the SVG namespace (an identifier, never fetched).
