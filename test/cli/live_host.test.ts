@@ -26,6 +26,12 @@ function xs(cmd: string, ...args: string[]): Promise<{ code: number; out: string
   );
 }
 
+function xsAt(socket: string, cmd: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) =>
+    execFile(cmd, args, { env: { ...process.env, XENSTORED_PATH: socket }, timeout: 10_000 }, (e, out) => resolve({ code: e ? 1 : 0, out: String(out) })),
+  );
+}
+
 /** Resolves once `child` printed a line matching `re` on `stream`. */
 function line(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, ms = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -143,6 +149,21 @@ with Client(unix_socket_path=os.environ["XENSTORED_PATH"]) as c:
     host.kill('SIGTERM');
   }
   assert.is(await exited(host), 0);
+}));
+
+const withTty = needs(t, which('xenstore-read') && spawnSync('script', ['--version']).status === 0 ? undefined : "util-linux's script and xenstore-utils");
+
+withTty('at the prompt (a pseudo-terminal): served while the prompt waits; exit removes the socket', timed(async () => {
+  const sock5 = path.join(dir, 'tty.sock');
+  const p = spawn('script', ['-qec', `${process.execPath} ${bin} xl --xenstore-socket ${sock5}`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XENODE_HISTORY: path.join(dir, 'hist') },
+  });
+  await line(p, 'stdout', /xl> /);
+  const r = await xsAt(sock5, 'xenstore-read', '/local/domain/0/name');
+  assert.is(r.out, 'Domain-0\n');
+  p.stdin!.write('exit\n');
+  assert.is(await exited(p), 0);
+  assert.not.ok(fs.existsSync(sock5));
 }));
 
 t('a path in use is refused before anything runs (exit 1)', async () => {
