@@ -121,8 +121,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (process.stdin.isTTY) await prompt(session, account, stop.signal);
     else {
-      await piped(session, account, stop.signal);
-      if (live && !stop.signal.aborted) {
+      const exited = await piped(session, account, stop.signal);
+      if (live && !exited && !stop.signal.aborted) {
         process.stderr.write(`xenode xl: input ended; serving the host's xenstored on ${opts.socket} until SIGINT/SIGTERM\n`);
         await sig!.stopped;
       }
@@ -134,14 +134,17 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-async function piped(session: XlSession, account: (r: LineResult) => void, signal: AbortSignal): Promise<void> {
+/** Commands from a pipe, one per line; true when one of them was `exit` or `quit`. */
+async function piped(session: XlSession, account: (r: LineResult) => void, signal: AbortSignal): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, terminal: false, signal });
+  let exited = false;
   for await (const line of rl) {
     const r = await session.line(line, true);
     account(r);
-    if (r.exit) break;
+    if ((exited = r.exit)) break;
   }
   rl.close();
+  return exited;
 }
 
 /** Most lines kept in the history file (bash's HISTFILESIZE default is 500; a bit more here). */

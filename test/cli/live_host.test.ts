@@ -166,6 +166,14 @@ withTty('at the prompt (a pseudo-terminal): served while the prompt waits; exit 
   assert.not.ok(fs.existsSync(sock5));
 }));
 
+t('piped `exit` ends a live session at once (no wait for a signal), the socket removed', () => {
+  const sock6 = path.join(dir, 'exit.sock');
+  const r = spawnSync(process.execPath, [bin, 'xl', '--xenstore-socket', sock6], { input: 'list\nexit\n', encoding: 'utf8', timeout: 30_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /# exit\n$/);
+  assert.not.ok(fs.existsSync(sock6));
+});
+
 t('a path in use is refused before anything runs (exit 1)', async () => {
   const busy = path.join(dir, 'plain');
   fs.writeFileSync(busy, '');
