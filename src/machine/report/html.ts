@@ -121,6 +121,13 @@ function explanationHtml(e: Explanation, i: number): string {
   ].join('\n');
 }
 
+/** The explanation section: the interleavings, or why there is none. */
+function why(r: HangReportInput): string {
+  if (r.explanations.length > 0) return `<h2>Why it ${r.outcome === 'stall' ? 'stalled' : 'hung'}</h2>\n${r.explanations.map(explanationHtml).join('\n')}`;
+  if (r.outcome === 'ok') return '<h2>No hang</h2>\n<p>The run ended without a hang: the diagram shows its last steps.</p>';
+  return '<h2>Why it failed</h2>\n<p>No suspect port: the hang oracle found no halted vCPU to explain (see the verdict, the dump and the transcript).</p>';
+}
+
 export function renderHangReport(r: HangReportInput): string {
   const m = r.model;
   const shown = m.rows.filter((x) => x.kind !== 'gap').length;
@@ -147,8 +154,7 @@ export function renderHangReport(r: HangReportInput): string {
 <div class="diagram">
 ${renderSequenceSvg(m)}
 </div>
-<h2>Why it ${r.outcome === 'stall' ? 'stalled' : 'hung'}</h2>
-${r.explanations.length ? r.explanations.map(explanationHtml).join('\n') : '<p>No suspect port: the hang oracle found nothing to explain (see the verdict and the dump).</p>'}
+${why(r)}
 <h2>Xen's event channels ('e')</h2>
 <pre id="dump">${esc(r.dump)}</pre>
 ${r.transcript ? `<details><summary>Transcript</summary><pre id="transcript">${esc(r.transcript)}</pre></details>` : ''}

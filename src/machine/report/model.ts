@@ -106,7 +106,9 @@ function laneOf(id: string): ReportLane {
   const v = /^d(\d+)v(\d+)$/.exec(id);
   if (v) return { id, title: `d${v[1]} vCPU ${v[2]}`, kind: 'vcpu' };
   if (id === 'Xen') return { id, title: 'Xen', kind: 'xen' };
-  return { id, title: id || 'dom0', kind: 'dom0' };
+  // dom0's host API with no thread named (the recorder's actor for dom0 itself).
+  if (id === 'd0' || id === '') return { id, title: 'dom0', kind: 'dom0' };
+  return { id, title: id, kind: 'dom0' };
 }
 
 export interface ReportModelOptions {

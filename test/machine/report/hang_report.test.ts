@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { missedEvent, type MissedEventResult } from '../../../src/machine/scenarios/missed_event.ts';
 import { renderHangReport, reportOfScenario, type HangReportInput } from '../../../src/machine/report/index.ts';
-import { bitsText } from '../../../src/machine/report/model.ts';
+import { bitsText, buildReportModel } from '../../../src/machine/report/model.ts';
+import { defaultNamer } from '../../../src/machine/explain.ts';
 import { needs } from '../../dom0/xenstored/kit.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -52,6 +53,14 @@ t('the model: the interleaving numbered 1..8 on its steps, the last bits agree w
   assert.equal([byPort.get(1), byPort.get(2), byPort.get(3)], ['1/0/1', '1/1/1', '1/0/1']);
   assert.is(last.upcall.bits, 1);
   assert.is(m.rows.length, 32);
+});
+
+t('a narrow window still holds every step of the interleaving (it widens back to the first)', ({ r }) => {
+  const m = buildReportModel(r!.host.hv, r!.explanations, defaultNamer(r!.host.hv), { window: 4 });
+  assert.equal(m.rows.filter((x) => x.key !== undefined).map((x) => x.key), [1, 2, 3, 4, 5, 6, 7, 8]);
+  // Four steps before the first picked one, then everything to the end.
+  assert.is(m.rows[4]!.key, 1);
+  assert.is(m.rows.length, m.rows[m.rows.length - 1]!.seq - m.rows[0]!.seq + 1, 'no gap');
 });
 
 t('a run\'s report: the lost interrupt of block=hlt-without-cli (ring, seed 17), the producer on its own lane', async () => {
