@@ -4,6 +4,8 @@
 # The peers are real programs, never our own code:
 #   - Debian's xenstore-utils (xenstore-read/-write/-ls/..., libxenstore) and
 #     python3-pyxs (a client that does not use libxenstore);
+#   - Debian's chromium, which the hang report's test drives headless through
+#     playwright-core (a devDependency that downloads no browser);
 #   - Xen 4.17's own daemons, cxenstored (Debian installs it as "xenstored")
 #     and oxenstored, from Debian 12's xen-utils-4.17, run WITHOUT a
 #     hypervisor: the .debs are fetched with `apt-get download` and unpacked
@@ -40,7 +42,7 @@ update_once() { [ -n "$updated" ] || { say "apt-get update"; $sudo apt-get updat
 # 1. Packages: the clients, and what building the stub needs (libxen-dev has
 #    the headers of the libraries the stub replaces).
 want=
-for p in xenstore-utils python3-pyxs gcc libc6-dev libxen-dev util-linux mount; do
+for p in xenstore-utils python3-pyxs chromium gcc libc6-dev libxen-dev util-linux mount; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want="$want $p"
 done
 if [ -n "$want" ]; then

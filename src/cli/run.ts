@@ -10,6 +10,8 @@ import { runScenario } from '../machine/run_kernel.ts';
 import { formatExplanation } from '../machine/explain.ts';
 import { typecheckKernel } from '../machine/typecheck.ts';
 import { checkKernelArg, errorLine } from './args.ts';
+import { reportOfRun, writeHangReport } from '../machine/report/index.ts';
+import { checkSocketPath, serveUntilSignal } from './live.ts';
 
 export const help = `usage: xenode run KERNEL|CFG [options]
 
@@ -26,6 +28,11 @@ options:
   --debug-keys KEYS    print these keyhandlers' dumps at the end (to stdout: this is not xl)
   --trace FILE         write the Chrome trace of the run
   --no-check           skip the type-check of a .ts kernel
+  --report FILE.html   write the hang report: one self-contained page with the sequence diagram of the
+                       last steps (guest vCPU, Xen, dom0 threads), each port's p/m/s and upcall_pending
+                       after every step, the numbered interleaving, the 'e' dump and the replay command
+  --xenstore-socket P  after the run, keep the host running (virtual time follows the wall clock) and
+                       serve its xenstored on the unix socket P (XENSTORED_PATH=P) until SIGINT/SIGTERM
   --json               print one JSON object instead of the live console and summary:
                          { "kernel": string, "seed": number, "variant": string, "ok": boolean,
                            "reason": string (why the simulation stopped: done|hang|until|...),
@@ -56,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
         until: { type: 'string', default: '60' },
         'no-check': { type: 'boolean' },
         json: { type: 'boolean' },
+        report: { type: 'string' },
+        'xenstore-socket': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -90,6 +99,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error('xenode run: --until must be a positive number of seconds (virtual time)');
     return 2;
   }
+  const socket = values['xenstore-socket'];
+  const busy = socket === undefined ? undefined : await checkSocketPath(socket);
+  if (busy) {
+    console.error(`xenode run: --xenstore-socket: ${busy}`);
+    return 1;
+  }
   if (!values['no-check'] && /\.(ts|mts)$/.test(kernel)) {
     const tc = typecheckKernel(kernel);
     if (tc.errors.length > 0) {
@@ -104,7 +119,9 @@ export async function main(argv: string[]): Promise<number> {
   const pending = new Map<number, string>();
   // With --json the console is collected into the object instead of shown live.
   const consoleLines: Record<string, string[]> = {};
+  const seen: string[] = [];
   const emit = (domid: number, l: string) => {
+    if (values.report) seen.push(`(d${domid}) ${l}`);
     if (json) (consoleLines[domid] ??= []).push(l);
     else process.stdout.write(`${styleText('dim', `(d${domid})`)} ${l}\n`);
   };
@@ -131,24 +148,29 @@ export async function main(argv: string[]): Promise<number> {
   const keys = [...(values['debug-keys'] ?? '')];
   if (hang && !keys.includes('e')) keys.push('e');
   const dumps = keys.map((k) => r.hv.debugKey(k)).join('');
+  if (values.report) writeHangReport(values.report, reportOfRun(r, `xenode run ${argv.join(' ')}`, replay.replace(/^replay: /, ''), seen.join('\n')));
+  // Then a live host, whatever the outcome (inspect a hung one with xenstore-ls); the exit code stays the run's.
+  const machine = r.machine;
+  const done = async (c: number) => (socket !== undefined && (await serveUntilSignal('run', machine, socket)) !== 0 ? 1 : c);
   if (json) {
     const v = r.verdict ? { outcome: r.verdict.outcome, detail: r.verdict.detail } : null;
     console.log(JSON.stringify({
       kernel: positionals[0], seed, variant, ok: r.ok, reason: r.result.reason, summary: r.summary, virtual_s: r.sim.now / 1e9,
       console: consoleLines, xen: [...r.hv.xenConsole], verdict: v, debug_keys: dumps, replay: replay.replace(/^replay: /, ''),
     }, null, 2));
-    return r.ok ? 0 : 1;
+    return done(r.ok ? 0 : 1);
   }
   for (const l of r.hv.xenConsole) console.log(`(XEN) ${l}`);
+  if (values.report) console.log(`report written to ${values.report}`);
   if (values.trace) console.log(`trace written to ${values.trace}`);
   process.stdout.write(dumps);
   if (r.ok) {
     console.log(styleText('green', `xenode: ${r.summary} (seed ${seed}, variant ${variant}, ${(r.sim.now / 1e9).toFixed(3)} s virtual)`));
-    return 0;
+    return done(0);
   }
   console.log(styleText('red', `xenode: ${r.summary}`));
   if (r.verdict) console.log(`${r.verdict.outcome}: ${r.verdict.detail}`);
   for (const e of r.explanations) console.log(formatExplanation(e));
   console.log(replay);
-  return 1;
+  return done(1);
 }

@@ -11,8 +11,10 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runCommand, UsageError } from './args.ts';
 import { scenarios, type ScenarioOptions, type ScenarioResult } from '../machine/scenarios/index.ts';
+import { reportOfScenario, writeHangReport } from '../machine/report/index.ts';
+import { checkSocketPath, serveUntilSignal } from './live.ts';
 
-export function scenarioOptions(argv: string[]): { name: string | undefined; opts: ScenarioOptions; json: boolean; trace?: string; checks: boolean; rest: string[] } {
+export function scenarioOptions(argv: string[]): { name: string | undefined; opts: ScenarioOptions; json: boolean; trace?: string; checks: boolean; rest: string[]; report?: string; socket?: string } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -31,8 +33,11 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       variant: { type: 'string', default: 'fixed' },
       workload: { type: 'string', default: 'netfront-setup' },
       count: { type: 'string' },
+      report: { type: 'string' },
+      'xenstore-socket': { type: 'string' },
     },
   });
+  const extra = { ...(values.report !== undefined ? { report: values.report } : {}), ...(values['xenstore-socket'] !== undefined ? { socket: values['xenstore-socket'] } : {}) };
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   const name = values.scenario ?? positionals[0];
@@ -45,7 +50,7 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
       opts.count = n;
     }
     if (values['stop-after']) opts.stopAfter = values['stop-after'];
-    const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
+    const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1), ...extra };
     if (values.trace) out.trace = values.trace;
     return out;
   }
@@ -61,7 +66,7 @@ export function scenarioOptions(argv: string[]): { name: string | undefined; opt
     ? { seed, handoverBackend: values.backend as 'netback' | 'blkback', cycles, trace: values.trace !== undefined }
     : { seed, backend, xenwatch, legacy: values.legacy ?? false, trace: values.trace !== undefined };
   if (values['stop-after']) opts.stopAfter = values['stop-after'];
-  const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1) };
+  const out: ReturnType<typeof scenarioOptions> = { name, opts, json: values.json ?? false, checks: values.checks ?? false, rest: positionals.slice(values.scenario ? 0 : 1), ...extra };
   if (values.trace) out.trace = values.trace;
   return out;
 }
@@ -93,6 +98,11 @@ options:
   --stop-after STEP    stop after this step
   --checks             print every check, not only failing ones
   --trace FILE         write the Chrome trace of the run
+  --report FILE.html   write the hang report: one self-contained page with the sequence diagram of the
+                       last steps (guest vCPU, Xen, dom0 threads), each port's p/m/s and upcall_pending
+                       after every step, the numbered interleaving, the 'e' dump and the replay command
+  --xenstore-socket P  then keep the host running (virtual time follows the wall clock) and serve its
+                       xenstored on the unix socket P (XENSTORED_PATH=P) until SIGINT/SIGTERM
   --json               print { name, options, ok, failures, replay, steps } as JSON
   -h, --help           this help
 exit: 0 every check held, 1 a check failed, 2 bad command line
@@ -117,6 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    const busy = parsed.socket === undefined ? undefined : await checkSocketPath(parsed.socket);
+    if (busy) throw new Error(`--xenstore-socket: ${busy}`);
     let r;
     try {
       r = await playScenario(parsed.name, parsed.opts);
@@ -125,6 +137,7 @@ export async function main(argv: string[]): Promise<number> {
       throw e;
     }
     if (parsed.trace) writeFileSync(parsed.trace, r.host.sim.trace.toJSON());
+    if (parsed.report) writeHangReport(parsed.report, reportOfScenario(r, r.replay));
     if (parsed.json) {
       console.log(JSON.stringify({ name: r.name, options: r.options, ok: r.ok, failures: r.failures, replay: r.replay, steps: r.transcript.steps }, null, 2));
     } else {
@@ -136,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`replay: ${r.replay}`);
       }
     }
+    if (parsed.report && !parsed.json) console.log(`report written to ${parsed.report}`);
+    if (parsed.socket !== undefined && (await serveUntilSignal('scenario', r.host, parsed.socket)) !== 0) return 1;
     return r.ok ? 0 : 1;
   });
 }

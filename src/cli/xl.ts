@@ -18,6 +18,7 @@ import { Machine } from '../machine/machine.ts';
 import { parseLine } from '../machine/pipeline.ts';
 import { XlSession, type LineResult } from './xl_session.ts';
 import { LiveTime } from './xl_live.ts';
+import { checkSocketPath, goLive, serveUntilSignal, untilSignal, type LiveHost } from './live.ts';
 
 export const help = `usage: xenode xl [options] [CMD [ARGS...] [; CMD ...]]
        xenode dom0 [options] [CMD ...]
@@ -46,6 +47,9 @@ options:
   --paused             at the prompt, virtual time stands still between commands
                        (by default it runs with the wall clock while you type,
                        and Xen's console ring is echoed as a serial console)
+  --xenstore-socket P  serve this host's xenstored on the unix socket P (XENSTORED_PATH=P for
+                       xenstore-ls/-write/-watch, pyxs) with virtual time running: with CMDs, once
+                       they ran and until SIGINT/SIGTERM; at the prompt, while it runs
   -h, --help           this help
 exit: the last command's exit code (1 if a command failed), 2 bad command line
 
@@ -59,7 +63,7 @@ function usage(msg: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string; paused: boolean } = { seed: 1, xenwatch: 'single', legacy: false, paused: false };
+  const opts: { seed: number; xenwatch: 'single' | 'mtwatch'; legacy: boolean; trace?: string; paused: boolean; socket?: string } = { seed: 1, xenwatch: 'single', legacy: false, paused: false };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -73,6 +77,9 @@ export async function main(argv: string[]): Promise<number> {
     else if (a === '--trace') {
       if (argv[i + 1] === undefined) return usage('--trace needs a FILE');
       opts.trace = argv[++i]!;
+    } else if (a === '--xenstore-socket') {
+      if (argv[i + 1] === undefined) return usage('--xenstore-socket needs a PATH');
+      opts.socket = argv[++i]!;
     } else if (a === '-h' || a === '--help') {
       process.stdout.write(help);
       return 0;
@@ -80,6 +87,11 @@ export async function main(argv: string[]): Promise<number> {
     else break;
   }
   if (opts.xenwatch !== 'single' && opts.xenwatch !== 'mtwatch') return usage('--xenwatch must be single or mtwatch');
+  const busy = opts.socket === undefined ? undefined : await checkSocketPath(opts.socket);
+  if (busy) {
+    console.error(`xenode xl: --xenstore-socket: ${busy}`);
+    return 1;
+  }
   // Guest console output as xenconsoled reads it, for an attached console (the prompt sets the sink).
   const sink: { console?: (domid: number, text: string) => void } = {};
   const host = new Machine({
@@ -104,19 +116,51 @@ export async function main(argv: string[]): Promise<number> {
       // the session reports the syntax error
     }
     account(await session.line(line, many));
-  } else if (process.stdin.isTTY) {
-    await prompt(session, account, opts.paused, sink);
+    // A live host once the commands ran: the socket's appearance says they did.
+    if (opts.socket !== undefined && (await serveUntilSignal('xl', host, opts.socket)) !== 0) code = 1;
   } else {
-    const rl = readline.createInterface({ input: process.stdin, terminal: false });
-    for await (const line of rl) {
-      const r = await session.line(line, true);
-      account(r);
-      if (r.exit) break;
+    // Commands from stdin: the host is live from the start; piped, also after the input ends, until a signal.
+    let live: LiveHost | undefined;
+    const stop = new AbortController();
+    const sig = opts.socket === undefined ? undefined : untilSignal();
+    if (sig) {
+      try {
+        // At the prompt, the prompt's clock (LiveTime) is the one that runs time: two pumps would interleave with commands.
+        live = await goLive(host, opts.socket!, { clock: !process.stdin.isTTY, onHang: (h) => process.stderr.write(`xenode xl: (live) hang: ${h}\n`) });
+      } catch (e) {
+        sig.dispose();
+        console.error(`xenode xl: --xenstore-socket: ${(e as Error).message}`);
+        return 1;
+      }
+      // A signal ends the session as it would a shell's, the socket removed on the way out.
+      void sig.stopped.then(() => stop.abort());
     }
-    rl.close();
+    if (process.stdin.isTTY) await prompt(session, account, opts.paused, sink, stop.signal);
+    else {
+      const exited = await piped(session, account, stop.signal);
+      if (live && !exited && !stop.signal.aborted) {
+        process.stderr.write(`xenode xl: input ended; serving the host's xenstored on ${opts.socket} until SIGINT/SIGTERM\n`);
+        await sig!.stopped;
+      }
+    }
+    sig?.dispose();
+    await live?.close();
   }
   if (opts.trace) writeFileSync(opts.trace, host.sim.trace.toJSON());
   return code;
+}
+
+/** Commands from a pipe, one per line; true when one of them was `exit` or `quit`. */
+async function piped(session: XlSession, account: (r: LineResult) => void, signal: AbortSignal): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false, signal });
+  let exited = false;
+  for await (const line of rl) {
+    const r = await session.line(line, true);
+    account(r);
+    if ((exited = r.exit)) break;
+  }
+  rl.close();
+  return exited;
 }
 
 /** Most lines kept in the history file (bash's HISTFILESIZE default is 500; a bit more here). */
@@ -137,12 +181,13 @@ export function loadHistory(file: string): string[] {
 }
 
 /** A terminal: readline's line editing, the cursor keys and Up/Down through the history file. */
-async function prompt(session: XlSession, account: (r: LineResult) => void, paused: boolean, sink: { console?: (domid: number, text: string) => void }): Promise<void> {
+async function prompt(session: XlSession, account: (r: LineResult) => void, paused: boolean, sink: { console?: (domid: number, text: string) => void }, signal: AbortSignal): Promise<void> {
   const file = historyPath();
   const rl = readline.createInterface({
     input: process.stdin,
     output: process.stdout,
     terminal: true,
+    signal,
     // readline wants the newest entry first.
     history: loadHistory(file).reverse(),
     historySize: HISTORY_MAX,
@@ -152,6 +197,7 @@ async function prompt(session: XlSession, account: (r: LineResult) => void, paus
   // Serial output arrives while the user types: clear the line, print, redraw the prompt and what was typed.
   let attached = false;
   const live = new LiveTime(session.host, {
+    onHang: (h) => process.stderr.write(`\nxenode xl: hang: ${h}\n`),
     failed: (e) => process.stderr.write(`\nxenode xl: the emulated host failed while the prompt waited (time stands still from now on): ${(e as Error)?.message ?? String(e)}\n`),
     serial: (text, typing) => {
       if (!typing || attached) return void process.stdout.write(text);

@@ -15,15 +15,14 @@
 // hypervisor prints (debug keys, domain crashes) appears at the prompt as it
 // is written, above the line being typed, as on a host's serial line.
 import type { Machine } from '../machine/machine.ts';
+import { LiveClock } from './live.ts';
 
 /** How often the clock ticks (wall ms). */
 export const TICK_MS = 50;
 /** At most this much virtual time per tick (a suspended process resumes without a backlog). */
 export const MAX_TICK_NS = 200e6;
-/** Steps per tick: a guest spinning at full speed still leaves the prompt responsive. */
-export const MAX_STEPS_PER_TICK = 200_000;
 
-export interface LiveOptions {
+export interface LiveTimeOptions {
   /** Wall clock in ms (performance.now). */
   now?: () => number;
   /** A failure of the emulated host inside a tick (a bug of ours): the clock stops, the prompt goes on. */
@@ -34,6 +33,8 @@ export interface LiveOptions {
    * after a command (the prompt is printed next anyway).
    */
   serial: (text: string, typing: boolean) => void;
+  /** A hung guest seen while the prompt waits (each summary once; time goes on for the others). */
+  onHang?: (summary: string) => void;
 }
 
 export class LiveTime {
@@ -43,14 +44,17 @@ export class LiveTime {
   private echoed: number;
   private busy = false;
   private readonly now: () => number;
+  /** The slice runner shared with the live socket (bounded in steps, hangs said once, an idle host's clock moves on). */
+  private readonly clock: LiveClock;
 
   constructor(
     private readonly host: Machine,
-    private readonly o: LiveOptions,
+    private readonly o: LiveTimeOptions,
   ) {
     this.now = o.now ?? (() => performance.now());
     this.last = this.now();
     this.echoed = host.hv.conring.written;
+    this.clock = new LiveClock(host, { onHang: o.onHang });
   }
 
   start(): void {
@@ -96,12 +100,9 @@ export class LiveTime {
     const t = this.now();
     const ns = Math.min(Math.max(0, (t - this.last) * 1e6), MAX_TICK_NS);
     this.last = t;
-    const sim = this.host.sim;
     if (ns > 0) {
-      const until = sim.now + ns;
       try {
-        // Nothing left to run at all: an idle host's clock still moves on.
-        if (sim.run({ until, maxSteps: MAX_STEPS_PER_TICK }).reason === 'idle') sim.clock.advanceTo(until);
+        this.clock.advance(ns);
       } catch (e) {
         // An exception out of a timer callback would end the process: stop the clock instead, say why.
         this.stop();

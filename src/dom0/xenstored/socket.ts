@@ -132,12 +132,39 @@ export interface SocketServer {
   close(): Promise<void>;
 }
 
-/** Listens on `path` (replacing a stale socket file) and serves the daemon there. */
+/**
+ * Whether a daemon answers on the unix socket `path`: connect() succeeds on a
+ * live socket and fails with ECONNREFUSED on one whose daemon is gone (the
+ * file a killed daemon leaves behind).
+ */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on `path` and serves the daemon there. A path in use is refused:
+ * a socket a daemon answers on is not taken over (unlinking it would leave
+ * the first daemon running, unreachable), and a file that is not a socket is
+ * not deleted. Only a stale socket, one nobody answers on, is replaced.
+ */
 export async function listenUnix(daemon: Xenstored, path: string): Promise<SocketServer> {
+  let st: fs.Stats | undefined;
   try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+    st = fs.statSync(path);
   } catch {
     // not there: fine
+  }
+  if (st && !st.isSocket()) throw new Error(`${path} exists and is not a socket; not replacing it`);
+  if (st) {
+    if (await socketAnswers(path)) throw new Error(`${path} is in use: a daemon answers on it (stop it, or choose another --socket)`);
+    fs.unlinkSync(path);
   }
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
