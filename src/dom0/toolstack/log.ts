@@ -32,6 +32,7 @@ export const SITES = {
   domcreate_rebuild_done: { file: 'libxl_create.c', line: 1204, fn: 'domcreate_rebuild_done' },
   libxl_domain_info: { file: 'libxl_domain.c', line: 357, fn: 'libxl_domain_info' },
   libxl__initiate_device_generic_remove: { file: 'libxl_device.c', line: 941, fn: 'libxl__initiate_device_generic_remove' },
+  domain_destroy_domid_cb: { file: 'libxl_domain.c', line: 1138, fn: 'domain_destroy_domid_cb' },
 } as const satisfies Record<string, LogSite>;
 
 export type SiteName = keyof typeof SITES;

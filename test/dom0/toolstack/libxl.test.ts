@@ -139,6 +139,25 @@ destroy('stuck backend: the two destroy lines, the dirs go anyway, (null) in xl 
   assert.is(list.stdout.split('\n')[2], '(null)                                       1     0     1     --p--d       0.0');
 });
 
+destroy('xl destroy exits 1 when libxl fails: xc_domain_destroy finds the domain gone (destroyed meanwhile)', () => {
+  const fx = makeFixture({ backend: true });
+  fx.run(() => fx.libxl.domainCreate(parseDomainConfig('g.cfg', 'name="g"\nvif=["bridge=xenbr0"]')));
+  // Another toolstack destroys domain 1 between libxl's domain_info and its xc_domain_destroy.
+  const real = fx.hv.xc_domain_destroy.bind(fx.hv);
+  fx.hv.xc_domain_destroy = (d: number) => {
+    real(d);
+    return real(d);
+  };
+  const res = fx.run(() => xlMain({ libxl: fx.libxl, readFile: () => undefined }, ['destroy', '1']));
+  assert.is(res.code, 1);
+  assert.is(res.stderr, [
+    'libxl: error: libxl_domain.c:1138:domain_destroy_domid_cb: Domain 1:xc_domain_destroy failed: No such process',
+    'libxl: error: libxl_domain.c:959:domain_destroy_callback: Domain 1:Unable to destroy guest',
+    'libxl: error: libxl_domain.c:886:domain_destroy_cb: Domain 1:Destruction of domain failed',
+    'destroy failed (rc=-3)',
+  ].join('\n') + '\n');
+});
+
 destroy('xl destroy of an unknown domain', () => {
   const fx = makeFixture({});
   const res = fx.run(() => xlMain({ libxl: fx.libxl, readFile: () => undefined }, ['destroy', '7']));
