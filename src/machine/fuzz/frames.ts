@@ -7,7 +7,7 @@ import { XS_HEADER_SIZE, XS_TYPE_COUNT, encodeMessage } from '../../abi/xs_wire.
 import type { Choices } from '../../sim/index.ts';
 
 const PATHS = [
-  '/f', '/f/a', '/f/a/b', '/f/c', '/keep', '/local/domain/7', '/local/domain/7/data', 'data', 'data/x', '@introduceDomain',
+  '/f', '/f/a', '/f/a/b', '/f/c', '/local/domain/7', '/local/domain/7/data', 'data', 'data/x', '@introduceDomain',
   '@releaseDomain', '/', '', '//', '/f/', '/f//a', '/tool/xenstored', '/f/\u00ff', '/local/domain/0', '..',
 ];
 const WORDS = ['', '0', '1', '7', '-1', '4294967296', 'n0', 'r7', 'b0', 'w1', 'x9', 'T', 'F', 'quota', 'help', 'print', 'check', 'live-update', 'log'];

@@ -9,7 +9,7 @@
 // Invariants checked after every frame: the daemon logged no internal error;
 // a frame answered with XS_ERROR left the whole store as it was (same node
 // objects: a failed request changes nothing); a guest's frame left every node
-// outside its home as it was; dom0 still reads /keep (every 64 frames and at
+// outside its home as it was; dom0 still reads its probe node (every 64 frames and at
 // the end); the store stays within its vocabulary's size (memory bounded).
 import fs from 'node:fs';
 import net from 'node:net';
@@ -32,7 +32,7 @@ const HOME = `/local/domain/${GUEST}`;
 const MAX_NODES = 2000;
 
 export const XS_INVARIANTS = [
-  'daemon alive: no internal error, dom0 reads /keep',
+  'daemon alive: no internal error, dom0 reads its probe node (outside the vocabulary)',
   'a frame answered with an error changes no node',
   "a guest's frame changes no node outside its home",
   `store bounded (< ${MAX_NODES} nodes)`,
@@ -48,7 +48,7 @@ function changed(d: Xenstored, before: Snapshot, filter: (p: string) => boolean 
   return undefined;
 }
 
-/** A daemon with /keep, a privileged local probe, and a log of internal errors. */
+/** A daemon with a probe node outside the fuzz vocabulary, a privileged local probe, and a log of internal errors. */
 function daemon(mapRing?: ConstructorParameters<typeof Xenstored>[0] extends infer O ? O extends { mapRing?: infer M } ? M : never : never) {
   const internal: string[] = [];
   const d = new Xenstored({ mapRing, log: (m) => void (m.includes('internal error') && internal.push(m)) });
@@ -68,11 +68,11 @@ function daemon(mapRing?: ConstructorParameters<typeof Xenstored>[0] extends inf
     const text = latin1(m.payload, 0, m.payload.length);
     return m.type === XS_ERROR ? `ERR:${text.replace(/\0$/, '')}` : text;
   };
-  ask(11, '/keep\0k');
+  ask(11, '/xenode-fuzz-probe\0k');
   const alive = (): string | undefined => {
     if (internal.length > 0) return internal[0]!.split('\n')[0];
-    const v = ask(2, '/keep\0');
-    return v === 'k' ? undefined : `dom0 reads /keep as ${JSON.stringify(v)}`;
+    const v = ask(2, '/xenode-fuzz-probe\0');
+    return v === 'k' ? undefined : `dom0 reads /xenode-fuzz-probe as ${JSON.stringify(v)}`;
   };
   return { d, ask, alive, internal };
 }
