@@ -2,6 +2,7 @@
 // by a frame count and a wall-clock time, deterministic from its seed, and
 // stops at the first broken invariant with a replay line.
 import { fuzzHypercalls } from './hypercall.ts';
+import { fuzzNetif } from './netif.ts';
 import type { FuzzBudget, FuzzResult } from './types.ts';
 import { fuzzXsRing, fuzzXsSocket } from './xenstored.ts';
 
@@ -11,6 +12,7 @@ export const FUZZ_TARGETS: Record<string, (seed: number, budget: FuzzBudget) => 
   'xs-ring': fuzzXsRing,
   'xs-socket': fuzzXsSocket,
   hypercall: fuzzHypercalls,
+  netif: fuzzNetif,
 };
 
 /** The command that replays a failed run: the same seed, the count up to the failing frame. */
