@@ -17,5 +17,5 @@ export const FUZZ_TARGETS: Record<string, (seed: number, budget: FuzzBudget) => 
 
 /** The command that replays a failed run: the same seed, the count up to the failing frame. */
 export function replayLine(r: FuzzResult, seed: number): string {
-  return `npm run fuzz -- --target ${r.target} --seed ${seed} --count ${r.frames}`;
+  return `npm run fuzz -- --target ${r.target} --seed ${seed} --count ${r.frames} --seconds 3600`;
 }

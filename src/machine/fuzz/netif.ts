@@ -78,14 +78,16 @@ class Vif {
   rx!: FrontRing;
   port = 0;
   private gpfn = 10;
-  private ref = 8;
   constructor(readonly h: Host, readonly d: Domain) {
     this.fe = `/local/domain/${d.id}/device/vif/0`;
     this.be = `/local/domain/0/backend/vif/${d.id}/0`;
   }
+  /** Grant a page: gpfns 10..19 for the rings and first RX buffers, then data pages cycling over 20..919 (never a ring page); ref = gpfn - 2. */
   grant(readonly = false): { ref: number; page: ArrayBuffer } {
-    const ref = this.ref++;
-    const gpfn = this.gpfn++ % 1000 + 10;
+    const n = this.gpfn++;
+    const gpfn = n < 20 ? n : 20 + ((n - 20) % 900);
+    // One ref per page, so refs stay within the table however long the run (a bystander's data page is free again once its response came).
+    const ref = gpfn - 2;
     this.d.gnttab.grantAccess(ref, 0, gpfn, readonly);
     return { ref, page: this.d.physmap.frame(gpfn) };
   }
@@ -190,7 +192,11 @@ export function fuzzNetif(seed: number, budget: FuzzBudget): FuzzResult {
     const held = h.dom0.gnttab.handlesOf(d.id).length;
     if (held !== 0) return result(`episode ${episodes}: dom0 still maps ${held} grant(s) of the destroyed domain`);
     const st = bystander.sendGood();
-    if (st !== NETIF_RSP.OKAY) return result(`episode ${episodes}: the bystander's frame got ${st}`);
+    if (st !== NETIF_RSP.OKAY) {
+      const s0 = bystander.tx.sring;
+      const vif = h.k.netback.vifs.get(`vif${bystander.d.id}.0`);
+      return result(`episode ${episodes}: the bystander's frame got ${st} (backend state ${h.read(`${bystander.be}/state`)}, tx req_prod ${s0.req_prod} rsp_prod ${s0.rsp_prod}, vif ${vif ? JSON.stringify(vif.stats) : 'gone'})`);
+    }
   }
   return result();
 }
