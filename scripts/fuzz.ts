@@ -1,4 +1,4 @@
-// `npm run fuzz -- [--target xs-ring|xs-socket|hypercall|netif] [--count N] [--seconds S] [--seed N]`:
+// `npm run fuzz -- [--target xs-ring|xs-socket|hypercall|netif|blkif] [--count N] [--seconds S] [--seed N]`:
 // runs each target (default: all) for at most N frames (default 100,000) and
 // S seconds (default 10) each, prints frames, frames/s, the invariants
 // checked and the daemon-side heap, and on a broken invariant the failure and

@@ -7,7 +7,7 @@ import { FUZZ_TARGETS, replayLine } from '../../src/machine/fuzz/index.ts';
 import { fuzzXsRing } from '../../src/machine/fuzz/xenstored.ts';
 
 const F = suite('fuzz (short pass)');
-const COUNTS: Record<string, number> = { 'xs-ring': 3000, 'xs-socket': 400, hypercall: 1500, netif: 1500 };
+const COUNTS: Record<string, number> = { 'xs-ring': 3000, 'xs-socket': 400, hypercall: 1500, netif: 1500, blkif: 200 };
 
 for (const [name, run] of Object.entries(FUZZ_TARGETS)) {
   F(`${name}: ${COUNTS[name]} frames, seed 7, no invariant broken`, async () => {

@@ -1,6 +1,7 @@
 // `npm run fuzz` (scripts/fuzz.ts): the fuzz targets by name. Each is bounded
 // by a frame count and a wall-clock time, deterministic from its seed, and
 // stops at the first broken invariant with a replay line.
+import { fuzzBlkif } from './blkif.ts';
 import { fuzzHypercalls } from './hypercall.ts';
 import { fuzzNetif } from './netif.ts';
 import type { FuzzBudget, FuzzResult } from './types.ts';
@@ -13,6 +14,7 @@ export const FUZZ_TARGETS: Record<string, (seed: number, budget: FuzzBudget) => 
   'xs-socket': fuzzXsSocket,
   hypercall: fuzzHypercalls,
   netif: fuzzNetif,
+  blkif: fuzzBlkif,
 };
 
 /** The command that replays a failed run: the same seed, the count up to the failing frame. */

@@ -12,14 +12,10 @@
 // grants, and the bystander's frame is answered OKAY.
 import { FrontRing } from '../../abi/ring.ts';
 import { NETIF_RSP, NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETTXF, decodeTxResponse, encodeRxRequest, encodeTxRequest } from '../../abi/netif.ts';
-import { XS_TRANSACTION_END, XS_TRANSACTION_START, XS_WRITE, XS_RM } from '../../abi/xs_wire.ts';
-import { Dom0Kernel } from '../../dom0/kernel/kernel.ts';
-import { attachDom0Events } from '../../dom0/kernel/events.ts';
-import { Xenstored } from '../../dom0/xenstored/xenstored.ts';
-import { decodeReply, encodeRequest } from '../../dom0/xenstored/local.ts';
-import { Choices, Sim } from '../../sim/index.ts';
-import { Hypervisor, type Domain } from '../../xen/index.ts';
+import { Choices } from '../../sim/index.ts';
+import type { Domain } from '../../xen/index.ts';
 import type { FuzzBudget, FuzzResult } from './types.ts';
+import { dom0Host, type Host } from './dom0_host.ts';
 
 export const NETIF_INVARIANTS = [
   'no dom0 kernel oops, no hypervisor internal error',
@@ -27,49 +23,6 @@ export const NETIF_INVARIANTS = [
   "the bystander's vif answers a frame OKAY after each episode",
 ];
 
-function host(seed: number) {
-  const sim = new Sim({ seed });
-  const hv = new Hypervisor(sim, { hangOracle: false });
-  const dom0 = hv.createDomain({ domid: 0, name: 'Domain-0', memKiB: 64 << 10, vcpus: 1, host: true });
-  const xs = new Xenstored();
-  const conn = xs.connectLocal();
-  let last: ReturnType<typeof decodeReply> | undefined;
-  conn.onMessage = (f) => {
-    const r = decodeReply(f);
-    if (r.type !== 15) last = r;
-  };
-  const req = (type: number, args: string[], raw?: string, txId = 0) => {
-    last = undefined;
-    conn.send(encodeRequest(type, args, { raw, txId }));
-    if (!last) throw new Error('fuzz: no xenstore reply');
-    return last as ReturnType<typeof decodeReply>;
-  };
-  /** Several writes in one transaction (libxl's style). */
-  const tx = (pairs: Record<string, string>) => {
-    const id = Number(req(XS_TRANSACTION_START, ['']).strings![0]);
-    for (const [k, v] of Object.entries(pairs)) req(XS_WRITE, [k], v, id);
-    req(XS_TRANSACTION_END, ['T'], undefined, id);
-  };
-  const read = (p: string) => {
-    const r = req(2, [p]);
-    return r.error ? undefined : r.text;
-  };
-  const k = new Dom0Kernel({ sim, dom0: attachDom0Events(dom0), xenstored: xs, hv }, {});
-  k.start();
-  sim.runUntil(() => k.ready);
-  const run = (cond: () => boolean, ns: number) => sim.runUntil(cond, { until: sim.now + ns });
-  const hotplug = (be: string) => {
-    let done = false;
-    k.kthreads.run('hotplug', 'hotplug', function* () {
-      yield* k.hotplug('online', 'vif', be);
-      done = true;
-    });
-    run(() => done, 1e9);
-  };
-  return { sim, hv, dom0, xs, k, tx, read, rm: (p: string) => req(XS_RM, [p]), run, hotplug };
-}
-
-type Host = ReturnType<typeof host>;
 
 class Vif {
   readonly fe: string;
@@ -135,7 +88,7 @@ class Vif {
 
 export function fuzzNetif(seed: number, budget: FuzzBudget): FuzzResult {
   const r = Choices.derive(seed, 'fuzz netif');
-  const h = host(seed);
+  const h = dom0Host(seed);
   const t0 = performance.now();
   let frames = 0;
   let episodes = 0;
@@ -158,6 +111,8 @@ export function fuzzNetif(seed: number, budget: FuzzBudget): FuzzResult {
     if (!v.up()) return result(`episode ${episodes}: the hostile vif did not connect (backend state ${h.read(`${v.be}/state`)})`);
     const n = 20 + r.choose(200);
     for (let i = 0; i < n && frames < budget.count; i++) {
+      // A halted backend leaves a ring full: the episode ends there.
+      if (v.tx.full() || v.rx.full()) break;
       frames++;
       const k = r.choose(40);
       if (k === 0) {
