@@ -32,7 +32,7 @@ const MS = 1e6;
 interface Front {
   readonly backend: string;
   readonly port: number;
-  connect(): Promise<void>;
+  connect(): Promise<boolean>;
   disconnect(): Promise<boolean>;
   /** Some I/O; resolves with a one-line summary, or throws. */
   traffic(): Promise<string>;

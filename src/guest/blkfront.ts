@@ -15,7 +15,7 @@ import { FrontRing } from '../abi/ring.ts';
 import { BLKIF_ENTRY, BLKIF_OP, SECTOR_SIZE, decodeResponse, encodeRequest } from '../abi/blkif.ts';
 import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts';
 import { Gnttab, Pages } from './gnttab.ts';
-import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
+import { closeWithBackend, reinitialiseUnlessRemoved, waitBackendState } from './xenbus.ts';
 import type { XsClient } from './xs.ts';
 
 interface Buf {
@@ -51,11 +51,16 @@ export class Blkfront {
     this.fe = `device/vbd/${vdev}`;
   }
 
-  async connect(): Promise<void> {
+  /**
+   * True once connected; false when the toolstack removed the device before
+   * the backend got to InitWait or Connected (disconnect() then gives back
+   * whatever was set up).
+   */
+  async connect(): Promise<boolean> {
     const xs = this.xs;
     this.backend = await xs.read(`${this.fe}/backend`);
     this.backendId = Number(await xs.read(`${this.fe}/backend-id`));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.InitWait);
+    if (!(await waitBackendState(xs, this.backend, XenbusState.InitWait))) return false;
     const g = Pages.alloc();
     this.ringBuf = { gpfn: g, ref: this.gnt.grant(this.backendId, g) };
     this.ring = FrontRing.init(Memory.frame(g), BLKIF_ENTRY, Memory.point);
@@ -72,7 +77,7 @@ export class Blkfront {
     });
     Eventchn.unmask(this.port);
     this.counter = Activations.counter(this.port);
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
+    if (!(await waitBackendState(xs, this.backend, XenbusState.Connected))) return false;
     this.sectors = Number(await xs.read(`${this.backend}/sectors`));
     this.sectorSize = Number(await xs.read(`${this.backend}/sector-size`));
     this.info = Number(await xs.read(`${this.backend}/info`));
@@ -82,6 +87,7 @@ export class Blkfront {
     const [stop, stopR] = Lwt.wait<number>();
     this.stopLoop = stopR;
     void this.loop(++this.gen, stop);
+    return true;
   }
 
   private buf(id: number): Buf {
@@ -190,7 +196,7 @@ export class Blkfront {
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
     for (const w of waiting) Lwt.wakeup(w, -1);
-    Eventchn.close(this.port);
+    if (this.port !== 0) Eventchn.close(this.port);
     this.port = 0;
     await reinitialiseUnlessRemoved(xs, this.fe, this.backend);
     return all;

@@ -74,3 +74,9 @@ export { Gnttab, Pages } from './gnttab.ts';
 
 /** Wait until a xenstore node satisfies a predicate (a watch and a re-read per event; never misses a write). */
 export { waitFor } from './xenbus.ts';
+
+/**
+ * Devices that come and go (`xl network-attach`/`-detach`): `new FrontendBus(xs, 'vif', (id) => new Netfront(xs, id), hooks)`
+ * connects each new device/<kind>/<id>, closes it when its backend goes Closing and gives its grants back.
+ */
+export { FrontendBus, type Frontend, type FrontendBusHooks } from './frontend_bus.ts';

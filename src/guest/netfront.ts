@@ -30,7 +30,7 @@ import { Activations, Eventchn, Lwt, Memory, program_start } from './runtime.ts'
 import type { XsClient } from './xs.ts';
 import { Gnttab, Pages } from './gnttab.ts';
 import { Slab } from '../lib/slab.ts';
-import { closeWithBackend, reinitialiseUnlessRemoved, waitFor } from './xenbus.ts';
+import { closeWithBackend, reinitialiseUnlessRemoved, waitBackendState } from './xenbus.ts';
 
 interface Slot {
   ref: number;
@@ -85,11 +85,16 @@ export class Netfront {
     this.fe = `device/vif/${devid}`;
   }
 
-  async connect(): Promise<void> {
+  /**
+   * True once connected; false when the toolstack removed the device before
+   * the backend got to InitWait or Connected (disconnect() then gives back
+   * whatever was set up).
+   */
+  async connect(): Promise<boolean> {
     const xs = this.xs;
     this.backend = await xs.read(`${this.fe}/backend`);
     this.backendId = Number(await xs.read(`${this.fe}/backend-id`));
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.InitWait);
+    if (!(await waitBackendState(xs, this.backend, XenbusState.InitWait))) return false;
     this.txRing = this.page();
     this.rxRing = this.page();
     this.tx = FrontRing.init(Memory.frame(this.txRing.gpfn), NETIF_TX_ENTRY, Memory.point);
@@ -115,9 +120,10 @@ export class Netfront {
     });
     Eventchn.unmask(this.port);
     this.counter = Activations.counter(this.port);
-    await waitFor(xs, `${this.backend}/state`, (v) => Number(v) === XenbusState.Connected);
+    if (!(await waitBackendState(xs, this.backend, XenbusState.Connected))) return false;
     this.running = true;
     void this.loop(++this.gen);
+    return true;
   }
 
   private page(): Slot {
@@ -238,7 +244,7 @@ export class Netfront {
     this.txPending.clear();
     this.txRing = this.rxRing = undefined;
     this.tx = this.rx = undefined;
-    Eventchn.close(this.port);
+    if (this.port !== 0) Eventchn.close(this.port);
     this.port = 0;
     await reinitialiseUnlessRemoved(xs, this.fe, this.backend);
     return all;

@@ -25,10 +25,15 @@ export function waitFor(xs: XsClient, path: string, ok: (v: string | undefined) 
  * as closed: the toolstack is tearing the device down.
  */
 export async function closeWithBackend(xs: XsClient, fe: string, backend: string): Promise<void> {
-  await xs.write(`${fe}/state`, String(XenbusState.Closing));
+  await switchState(xs, fe, XenbusState.Closing);
   await waitFor(xs, `${backend}/state`, (v) => Number(v) >= XenbusState.Closing || v === undefined);
-  await xs.write(`${fe}/state`, String(XenbusState.Closed));
-  await waitFor(xs, `${backend}/state`, (v) => Number(v) === XenbusState.Closed || v === undefined);
+  await switchState(xs, fe, XenbusState.Closed);
+  // "Left Closing", not "is Closed": each read sees the state when the daemon
+  // answers it, and a newer event cancels the read in flight, so the
+  // backend's Closed, its removal by libxl and a new device's Initialising
+  // (xl network-detach; network-attach) can all land before one read is
+  // answered; the last read then sees only the new device.
+  await waitFor(xs, `${backend}/state`, (v) => v === undefined || Number(v) !== XenbusState.Closing);
 }
 
 /**
@@ -39,5 +44,39 @@ export async function closeWithBackend(xs: XsClient, fe: string, backend: string
  */
 export async function reinitialiseUnlessRemoved(xs: XsClient, fe: string, backend: string): Promise<void> {
   const online = await Lwt.catch_(() => xs.read(`${backend}/online`), () => undefined);
-  if (online !== undefined && online !== '0') await xs.write(`${fe}/state`, String(XenbusState.Initialising));
+  if (online !== undefined && online !== '0') await switchState(xs, fe, XenbusState.Initialising);
+}
+
+/**
+ * xenbus_switch_state: in a transaction, write `<fe>/state` only if it is
+ * still there. After a forced removal (libxl rm'd the frontend directory
+ * first) a plain write would create the node again, and with it the
+ * directory: a node nobody removes.
+ */
+export async function switchState(xs: XsClient, fe: string, state: number): Promise<void> {
+  await xs.transaction(async (t) => {
+    if ((await t.tryRead(`${fe}/state`)) === undefined) return;
+    await t.write(`${fe}/state`, String(state));
+  });
+}
+
+/**
+ * Wait until the backend's state is `want`: true then; false when the
+ * toolstack removes the device first (the backend directory gone, or Closing
+ * or Closed with `online` = 0, libxl's removal), so a connect in progress
+ * gives up instead of waiting forever for a state that will not come (Linux
+ * netfront/blkfront see the backend's Closing in any state and close). A
+ * backend passing through Closing/Closed with `online` = 1 is a hand-over on
+ * its way back to InitWait: keep waiting.
+ */
+export async function waitBackendState(xs: XsClient, backend: string, want: number): Promise<boolean> {
+  const path = `${backend}/state`;
+  for (;;) {
+    const v = await waitFor(xs, path, (s) => s === undefined || Number(s) === want || Number(s) >= XenbusState.Closing);
+    if (v === undefined) return false;
+    if (Number(v) === want) return true;
+    const online = await Lwt.catch_(() => xs.read(`${backend}/online`), () => undefined);
+    if (online === undefined || online === '0') return false;
+    await waitFor(xs, path, (s) => s !== v);
+  }
 }

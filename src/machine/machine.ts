@@ -243,12 +243,14 @@ export class Machine {
   }
 
   /** xc_domain_destroy, then VIRQ_DOM_EXC → xenstored releases the domain and unmaps its ring. */
-  private destroyDomain(domid: number): void {
+  private destroyDomain(domid: number): number {
+    const rc = this.hv.destroyDomain(domid);
+    if (rc < 0) return rc;
     this.built.delete(domid);
     this.configs.delete(domid);
-    this.hv.destroyDomain(domid);
     this.xsd.domainDied(domid);
     this.storeRings.unmap(domid);
+    return 0;
   }
 
   // ------------------------------------------------------------------ hotplug scripts

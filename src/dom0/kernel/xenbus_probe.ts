@@ -98,15 +98,19 @@ export class BackendBus {
 
   private *devChangedBody(path: string): Co {
     const p = parseBackendPath(path);
-    if (!p || p.type === undefined) return;
+    // `if (char_count(node, '/') < 2) return;`: an event for `backend` or
+    // `backend/<type>` is no device's. libxl__xs_path_cleanup removes those
+    // parents with a domain's last device; unregistering every vif under
+    // `backend/vif` here would run on the default thread (no domid in the
+    // path) and, under mtwatch, wait for a stuck domain's executor.
+    if (!p || p.type === undefined || p.domid === undefined) return;
     const exists = (yield* this.xb.xs_read_opt(path)) !== undefined;
     if (!exists) {
       yield* this.cleanupDevices(path);
       return;
     }
-    if (p.domid === undefined || p.devid === undefined) {
-      // backend/<type> or backend/<type>/<domid> appeared: probe what is under it.
-      if (p.domid === undefined) return;
+    if (p.devid === undefined) {
+      // backend/<type>/<domid> appeared: probe what is under it.
       for (const devid of yield* this.xb.xs_directory_opt(path)) yield* this.probeIfNew(p.type, p.domid, devid);
       return;
     }

@@ -137,12 +137,33 @@ export function* devicesRemove(ctx: LibxlCtx, refs: DeviceRef[], force: boolean 
   return first;
 }
 
-/** libxl__device_destroy: rm the backend, frontend and /libxl dirs. */
+/**
+ * libxl__device_destroy: clean the frontend, backend and /libxl dirs with
+ * libxl__xs_path_cleanup, so the per-domain parents (`…/backend/vif/<domid>`)
+ * go with their last device instead of staying behind after the domain.
+ */
 function* deviceDestroy(ctx: LibxlCtx, ref: DeviceRef): Co {
   const xs = ctx.xs;
   yield* xs.transaction(function* (t) {
-    yield* xs.rm(t, frontendPath(ref));
-    yield* xs.rm(t, backendPath(ref));
-    yield* xs.rm(t, libxlDevPath(ref));
+    yield* xsPathCleanup(ctx, t, frontendPath(ref));
+    yield* xsPathCleanup(ctx, t, backendPath(ref));
+    yield* xsPathCleanup(ctx, t, libxlDevPath(ref));
   });
+}
+
+/**
+ * libxl_xshelp.c: libxl__xs_path_cleanup: rm `path`, then walk up removing
+ * each parent whose value is "" and that has no child left; stop at the root
+ * or at the first parent that holds a value or another child.
+ */
+export function* xsPathCleanup(ctx: LibxlCtx, t: number, path: string): Co {
+  const xs = ctx.xs;
+  yield* xs.rm(t, path);
+  for (let p = path.slice(0, path.lastIndexOf('/')); p.length > 0; p = p.slice(0, p.lastIndexOf('/'))) {
+    const value = yield* xs.read(t, p);
+    if (value === undefined || value !== '') return;
+    const kids = yield* xs.directory(t, p);
+    if (kids && kids.length > 0) return;
+    yield* xs.rm(t, p);
+  }
 }

@@ -43,9 +43,14 @@ export function* destroyDomid(ctx: LibxlCtx, domid: number): Co<number> {
       yield* xs.rm(t, `/local/domain/0/mtwatch/${domid}`);
     });
   }
-  // libxl__mark_domid_recent
+  // libxl__mark_domid_recent, then the child's xc_domain_destroy; domain_destroy_domid_cb
+  // turns its failure (exit status = errno) into ERROR_FAIL, which xl reports.
   ctx.recent.set(domid, ctx.sim.now);
-  ctx.xc.xc_domain_destroy(domid);
+  const r = ctx.xc.xc_domain_destroy(domid);
+  if (r < 0) {
+    libxlErr(ctx, 'domain_destroy_domid_cb', domid, `xc_domain_destroy failed: ${strerror(-r)}`);
+    return ERROR.FAIL;
+  }
   ctx.uuids.delete(domid);
   ctx.configs.delete(domid);
   return 0;
@@ -72,4 +77,10 @@ export function* nameToDomid(ctx: LibxlCtx, name: string): Co<number | undefined
     if ((yield* domidToName(ctx, d.domid)) === name) return d.domid;
   }
   return undefined;
+}
+
+/** glibc's strerror for the errnos a domctl can fail with here (LOGEV appends it after ": "). */
+function strerror(errno: number): string {
+  const texts: Record<number, string> = { 1: 'Operation not permitted', 3: 'No such process', 12: 'Cannot allocate memory', 16: 'Device or resource busy', 22: 'Invalid argument' };
+  return texts[errno] ?? `Unknown error ${errno}`;
 }

@@ -35,6 +35,7 @@ export const SITES = {
   libxl_list_vcpu_infolist: { file: 'libxl_domain.c', line: 1667, fn: 'libxl_list_vcpu' },
   libxl_list_vcpu_getinfo: { file: 'libxl_domain.c', line: 1691, fn: 'libxl_list_vcpu' },
   libxl__initiate_device_generic_remove: { file: 'libxl_device.c', line: 941, fn: 'libxl__initiate_device_generic_remove' },
+  domain_destroy_domid_cb: { file: 'libxl_domain.c', line: 1138, fn: 'domain_destroy_domid_cb' },
 } as const satisfies Record<string, LogSite>;
 
 export type SiteName = keyof typeof SITES;

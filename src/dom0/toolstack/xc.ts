@@ -84,8 +84,8 @@ export interface XcInterface {
   xc_dom_build(domid: number, cfg: DomainConfig): Co<BuiltDomain>;
   xc_domain_unpause(domid: number): void;
   xc_domain_pause(domid: number): void;
-  /** xc_domain_destroy: the domain may stay dying while its pages are mapped elsewhere. */
-  xc_domain_destroy(domid: number): void;
+  /** xc_domain_destroy: 0, or -errno (ESRCH: no such domain any more). The domain may stay dying while its pages are mapped elsewhere. */
+  xc_domain_destroy(domid: number): number;
   /** xc_physinfo (absent: `libxl_physinfo failed.`). */
   xc_physinfo?(): PhysInfo;
   /** xc_vcpu_getinfo for each vCPU, or undefined if there is no such domain. */
@@ -98,8 +98,8 @@ export interface DomainBuilder {
   create(domid: number, cfg: DomainConfig, uuid?: string): void;
   /** What create() built, or undefined if this builder did not make the domain. */
   built(domid: number): BuiltDomain | undefined;
-  /** XEN_DOMCTL_destroydomain and what follows it (VIRQ_DOM_EXC: xenstored releases the domain). */
-  destroy(domid: number): void;
+  /** XEN_DOMCTL_destroydomain and what follows it (VIRQ_DOM_EXC: xenstored releases the domain): 0 or -errno. */
+  destroy(domid: number): number;
 }
 
 /** xc_domaininfo_t of a domain. */
@@ -157,8 +157,8 @@ export class Xc implements XcInterface {
     this.hv.pause(domid);
   }
 
-  xc_domain_destroy(domid: number): void {
-    this.builder.destroy(domid);
+  xc_domain_destroy(domid: number): number {
+    return this.builder.destroy(domid);
   }
 
   xc_physinfo(): PhysInfo {

@@ -47,15 +47,29 @@ export function makeDriver(host: Machine, opts: Pick<ScenarioOptions, 'stopAfter
       if (opts.stopAfter === id) throw new StopScenario(id);
     },
     runFor(ns) {
-      host.sim.run({ until: host.sim.now + ns });
+      runTo(host, host.sim.now + ns);
     },
     runUntil(cond, limitNs, { sliceNs = 10 * MS, abort } = {}) {
       const end = host.sim.now + limitNs;
       while (!cond()) {
         if (host.sim.now >= end || abort?.()) return cond();
-        host.sim.run({ until: Math.min(end, host.sim.now + sliceNs) });
+        // Idle: no task and no timer, so nothing can make cond() true.
+        if (runTo(host, Math.min(end, host.sim.now + sliceNs)) === 'idle') return cond();
       }
       return true;
     },
   };
+}
+
+/**
+ * Run to `until`. An idle machine (no task, no timer: every thread waits on
+ * something only another thread could give) returns from Sim.run without
+ * moving the clock; time still passes for the user, so the clock is moved to
+ * `until` here. Without this a caller looping until `now >= end` never ends.
+ */
+function runTo(host: Machine, until: number): 'idle' | 'ran' {
+  const r = host.sim.run({ until });
+  if (r.reason !== 'idle') return 'ran';
+  if (host.sim.now < until) host.sim.clock.advanceTo(until);
+  return 'idle';
 }

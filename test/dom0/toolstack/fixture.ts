@@ -31,11 +31,12 @@ export class FakeHv implements XcInterface {
   }
   xc_domain_unpause(d: number) { this.calls.push(`unpause ${d}`); const x = this.doms.get(d); if (x) { x.paused = false; x.blocked = true; } }
   xc_domain_pause(d: number) { this.calls.push(`pause ${d}`); const x = this.doms.get(d); if (x) { x.paused = true; x.blocked = false; } }
-  xc_domain_destroy(d: number) {
+  xc_domain_destroy(d: number): number {
     this.calls.push(`destroy ${d}`);
     const x = this.doms.get(d);
-    if (!x) return;
+    if (!x) return -3; // -ESRCH
     if (this.pinned.has(d)) { x.dying = true; x.memKiB = 0; } else this.doms.delete(d);
+    return 0;
   }
 }
 
