@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, styleText } from 'node:util';
 import { formatExplanation } from '../machine/explain.ts';
+import { reportOfScenario, writeHangReport } from '../machine/report/index.ts';
 import { xenwatchStall } from '../machine/scenarios/index.ts';
 import { missedEvent, type MissedEventResult } from '../machine/scenarios/missed_event.ts';
 import type { TranscriptStep } from '../machine/scenarios/transcript.ts';
@@ -78,6 +79,10 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`   UNEXPECTED: ${r.outcome} (expected ${p.expect})`);
     }
     footer(r, saveTrace(r, `june-2020-${p.workload}`));
+    // The same story as a page: the sequence diagram of the last steps, each port's bits after every step.
+    const page = path.join(traceDir, `june-2020-${p.workload}.html`);
+    writeHangReport(page, reportOfScenario(r, r.replay));
+    console.log(dim(`   report: ${page}   (open it in a browser)`));
     console.log('');
   }
 
