@@ -15,6 +15,7 @@ export const doGetPerms: Handler = (x) => {
   const n = getNode(x, path, XS_PERM_READ);
   return asciizList(n.perms.map(permToString));
 };
+
 export const doSetPerms: Handler = (x) => {
   const p = x.m.payload;
   const num = countNuls(p);

@@ -39,6 +39,7 @@ export const doUnwatch: Handler = (x) => {
   x.d.watches.remove(w);
   return OK;
 };
+
 export const doResetWatches: Handler = (x) => {
   x.d.watches.removeAll(x.c);
   x.d.dropTransactions(x.c);

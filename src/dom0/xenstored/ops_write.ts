@@ -129,6 +129,7 @@ export const doRm: Handler = (x) => {
   if (parent) v.write(parentPath, withoutChild(parent, baseName(path), v.newGen()));
   return OK;
 };
+
 /**
  * Deletes `path` and everything below it, post-order (children first, in
  * creation order), iteratively (deep trees must not exhaust the stack,
