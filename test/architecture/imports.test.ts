@@ -50,7 +50,6 @@ const LONG_FILES: Record<string, string> = {
   'src/dom0/kernel/netback.ts': "Linux xen-netback's xenbus state machine, TX and RX paths of one vif share its queue state",
   'src/dom0/kernel/blkback.ts': "Linux xen-blkback's xenbus state machine and the request path share one blkif's state",
   'src/dom0/toolstack/cfg.ts': "xl.cfg's grammar and every key's parser: one format, one file",
-  'src/guest/xs.ts': "the guest's xenstore client: request/reply matching, watches and transactions share the ring state",
   'src/machine/machine.ts': 'the wiring of one machine, while issue 8 moves the console/store set-up out (xc.ts has left it)',
 };
 
