@@ -1,4 +1,4 @@
-// xen-netback (drivers/net/xen-netback/{xenbus,interface,netback,rx}.c).
+// xen-netback's driver and xenbus state machine (drivers/net/xen-netback/xenbus.c).
 //
 // Handshake (docs/architecture.md §5.3), all in a watch thread:
 //   netback_probe: feature keys in one transaction, then
