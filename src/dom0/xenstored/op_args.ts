@@ -45,16 +45,3 @@ export function countNuls(p: Uint8Array): number {
   for (let i = 0; i < p.length; i++) if (p[i] === 0) n++;
   return n;
 }
-
-
-export function asciizList(parts: readonly string[]): Uint8Array {
-  let len = 0;
-  for (const s of parts) len += s.length + 1;
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const s of parts) {
-    for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i) & 0xff;
-    out[o++] = 0;
-  }
-  return out;
-}

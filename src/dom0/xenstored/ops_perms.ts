@@ -2,9 +2,10 @@
 // 4.17 xenstored_core.c: do_get_perms, do_set_perms).
 
 import { DOMID_FIRST_RESERVED } from '../../abi/xen.ts';
+import { encodeArgs } from '../../abi/xs_wire.ts';
 import { getNode, nodePath, unprivileged } from './node_access.ts';
 import { checkMemory, checkSize } from './node_quota.ts';
-import { asciizList, countNuls, getStrings, onearg } from './op_args.ts';
+import { countNuls, getStrings, onearg } from './op_args.ts';
 import { OK, replyError, type Handler, type OpContext } from './op_context.ts';
 import { isSpecial } from './path.ts';
 import { XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, parsePerms, permForConn, permToString, type Perms } from './perms.ts';
@@ -13,7 +14,8 @@ import { makeNode } from './tree/store.ts';
 export const doGetPerms: Handler = (x) => {
   const path = nodePath(x, onearg(x.m.payload));
   const n = getNode(x, path, XS_PERM_READ);
-  return asciizList(n.perms.map(permToString));
+  // The perm strings, each NUL-terminated: the request argument layout (xs_wire.h).
+  return encodeArgs(n.perms.map(permToString));
 };
 
 export const doSetPerms: Handler = (x) => {
