@@ -48,7 +48,8 @@ export { buildVariant, type Variant } from './runtime.ts';
  * EAGAIN). Failures reject with XsError (Xen's errno name) or, if the daemon
  * broke the protocol, XsProtocolError (the client is then closed).
  */
-export { Xs, XsError, XsProtocolError, type XsClient, type XsHandle, type XsTransaction, type XsPerm } from './xs.ts';
+export { Xs, XsError, XsProtocolError, type XsClient } from './xs.ts';
+export type { XsHandle, XsTransaction, XsPerm } from './xs_handle.ts';
 
 /** A hypercall's negative return (rc = -errno), thrown by Eventchn.* and the other hypercall wrappers. */
 export { HypercallError } from './hypercall.ts';

@@ -1,47 +1,20 @@
-// Lwt: cooperative threads for the unikernel, after ocsigen/lwt
-// (src/core/lwt.ml, lwt.mli; the names below are lwt.mli's).
+// The Lwt promise itself, after ocsigen/lwt src/core/lwt.ml (the names are
+// lwt.mli's): its states, how a resolution runs its callbacks (at once up to
+// MAX_DEPTH nested resolutions, else through the run queue, lwt_queue.ts),
+// proxies, and bind/map, whose step the resolution runs inline. How this
+// differs from Lwt is listed in lwt.ts, the facade kernels import.
 //
 // A small promise type of our own (RxJS AsyncSubject chains overflow the
 // stack at ~1000 nested binds). States: pending (with callbacks),
 // fulfilled, rejected, or proxy (an alias of another promise, Lwt's
-// make_into_proxy). Where this differs from Lwt, and why:
-//
-// * Resolution runs callbacks at once, deeper on the stack, as Lwt's
-//   `resolve` does (`wakeup`, `wakeup_exn`, `cancel`, and every promise a
-//   callback resolves in turn), up to MAX_DEPTH nested resolutions; deeper
-//   ones go on the run queue. Lwt's `wakeup` never defers (lwt.mli: "calling
-//   it in a loop can exhaust the stack"); the bound keeps our stack use
-//   constant, with Lwt's own default_maximum_callback_nesting_depth (42).
-// * `wakeup_later` resolves the promise now (its state changes at once, as in
-//   Lwt) but always queues the callbacks, where Lwt runs them at once unless
-//   it is already inside a callback. lwt.mli allows both ("may call callbacks
-//   immediately, or may queue them ... still before the next time Lwt blocks
-//   the process"): the main loop drains the queue (`run_queue`) before it
-//   blocks (main.ts). Always queueing gives the interrupt-driven wakeups
-//   (Activations.run) one order, FIFO, whatever the caller's depth.
-// * `bind`/`map`/`catch_` on an already resolved promise queue the callback
-//   where Lwt calls it at once: a loop of binds on resolved promises then runs
-//   in constant stack (a million nested binds, test/guest/lwt.test.ts).
-// * `choose`/`pick` over several resolved promises take the first rejected,
-//   else the first fulfilled, in list order; Lwt picks one at random (with a
-//   PRNG seeded by a constant). Deterministic from the seed either way.
-// * A native Promise (`of_promise`, an async function) cannot be canceled:
-//   cancellation stops there, as at a `wait` promise.
-// * Names: `catch_` and `protected_` (reserved words in JavaScript), `return_`.
-//
-// As in Lwt: `task` promises are cancelable and `wait` ones are not; `cancel`
-// searches backwards through bind/catch_ outputs and the lists of join,
-// choose and pick, rejects the cancelable promises it finds with CANCELED and
-// lets the rejection run forwards (lwt_race.ts); `on_cancel` callbacks run
-// before the other callbacks; a wakeup on a canceled promise does nothing;
-// `pick` cancels the losers, `choose` does not; `pause`/`wakeup_paused` wake
-// at the next main-loop pass. A proxy points at the caller's promise, as in
-// lwt.ml (settleWith). test/guest/lwt*.test.ts check each rule against the
-// lwt.mli text.
+// make_into_proxy). A proxy points at the caller's promise, as in lwt.ml
+// (settleWith).
 //
 // `.then` exists so that `await p` works in kernels; a native continuation is
 // then on the realm's microtask queue, which the main loop drains through the
 // loader (see main.ts: `nativeSeen`).
+
+import { push3 } from './lwt_queue.ts';
 
 /** @internal A listener: a callback, or the output promise of a bind (its function in `v` while pending: no closure per bind). */
 export type Cb = ((p: Lwt<any>) => void) | Lwt<any>;
@@ -74,19 +47,8 @@ export class Canceled extends Error {
 /** The one Canceled value `cancel` rejects with (OCaml's constant constructor). */
 export const CANCELED: Canceled = new Canceled();
 
-/**
- * FIFO run queue of triples (function, a, b), called as function(a, b): a
- * callback and its promise, a bare job, or an on_cancel callback.
- * Slots between qhead and qtail are live; the array never shrinks (no
- * reallocation per main-loop pass) and read slots are cleared.
- */
-const queue: any[] = [];
-let qhead = 0;
-let qtail = 0;
 /** Nested resolutions on the stack now (Lwt: current_callback_nesting_depth). */
 let depth = 0;
-/** Promises paused by `pause()`, woken by `wakeup_paused()`. */
-let paused: Array<Lwt<void>> = [];
 /** Set when a native continuation (await / .then from native code) may be queued. */
 export const native = { seen: false, dirty: false };
 
@@ -101,15 +63,8 @@ export const hooks = {
   },
 };
 
-function push3(f: (a: any, b: any) => void, a: any, b: any): void {
-  const t = qtail;
-  queue[t] = f;
-  queue[t + 1] = a;
-  queue[t + 2] = b;
-  qtail = t + 3;
-}
-
-function enqueueCb(cb: Cb, p: Lwt<any>): void {
+/** @internal */
+export function enqueueCb(cb: Cb, p: Lwt<any>): void {
   if (typeof cb === 'function') push3(cb, p, undefined);
   else push3(bindStep, p, cb);
 }
@@ -291,7 +246,8 @@ function isThenable(x: any): x is PromiseLike<any> {
 }
 
 /** Resolve `out` with `x`: a value, a Lwt (it becomes a proxy of out) or a foreign thenable. */
-function settleWith<T>(out: Lwt<T>, x: any): void {
+/** @internal */
+export function settleWith<T>(out: Lwt<T>, x: any): void {
   if (x instanceof Lwt) {
     const src = x.repr();
     const dst = out.repr();
@@ -358,7 +314,7 @@ export function addCancelCb(r: Lwt<any>, f: () => void): void {
   else oc.push(f);
 }
 
-// --- creating and resolving (lwt.mli "Creating", "Resolving") ---
+// --- the constant promises (lwt.mli "Creating") ---
 
 export function return_<T>(v: T): Lwt<T> {
   const p = new Lwt<T>();
@@ -376,94 +332,7 @@ export function fail<T = never>(e: unknown): Lwt<T> {
 
 export const return_unit: Lwt<void> = return_(undefined);
 
-/** Lwt.wrap: `f()`'s value as a resolved promise, or its exception as a rejected one. */
-export function wrap<T>(f: () => T): Lwt<T> {
-  try {
-    return return_(f());
-  } catch (e) {
-    return fail(e);
-  }
-}
-
-/** `f()`, with a synchronous throw turned into a rejected promise (Lwt.apply). */
-export function apply<T>(f: () => Lwt<T>): Lwt<T> {
-  try {
-    return f();
-  } catch (e) {
-    return fail(e);
-  }
-}
-
-/** A pending promise and its resolver. Not cancelable: `cancel` leaves it pending (Lwt.wait). */
-export function wait<T>(): [Lwt<T>, Resolver<T>] {
-  const p = new Lwt<T>();
-  return [p, { promise: p }];
-}
-
-/** Like wait, but `cancel` rejects the promise with Canceled (Lwt.task; most I/O promises are tasks). */
-export function task<T>(): [Lwt<T>, Resolver<T>] {
-  const p = new Lwt<T>();
-  p.k = CANCEL_THIS;
-  return [p, { promise: p }];
-}
-
-/** @internal A cancelable pending promise that is its own resolver (Activations: one allocation per wait). */
-export function task_promise<T>(): Lwt<T> {
-  const p = new Lwt<T>();
-  p.k = CANCEL_THIS;
-  return p;
-}
-
-/** Lwt's wakeup_general: a canceled promise ignores the wakeup; a resolved one is an error. */
-function wakeupGeneral(name: string, p: Lwt<any>, st: number, v: unknown, later: boolean): void {
-  const r = p.repr();
-  if (r.st !== PENDING) {
-    if (isCanceled(r.st, r.v)) return;
-    throw new Error(`Lwt.${name}: promise already resolved`);
-  }
-  resolve(r, st, v, later);
-}
-
-/**
- * Fulfil now and run the callbacks now, deeper on the current stack (Lwt.wakeup).
- * No effect on a canceled promise; throws if the promise is already resolved.
- */
-export function wakeup<T>(r: Resolver<T>, v: T): void {
-  wakeupGeneral('wakeup', r.promise, FULFILLED, v, false);
-}
-
-/** Reject now, callbacks now (Lwt.wakeup_exn). */
-export function wakeup_exn(r: Resolver<any>, e: unknown): void {
-  wakeupGeneral('wakeup_exn', r.promise, REJECTED, e, false);
-}
-
-/** Fulfil now; the callbacks run from the run queue, before the main loop blocks (Lwt.wakeup_later). */
-export function wakeup_later<T>(r: Resolver<T>, v: T): void {
-  wakeupGeneral('wakeup_later', r.promise, FULFILLED, v, true);
-}
-
-/** Reject now, callbacks queued (Lwt.wakeup_later_exn). */
-export function wakeup_later_exn(r: Resolver<any>, e: unknown): void {
-  wakeupGeneral('wakeup_later_exn', r.promise, REJECTED, e, true);
-}
-
-/** @internal wakeup_later on a promise made by task_promise() (the interrupt path: Activations.run). */
-export function wakeup_later_task<T>(p: Lwt<T>, v: T): void {
-  if (p.st !== PENDING || p.oc !== undefined || p.cbs !== undefined) {
-    wakeupGeneral('wakeup_later', p, FULFILLED, v, true);
-    return;
-  }
-  // The usual case, written out: one waiter (a bind), no on_cancel.
-  p.st = FULFILLED;
-  p.v = v;
-  p.k = undefined;
-  const cb = p.cb;
-  if (cb === undefined) return;
-  p.cb = undefined;
-  enqueueCb(cb, p);
-}
-
-// --- composing (lwt.mli "Callbacks") ---
+// --- bind and map (lwt.mli "Callbacks"): a resolution runs bind's step inline ---
 
 export function bind<A, B>(p: Lwt<A>, f: (v: A) => Lwt<B> | B): Lwt<B> {
   const out = new Lwt<B>();
@@ -497,99 +366,12 @@ export function map<A, B>(f: (v: A) => B, p: Lwt<A>): Lwt<B> {
   return bind(p, (v) => return_(f(v)));
 }
 
-/** Lwt.catch: `h` sees every rejection of `f()`, Canceled included. */
-export function catch_<T>(f: () => Lwt<T>, h: (e: any) => Lwt<T> | T): Lwt<T> {
-  const p = apply(f);
-  const out = new Lwt<T>();
-  out.k = p;
-  p.listen((r) => {
-    if (r.st === FULFILLED) settle(out, FULFILLED, r.v);
-    else {
-      try {
-        settleWith(out, h(r.v));
-      } catch (e) {
-        reject(out, e);
-      }
-    }
-  });
-  return out;
-}
-
-/** Lwt.finalize: run `g` once `f()` resolves either way, then resolve as `f()` did (or with `g`'s error). */
-export function finalize<T>(f: () => Lwt<T>, g: () => Lwt<void> | void): Lwt<T> {
-  const p = apply(f);
-  const out = new Lwt<T>();
-  out.k = p;
-  p.listen((r) => {
-    const res = r.st === FULFILLED ? return_(r.v as T) : fail<T>(r.v);
-    settleWith(out, bind(wrap(g), (x) => bind(x instanceof Lwt ? x : return_unit, () => res)));
-  });
-  return out;
-}
-
-/** Lwt.on_any: call `ok` or `err` when `p` resolves (queued if it already is). */
-export function on_any<T>(p: Lwt<T>, ok: (v: T) => void, err: (e: unknown) => void): void {
-  p.listen((r) => (r.st === FULFILLED ? ok(r.v) : err(r.v)));
-}
-
-// --- pausing and the scheduler's loop ---
-
-/**
- * A promise resolved at the next main-loop iteration (Lwt.pause). Cancelable;
- * a canceled one still counts in paused_count until the next wakeup_paused,
- * as in lwt.ml.
- */
-export function pause(): Lwt<void> {
-  const p = task_promise<void>();
-  paused.push(p);
-  return p;
-}
-
-export function paused_count(): number {
-  return paused.length;
-}
-
-/** Wake every promise paused so far, callbacks at once (Lwt.wakeup_paused); those they pause wait for the next call. */
-export function wakeup_paused(): void {
-  if (paused.length === 0) return;
-  const now = paused;
-  paused = [];
-  for (const p of now) wakeupGeneral('wakeup', p, FULFILLED, undefined, false);
-}
-
 /** Lift an async function's native promise (or any thenable) into Lwt (not cancelable). */
 export function of_promise<T>(p: PromiseLike<T>): Lwt<T> {
   native.seen = true;
   const out = new Lwt<T>();
   settleWith(out, p);
   return out;
-}
-
-/** Run queued callbacks until the queue is empty. Returns the number run. */
-export function run_queue(): number {
-  let n = 0;
-  while (qhead < qtail) {
-    const h = qhead;
-    const job = queue[h];
-    const a = queue[h + 1];
-    const b = queue[h + 2];
-    queue[h] = undefined;
-    queue[h + 1] = undefined;
-    queue[h + 2] = undefined;
-    qhead = h + 3;
-    n++;
-    job(a, b);
-    if (qhead > 8192 && qhead * 2 > qtail) {
-      // Long runs (a million nested binds): move the live part down.
-      queue.copyWithin(0, qhead, qtail);
-      queue.fill(undefined, qtail - qhead, qtail);
-      qtail -= qhead;
-      qhead = 0;
-    }
-  }
-  qhead = 0;
-  qtail = 0;
-  return n;
 }
 
 /** Is `p` still pending (state() without the string)? */
@@ -603,18 +385,9 @@ export function is_canceled(p: Lwt<any>): boolean {
   return isCanceled(r.st, r.v);
 }
 
-export function queue_length(): number {
-  return (qtail - qhead) / 3;
-}
-
-/** Forget all state (tests only: one realm per kernel makes this unnecessary in guests). */
-export function reset(): void {
-  queue.length = 0;
-  qhead = 0;
-  qtail = 0;
+/** @internal Forget the nesting depth and the native flags (reset(), tests only). */
+export function reset_core(): void {
   depth = 0;
-  paused = [];
   native.seen = false;
   native.dirty = false;
 }
-

@@ -1,7 +1,8 @@
 // Lwt_condition and Lwt_mvar (ocsigen/lwt src/core/lwt_condition.ml,
 // lwt_mvar.ml) on the promises of lwt.ts.
 
-import { return_, return_unit, task, wait, wakeup_later, type Lwt, type Resolver } from './lwt_core.ts';
+import { return_, return_unit, type Lwt, type Resolver } from './lwt_core.ts';
+import { task, wait, wakeup_later } from './lwt_wakeup.ts';
 import { on_cancel } from './lwt_race.ts';
 
 /**

@@ -106,62 +106,41 @@ export function hypercallLabel(pm: Physmap, op: number, x1: number, x2: number, 
   }
 }
 
+/** A field of an event-channel op's struct as the trace shows it: offset, width in bytes, key. */
+type EvtchnField = readonly [off: number, bytes: 2 | 4, key: string];
+
+/** For each EVTCHNOP_* with arguments worth showing: its struct's size and the fields, in the order they are shown. */
+const EVTCHN_FIELDS = new Map<number, { size: number; fields: readonly EvtchnField[] }>([
+  ...[EVTCHNOP.send, EVTCHNOP.unmask, EVTCHNOP.close].map((cmd) => [cmd, { size: EVTCHN_PORT_ARG.size, fields: [[EVTCHN_PORT_ARG.port, 4, 'port']] }] as const),
+  [EVTCHNOP.alloc_unbound, {
+    size: EVTCHN_ALLOC_UNBOUND.size,
+    fields: [[EVTCHN_ALLOC_UNBOUND.remote_dom, 2, 'remote_dom'], [EVTCHN_ALLOC_UNBOUND.port, 4, 'port']],
+  }],
+  [EVTCHNOP.bind_interdomain, {
+    size: EVTCHN_BIND_INTERDOMAIN.size,
+    fields: [
+      [EVTCHN_BIND_INTERDOMAIN.remote_dom, 2, 'remote_dom'], [EVTCHN_BIND_INTERDOMAIN.remote_port, 4, 'remote_port'],
+      [EVTCHN_BIND_INTERDOMAIN.local_port, 4, 'port'],
+    ],
+  }],
+  [EVTCHNOP.bind_virq, {
+    size: EVTCHN_BIND_VIRQ.size,
+    fields: [[EVTCHN_BIND_VIRQ.virq, 4, 'virq'], [EVTCHN_BIND_VIRQ.vcpu, 4, 'vcpu'], [EVTCHN_BIND_VIRQ.port, 4, 'port']],
+  }],
+  [EVTCHNOP.bind_ipi, { size: EVTCHN_BIND_IPI.size, fields: [[EVTCHN_BIND_IPI.vcpu, 4, 'vcpu'], [EVTCHN_BIND_IPI.port, 4, 'port']] }],
+  [EVTCHNOP.bind_vcpu, { size: EVTCHN_BIND_VCPU.size, fields: [[EVTCHN_BIND_VCPU.port, 4, 'port'], [EVTCHN_BIND_VCPU.vcpu, 4, 'vcpu']] }],
+  [EVTCHNOP.status, { size: EVTCHN_STATUS.size, fields: [[EVTCHN_STATUS.port, 4, 'port']] }],
+  [EVTCHNOP_FIFO.init_control, { size: EVTCHN_INIT_CONTROL.size, fields: [[EVTCHN_INIT_CONTROL.vcpu, 4, 'vcpu']] }],
+  [EVTCHNOP_FIFO.set_priority, {
+    size: EVTCHN_SET_PRIORITY.size,
+    fields: [[EVTCHN_SET_PRIORITY.port, 4, 'port'], [EVTCHN_SET_PRIORITY.priority, 4, 'priority']],
+  }],
+]);
+
 function evtchnArgs(pm: Physmap, cmd: number, arg: number, args: TraceArgs): void {
-  const u32 = (dv: DataView | undefined, off: number, key: string) => {
-    if (dv) args[key] = dv.getUint32(off, true);
-  };
-  const u16 = (dv: DataView | undefined, off: number, key: string) => {
-    if (dv) args[key] = dv.getUint16(off, true);
-  };
-  switch (cmd) {
-    case EVTCHNOP.send:
-    case EVTCHNOP.unmask:
-    case EVTCHNOP.close:
-      u32(peek(pm, arg, EVTCHN_PORT_ARG.size), EVTCHN_PORT_ARG.port, 'port');
-      return;
-    case EVTCHNOP.alloc_unbound: {
-      const dv = peek(pm, arg, EVTCHN_ALLOC_UNBOUND.size);
-      u16(dv, EVTCHN_ALLOC_UNBOUND.remote_dom, 'remote_dom');
-      u32(dv, EVTCHN_ALLOC_UNBOUND.port, 'port');
-      return;
-    }
-    case EVTCHNOP.bind_interdomain: {
-      const dv = peek(pm, arg, EVTCHN_BIND_INTERDOMAIN.size);
-      u16(dv, EVTCHN_BIND_INTERDOMAIN.remote_dom, 'remote_dom');
-      u32(dv, EVTCHN_BIND_INTERDOMAIN.remote_port, 'remote_port');
-      u32(dv, EVTCHN_BIND_INTERDOMAIN.local_port, 'port');
-      return;
-    }
-    case EVTCHNOP.bind_virq: {
-      const dv = peek(pm, arg, EVTCHN_BIND_VIRQ.size);
-      u32(dv, EVTCHN_BIND_VIRQ.virq, 'virq');
-      u32(dv, EVTCHN_BIND_VIRQ.vcpu, 'vcpu');
-      u32(dv, EVTCHN_BIND_VIRQ.port, 'port');
-      return;
-    }
-    case EVTCHNOP.bind_ipi: {
-      const dv = peek(pm, arg, EVTCHN_BIND_IPI.size);
-      u32(dv, EVTCHN_BIND_IPI.vcpu, 'vcpu');
-      u32(dv, EVTCHN_BIND_IPI.port, 'port');
-      return;
-    }
-    case EVTCHNOP.bind_vcpu: {
-      const dv = peek(pm, arg, EVTCHN_BIND_VCPU.size);
-      u32(dv, EVTCHN_BIND_VCPU.port, 'port');
-      u32(dv, EVTCHN_BIND_VCPU.vcpu, 'vcpu');
-      return;
-    }
-    case EVTCHNOP.status:
-      u32(peek(pm, arg, EVTCHN_STATUS.size), EVTCHN_STATUS.port, 'port');
-      return;
-    case EVTCHNOP_FIFO.init_control:
-      u32(peek(pm, arg, EVTCHN_INIT_CONTROL.size), EVTCHN_INIT_CONTROL.vcpu, 'vcpu');
-      return;
-    case EVTCHNOP_FIFO.set_priority: {
-      const dv = peek(pm, arg, EVTCHN_SET_PRIORITY.size);
-      u32(dv, EVTCHN_SET_PRIORITY.port, 'port');
-      u32(dv, EVTCHN_SET_PRIORITY.priority, 'priority');
-      return;
-    }
-  }
+  const op = EVTCHN_FIELDS.get(cmd);
+  if (!op) return;
+  const dv = peek(pm, arg, op.size);
+  if (!dv) return;
+  for (const [off, bytes, key] of op.fields) args[key] = bytes === 2 ? dv.getUint16(off, true) : dv.getUint32(off, true);
 }

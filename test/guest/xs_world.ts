@@ -17,7 +17,8 @@ import type { GuestDoors } from '../../src/abi/doors.ts';
 import * as Lwt from '../../src/guest/lwt.ts';
 import { GuestScheduler } from '../../src/guest/rx.ts';
 import { Time } from '../../src/guest/time.ts';
-import { Xs, type XsClient, type XsIO } from '../../src/guest/xs.ts';
+import { Xs, type XsClient } from '../../src/guest/xs.ts';
+import type { XsIO } from '../../src/guest/xs_connection.ts';
 
 /** Virtual time: Time on a fake vcpu_info (rdtsc = now, ns), and the guest's RxJS scheduler on it. */
 export function virtualClock() {

@@ -1,4 +1,4 @@
-// xen-blkback (drivers/block/xen-blkback/{xenbus,blkback}.c).
+// xen-blkback's driver and xenbus state machine (drivers/block/xen-blkback/xenbus.c).
 //
 // Handshake (docs/architecture.md §5.3), in a watch thread:
 //   xen_blkbk_probe: feature-max-indirect-segments, multi-queue-max-queues,
@@ -13,11 +13,9 @@
 //     one transaction, → 4, and starts the I/O thread "<domid>.<dev>-<ring>"
 //     (xenblkd; e.g. `[1.xvda-0]`).
 //
-// I/O: xenblkd consumes requests, maps the segment grants (kept mapped as
-// persistent grants when the frontend supports them, up to
-// max_persistent_grants), submits bios; completion copies read data into the
-// guest pages, responds, and unmaps non-persistent grants. `inflight` counts
-// requests between submit and response.
+// I/O (blkback_io.ts, blkback.c): xenblkd consumes requests and maps their
+// grants (persistent ones stay mapped); `inflight` counts requests between
+// submit and response. The per-device state is xen_blkif.ts (common.h).
 //
 // The two stalls (docs/architecture.md §5.2), as interleavings:
 //   case 2 (in-flight I/O, the pre-4.2 disconnect, option disconnect='wait'):
@@ -35,78 +33,18 @@
 
 import { XenbusState, type XenbusStateT } from '../../abi/xen.ts';
 import { BackRing } from '../../abi/ring.ts';
-import {
-  BLKIF_ENTRY, BLKIF_MAX_SEGMENTS_PER_REQUEST, BLKIF_OP, BLKIF_RSP, SECTORS_PER_PAGE, VDISK, decodeRequest, encodeResponse,
-  type BlkifRequest,
-} from '../../abi/blkif.ts';
-import { WaitQueue, call, frame, waitEvent, type Co, type Sim } from '../../sim/index.ts';
-import type { Dom0Host } from './host.ts';
+import { BLKIF_ENTRY, VDISK } from '../../abi/blkif.ts';
+import { WaitQueue, call, frame, waitEvent, type Co } from '../../sim/index.ts';
+import { gnttab_unmap_refs_sync, xen_blkif_schedule } from './blkback_io.ts';
 import { DiskImage, RequestQueue, SECTOR } from './disk.ts';
-import { kthread_should_stop, type Kthread, type Kthreads } from './kthread.ts';
 import { makeWatch, type Xenbus } from './xenbus.ts';
 import {
-  xenbus_dev_fatal, xenbus_dev_is_online, xenbus_switch_state, type BackendBus, type XenbusDevice, type XenbusDriver,
+  xenbus_dev_fatal, xenbus_dev_is_online, xenbus_switch_state, type XenbusDevice, type XenbusDriver,
 } from './xenbus_probe.ts';
 import type { XenbusWatch } from './xenwatch.ts';
-
-export interface BlkbackContext {
-  xb: Xenbus;
-  bus: BackendBus;
-  kthreads: Kthreads;
-  host: Dom0Host;
-  sim: Sim;
-  /** dom0's kernel log (dmesg): one line per drop or halt. */
-  printk?: (line: string) => void;
-}
-
-export interface BlkbackOptions {
-  /** 'wait': the old disconnect that waits for in-flight I/O (stall case 2); 'ebusy': current Linux. */
-  disconnect?: 'wait' | 'ebusy';
-  /** Bio completion latency (ns, default 100 µs). */
-  latencyNs?: number;
-  /** xen_blkif_max_pgrants (default 1056). */
-  maxPersistentGrants?: number;
-}
-
-/** MAX_INDIRECT_SEGMENTS and xen_blkif_max_ring_order as Linux advertises them. */
-export const MAX_INDIRECT_SEGMENTS = 256;
-export const XEN_BLKIF_MAX_RING_ORDER = 4;
-/** GNTTAB_UNMAP_REFS_DELAY: 5 ms. */
-export const GNTTAB_UNMAP_REFS_DELAY_NS = 5_000_000;
-
-export interface PersistentGnt {
-  gref: number;
-  handle: number;
-  page: ArrayBuffer;
-  /** page_count() > 1: someone else (the block layer) holds the page. */
-  held: boolean;
-}
-
-export class BlkifRing {
-  ring: BackRing | undefined;
-  ringHandle = -1;
-  port = 0;
-  xenblkd: Kthread | undefined;
-  readonly wq = new WaitQueue();
-  /** Waiters for inflight == 0 (the old waiting_to_free). */
-  readonly waitingToFree = new WaitQueue();
-  waiting_reqs = false;
-  inflight = 0;
-  readonly persistent_gnts = new Map<number, PersistentGnt>();
-  active = false;
-  /** gnttab_unmap_refs_sync retries done (tests). */
-  unmapRetries = 0;
-  constructor(readonly blkif: XenBlkif, readonly id: number) {}
-}
-
-export class XenBlkif {
-  rings: BlkifRing[] = [];
-  vbd: { disk: DiskImage; readonly: boolean; cdrom: boolean; handle: number } | undefined;
-  /** Frontend supports persistent grants. */
-  persistent = false;
-  stats = { rd_req: 0, wr_req: 0, f_req: 0, oo_req: 0, rd_sect: 0, wr_sect: 0 };
-  constructor(readonly domid: number) {}
-}
+import {
+  BlkifRing, MAX_INDIRECT_SEGMENTS, XEN_BLKIF_MAX_RING_ORDER, XenBlkif, type BlkbackContext, type BlkbackDriver, type BlkbackOptions,
+} from './xen_blkif.ts';
 
 interface BeInfo {
   dev: XenbusDevice;
@@ -117,7 +55,7 @@ interface BeInfo {
   mode: string;
 }
 
-export class Blkback implements XenbusDriver {
+export class Blkback implements XenbusDriver, BlkbackDriver {
   readonly type = 'vbd';
   readonly queue: RequestQueue;
   readonly opts: Required<BlkbackOptions>;
@@ -125,8 +63,8 @@ export class Blkback implements XenbusDriver {
   private readonly loops: string[] = [];
   private readonly images = new Map<string, DiskImage>();
   readonly blkifs = new Set<XenBlkif>();
-  /** The block layer wants to keep the next persistent grant page it sees. */
-  private holdNext = false;
+  /** The block layer wants to keep the next persistent grant page it sees (BlkbackDriver). */
+  holdNext = false;
 
   constructor(readonly ctx: BlkbackContext, opts: BlkbackOptions = {}) {
     this.opts = { disconnect: opts.disconnect ?? 'wait', latencyNs: opts.latencyNs ?? 100_000, maxPersistentGrants: opts.maxPersistentGrants ?? 1056 };
@@ -164,13 +102,14 @@ export class Blkback implements XenbusDriver {
     for (const b of this.blkifs) for (const r of b.rings) for (const g of r.persistent_gnts.values()) g.held = false;
     for (const r of this.unmapping) r.wakeAll();
   }
-  private readonly unmapping = new Set<WaitQueue>();
+  /** gnttab_unmap_refs_sync waits under way (BlkbackDriver). */
+  readonly unmapping = new Set<WaitQueue>();
 
   // ------------------------------------------------------------ xenbus.c
 
   readonly probe = frame('xen_blkbk_probe', function* (this: Blkback, dev: XenbusDevice): Co {
     const xb = this.xb;
-    const be: BeInfo = { dev, blkif: new XenBlkif(dev.otherend_id), backend_watch: undefined, major: 0, minor: 0, mode: '' };
+    const be: BeInfo = { dev, blkif: new XenBlkif(this, dev.otherend_id), backend_watch: undefined, major: 0, minor: 0, mode: '' };
     dev.drvdata = be;
     this.blkifs.add(be.blkif);
     yield* xb.xs_write(`${dev.nodename}/feature-max-indirect-segments`, String(MAX_INDIRECT_SEGMENTS));
@@ -319,7 +258,7 @@ export class Blkback implements XenbusDriver {
     const devname = devpath.includes('/dev/') ? devpath.slice(devpath.indexOf('/dev/') + 5) : devpath;
     const name = `${blkif.domid}.${devname}`.slice(0, 15);
     for (const r of blkif.rings) {
-      r.xenblkd = this.ctx.kthreads.run(`${name}-${r.id}`, 'xen_blkif_schedule', () => this.schedule(r));
+      r.xenblkd = this.ctx.kthreads.run(`${name}-${r.id}`, 'xen_blkif_schedule', () => xen_blkif_schedule(r));
     }
   }
 
@@ -377,39 +316,12 @@ export class Blkback implements XenbusDriver {
       if (ring.ringHandle >= 0) host.gnttab.unmap(ring.ringHandle);
       ring.ringHandle = -1;
       ring.ring = undefined;
-      yield* call('xen_blkbk_free_caches', call('free_persistent_gnts', this.freePersistentGnts(ring)));
+      yield* call('xen_blkbk_free_caches', call('free_persistent_gnts', gnttab_unmap_refs_sync(ring)));
       ring.active = false;
     }
     if (busy) return -16;
     blkif.rings = blkif.rings.filter((r) => r.active);
     return 0;
-  });
-
-  /** gnttab_unmap_refs_sync: unmap every persistent grant, retrying while a page is still referenced. */
-  private readonly freePersistentGnts = frame('gnttab_unmap_refs_sync', function* (this: Blkback, ring: BlkifRing): Co {
-    const host = this.ctx.host;
-    let age = 0;
-    for (;;) {
-      for (const [gref, g] of [...ring.persistent_gnts]) {
-        if (g.held) continue;
-        host.gnttab.unmap(g.handle);
-        ring.persistent_gnts.delete(gref);
-      }
-      if (ring.persistent_gnts.size === 0) return;
-      // __gnttab_unmap_refs_async: try again in 5 ms × (age + 1); the caller waits for completion (D).
-      ring.unmapRetries++;
-      const wq = new WaitQueue();
-      this.unmapping.add(wq);
-      let fired = false;
-      const delay = GNTTAB_UNMAP_REFS_DELAY_NS * (age + 1);
-      this.ctx.sim.clock.after(delay, () => {
-        fired = true;
-        wq.wakeAll();
-      }, 'gnttab_unmap_refs_async retry');
-      yield* call('wait_for_completion', waitEvent(wq, () => fired, 'D'));
-      this.unmapping.delete(wq);
-      age++;
-    }
   });
 
   readonly remove = frame('xen_blkbk_remove', function* (this: Blkback, dev: XenbusDevice): Co {
@@ -424,154 +336,6 @@ export class Blkback implements XenbusDriver {
     this.blkifs.delete(be.blkif);
   });
 
-  // ------------------------------------------------------------ I/O path
-
-  /** xen_blkif_schedule: the xenblkd loop. */
-  private *schedule(ring: BlkifRing): Co {
-    for (;;) {
-      yield* waitEvent(ring.wq, () => ring.waiting_reqs || kthread_should_stop(), 'S');
-      if (kthread_should_stop()) break;
-      ring.waiting_reqs = false;
-      if (yield* this.doBlockIoOp(ring)) ring.waiting_reqs = true;
-    }
-  }
-
-  /**
-   * do_block_io_op: true if more requests arrived while we were at it.
-   * A WRITE_BARRIER first drains the ring (xen_blk_drain_io: every request
-   * taken before it has completed), then goes down as a REQ_PREFLUSH write:
-   * barrier = drain + flush, as dispatch_rw_block_io does it.
-   */
-  private *doBlockIoOp(ring: BlkifRing): Co<boolean> {
-    for (;;) {
-      const r = ring.ring;
-      if (!r) return false;
-      if (r.requestProdOverflow(r.sring.req_prod)) {
-        // blkback.c: __do_block_io_op: "Frontend provided bogus ring requests
-        // (%d - %d = %d). Halting ring processing on dev=%04x", then the ring
-        // is left alone until the frontend reconnects.
-        ring.blkif.stats.oo_req++;
-        this.printk(`xen-blkback: dom${ring.blkif.domid}: frontend provided bogus ring requests (req_prod ${r.sring.req_prod}, rsp_prod_pvt ${r.rsp_prod_pvt}); halting ring processing`);
-        return false;
-      }
-      while (r.unconsumedRequests() > 0) {
-        const req = decodeRequest(r.sring.dv, r.nextRequest()); // RING_COPY_REQUEST, then validate
-        if (req.operation === BLKIF_OP.WRITE_BARRIER && ring.inflight > 0) {
-          yield* waitEvent(ring.waitingToFree, () => ring.inflight === 0 || kthread_should_stop(), 'D');
-          if (ring.ring !== r) return false;
-        }
-        this.dispatch(ring, req);
-      }
-      if (!r.finalCheckForRequests()) return false;
-    }
-  }
-
-  /** dispatch_rw_block_io. */
-  private dispatch(ring: BlkifRing, req: BlkifRequest & { nr_segments: number }): void {
-    const blkif = ring.blkif;
-    const vbd = blkif.vbd;
-    const fail = (status: number) => this.respond(ring, req.id, req.operation, status);
-    if (!vbd) return fail(BLKIF_RSP.ERROR);
-    const barrier = req.operation === BLKIF_OP.WRITE_BARRIER;
-    const isWrite = req.operation === BLKIF_OP.WRITE || barrier;
-    // FLUSH_DISKCACHE, and a WRITE_BARRIER without data: an empty
-    // REQ_PREFLUSH bio, answered once the disk has synced.
-    if (req.operation === BLKIF_OP.FLUSH_DISKCACHE || (barrier && req.nr_segments === 0)) {
-      blkif.stats.f_req++;
-      if (vbd.readonly) return fail(BLKIF_RSP.ERROR);
-      ring.inflight++;
-      this.queue.submit(vbd.disk, { op: 'flush', sector: 0, data: new Uint8Array(0), done: (e) => this.endIo(ring, req, [], e) });
-      return;
-    }
-    if (req.operation !== BLKIF_OP.READ && !isWrite) return fail(BLKIF_RSP.EOPNOTSUPP);
-    if (req.nr_segments === 0 || req.nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST) return fail(BLKIF_RSP.ERROR);
-    if (isWrite && vbd.readonly) return fail(BLKIF_RSP.ERROR);
-    let nsect = 0;
-    for (const s of req.seg) {
-      if (s.last_sect >= SECTORS_PER_PAGE || s.first_sect > s.last_sect) return fail(BLKIF_RSP.ERROR);
-      nsect += s.last_sect - s.first_sect + 1;
-    }
-    const sector = Number(req.sector_number);
-    if (sector + nsect > vbd.disk.sectors) return fail(BLKIF_RSP.ERROR);
-    // xen_blkbk_map: persistent grants stay mapped; the others are unmapped after the I/O.
-    const pages: Array<{ page: ArrayBuffer; off: number; len: number; handle: number; persistent: boolean }> = [];
-    const host = this.ctx.host;
-    for (const s of req.seg) {
-      let pg = ring.persistent_gnts.get(s.gref);
-      let handle = -1;
-      let page: ArrayBuffer;
-      if (pg) page = pg.page;
-      else {
-        const m = host.gnttab.map(blkif.domid, s.gref, isWrite && !blkif.persistent);
-        if (m.status !== 0 || !m.page) {
-          for (const p of pages) if (!p.persistent) host.gnttab.unmap(p.handle);
-          return fail(BLKIF_RSP.ERROR);
-        }
-        page = m.page;
-        handle = m.handle;
-        if (blkif.persistent && ring.persistent_gnts.size < this.opts.maxPersistentGrants) {
-          pg = { gref: s.gref, handle, page, held: false };
-          ring.persistent_gnts.set(s.gref, pg);
-          if (this.holdNext) {
-            pg.held = true;
-            this.holdNext = false;
-          }
-        }
-      }
-      pages.push({ page, off: s.first_sect * SECTOR, len: (s.last_sect - s.first_sect + 1) * SECTOR, handle, persistent: pg !== undefined });
-    }
-    const data = new Uint8Array(nsect * SECTOR);
-    if (isWrite) {
-      let o = 0;
-      for (const p of pages) {
-        data.set(new Uint8Array(p.page, p.off, p.len), o);
-        o += p.len;
-      }
-      if (barrier) blkif.stats.f_req++;
-      else blkif.stats.wr_req++;
-      blkif.stats.wr_sect += nsect;
-    } else {
-      blkif.stats.rd_req++;
-      blkif.stats.rd_sect += nsect;
-    }
-    ring.inflight++;
-    this.queue.submit(vbd.disk, {
-      op: isWrite ? 'write' : 'read',
-      preflush: barrier,
-      sector,
-      data,
-      done: (err) => {
-        if (!isWrite && err === 0) {
-          let o = 0;
-          for (const p of pages) {
-            new Uint8Array(p.page, p.off, p.len).set(data.subarray(o, o + p.len));
-            o += p.len;
-          }
-        }
-        this.endIo(ring, req, pages, err);
-      },
-    });
-  }
-
-  /** end_block_io_op → __end_block_io_op: respond, unmap non-persistent grants, drop inflight. */
-  private endIo(ring: BlkifRing, req: BlkifRequest, pages: Array<{ handle: number; persistent: boolean }>, err: number): void {
-    for (const p of pages) if (!p.persistent && p.handle >= 0) this.ctx.host.gnttab.unmap(p.handle);
-    this.respond(ring, req.id, req.operation, err === 0 ? BLKIF_RSP.OKAY : BLKIF_RSP.ERROR);
-    ring.inflight--;
-    if (ring.inflight === 0) ring.waitingToFree.wakeAll();
-  }
-
-  private respond(ring: BlkifRing, id: bigint, op: number, status: number): void {
-    const r = ring.ring;
-    if (!r) return;
-    encodeResponse(r.sring.dv, r.nextResponse(), { id, operation: op, status });
-    if (r.pushResponsesAndCheckNotify() && ring.port) this.ctx.host.evtchn.send(ring.port);
-  }
-
-  private printk(line: string): void {
-    this.ctx.printk?.(line);
-  }
-
   /** Sum of in-flight requests (tests, scenario views). */
   get inflight(): number {
     let n = 0;
@@ -579,4 +343,3 @@ export class Blkback implements XenbusDriver {
     return n;
   }
 }
-

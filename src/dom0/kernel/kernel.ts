@@ -10,7 +10,8 @@
 //   k.ps(); k.stack(k.xenwatchPid); k.ethtool('vif1.0'); k.ifconfig('eth0', 'down');
 
 import type { Co, Sim } from '../../sim/index.ts';
-import { Blkback, type BlkbackOptions } from './blkback.ts';
+import { Blkback } from './blkback.ts';
+import type { BlkbackOptions } from './xen_blkif.ts';
 import { Bridge } from './bridge.ts';
 import type { Dom0Host } from './host.ts';
 import { Inet, type InetOptions } from './inet.ts';

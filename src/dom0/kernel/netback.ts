@@ -1,4 +1,4 @@
-// xen-netback (drivers/net/xen-netback/{xenbus,interface,netback,rx}.c).
+// xen-netback's driver and xenbus state machine (drivers/net/xen-netback/xenbus.c).
 //
 // Handshake (docs/architecture.md §5.3), all in a watch thread:
 //   netback_probe: feature keys in one transaction, then
@@ -12,13 +12,9 @@
 //     <vif>-q<N>-dealloc), carrier on, watch hotplug-status, and *defer*
 //     writing 4 until hotplug-status reads "connected".
 //
-// TX (guest → dom0), xenvif_tx_action: the first XEN_NETBACK_TX_COPY_LEN
-// (128) bytes are copied into the skb head; the rest of the packet is
-// grant-mapped as frags (zerocopy). A packet that fits in 128 bytes is answered
-// at once. A zerocopy packet counts in inflight_packets and tx_zerocopy_sent
-// until its last user frees it; then xenvif_zerocopy_callback queues it for the
-// dealloc thread (tx_zerocopy_success / _fail), which unmaps the grants and
-// only then sends the TX responses.
+// TX (guest → dom0): the head is copied, the rest grant-mapped (zerocopy); a
+// mapped packet stays in inflight_packets until its last user frees it, and
+// its TX responses wait for the dealloc thread's unmap (netback_tx.ts).
 //
 // The stall (docs/architecture.md §5.1), as an interleaving:
 //   1. guest sends a 1500-byte packet; netback maps its frag, inflight = 1;
@@ -31,128 +27,20 @@
 //   4. with one xenwatch thread every later event of every domain waits;
 //   5. ifconfig eth0 down frees the skb → callback → inflight 0 → dealloc
 //      exits → kthread_stop returns → the watch thread drains its backlog.
+//
+// This file is xenbus.c: the driver and its state machine. The vif and its
+// queues are xenvif.ts; connecting them netback_interface.ts; the data path
+// netback_tx.ts and netback_rx.ts.
 
 import { XenbusState, type XenbusStateT } from '../../abi/xen.ts';
-import { BackRing } from '../../abi/ring.ts';
-import {
-  NETIF_RSP, NETIF_RX_ENTRY, NETIF_TX_ENTRY, NETRXF, NETTXF, XEN_NETBACK_TX_COPY_LEN, XEN_NETIF_NR_SLOTS_MIN, decodeRxRequest,
-  decodeTxRequest, encodeRxResponse, encodeTxResponse, type NetifTxRequest,
-} from '../../abi/netif.ts';
-import { WaitQueue, call, frame, waitEvent, type Co } from '../../sim/index.ts';
-import type { Bridge, NetDevice } from './bridge.ts';
-import { grantCopy, type Dom0Host } from './host.ts';
-import { kthread_should_stop, type Kthread, type Kthreads } from './kthread.ts';
-import { Skb, type SkbFrag } from './skb.ts';
+import { call, frame, type Co } from '../../sim/index.ts';
+import { xenvif_connect_data, xenvif_disconnect_data } from './netback_interface.ts';
 import { makeWatch, type Xenbus } from './xenbus.ts';
 import {
-  xenbus_dev_fatal, xenbus_dev_is_online, xenbus_switch_state, type BackendBus, type XenbusDevice, type XenbusDriver,
+  xenbus_dev_fatal, xenbus_dev_is_online, xenbus_switch_state, type XenbusDevice, type XenbusDriver,
 } from './xenbus_probe.ts';
 import type { XenbusWatch } from './xenwatch.ts';
-
-export interface NetbackContext {
-  xb: Xenbus;
-  bus: BackendBus;
-  kthreads: Kthreads;
-  host: Dom0Host;
-  bridge: Bridge;
-  /** xenvif_max_queues (module parameter; Linux defaults to the number of CPUs). */
-  maxQueues?: number;
-  /** dom0's kernel log (dmesg): one line per halted queue. */
-  printk?: (line: string) => void;
-}
-
-/**
- * XENVIF_RX_QUEUE_BYTES (interface.c): XEN_NETIF_RX_RING_SIZE / 2 pages of
- * packets may wait for the guest's RX buffers, per queue (524288 bytes).
- */
-export const XENVIF_RX_QUEUE_BYTES = (256 / 2) * 4096;
-
-/** ethtool -S names, in xen-netback's order. */
-export const XENVIF_STATS = ['rx_gso_checksum_fixup', 'tx_zerocopy_sent', 'tx_zerocopy_success', 'tx_zerocopy_fail', 'tx_frag_overflow'] as const;
-
-interface PendingTx {
-  idx: number;
-  /** Ring ids of every slot of the packet (each gets a response). */
-  ids: number[];
-  handles: number[];
-}
-
-export class XenvifQueue {
-  tx: BackRing | undefined;
-  rx: BackRing | undefined;
-  txHandle = -1;
-  rxHandle = -1;
-  /** Local (dom0) ports; the same port twice without split event channels. */
-  txPort = 0;
-  rxPort = 0;
-  task: Kthread | undefined;
-  dealloc_task: Kthread | undefined;
-  inflight_packets = 0;
-  readonly dealloc_wq = new WaitQueue();
-  readonly rx_wq = new WaitQueue();
-  readonly pending = new Map<number, PendingTx>();
-  private nextIdx = 0;
-  readonly dealloc_queue: number[] = [];
-  readonly rx_queue: Uint8Array[] = [];
-  /** Bytes in rx_queue (skb->len summed), bounded by XENVIF_RX_QUEUE_BYTES. */
-  rx_queue_len = 0;
-
-  constructor(readonly vif: Xenvif, readonly id: number) {}
-
-  get name(): string {
-    return `${this.vif.name}-q${this.id}`;
-  }
-
-  allocPending(ids: number[], handles: number[]): PendingTx {
-    const p = { idx: this.nextIdx++, ids, handles };
-    this.pending.set(p.idx, p);
-    return p;
-  }
-}
-
-export class Xenvif implements NetDevice {
-  readonly name: string;
-  queues: XenvifQueue[] = [];
-  carrier = false;
-  mac = '';
-  readonly stats = {
-    rx_gso_checksum_fixup: 0, tx_zerocopy_sent: 0, tx_zerocopy_success: 0, tx_zerocopy_fail: 0, tx_frag_overflow: 0,
-    tx_packets: 0, tx_bytes: 0, rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_errors: 0, tx_dropped: 0,
-  };
-  /** Frontend feature flags read at connect. */
-  features: Record<string, boolean> = {};
-
-  constructor(readonly nb: Netback, readonly domid: number, readonly handle: number) {
-    this.name = `vif${domid}.${handle}`;
-  }
-
-  get inflight(): number {
-    return this.queues.reduce((a, q) => a + q.inflight_packets, 0);
-  }
-
-  /** xenvif_start_xmit: dom0 → guest. The bytes are copied now (skb_orphan_frags_rx), so the source completes. */
-  xmit(skb: Skb): void {
-    const q = this.queues[0];
-    if (!this.carrier || !q || !q.task) {
-      this.stats.rx_dropped++;
-      skb.free();
-      return;
-    }
-    // xenvif_rx_queue_tail (rx.c): a queue already at rx_queue_max refuses
-    // the skb (dropped, tx_dropped++: TX from the vif netdev's point of view);
-    // below it one more skb may go in, even past the bound.
-    if (q.rx_queue_len >= XENVIF_RX_QUEUE_BYTES) {
-      this.stats.tx_dropped++;
-      skb.free();
-      return;
-    }
-    const pkt = skb.data();
-    q.rx_queue.push(pkt);
-    q.rx_queue_len += pkt.length;
-    skb.free();
-    q.rx_wq.wakeAll();
-  }
-}
+import { NetbackError, XENVIF_STATS, Xenvif, XenvifQueue, type NetbackContext } from './xenvif.ts';
 
 export class BackendInfo {
   vif: Xenvif | undefined;
@@ -202,7 +90,7 @@ export class Netback implements XenbusDriver {
   private *createXenvif(be: BackendInfo): Co {
     const h = yield* this.xb.xs_read_opt(`${be.dev.nodename}/handle`);
     const handle = h === undefined ? 0 : Number(h);
-    const vif = new Xenvif(this, be.dev.frontendDomid, handle);
+    const vif = new Xenvif(this.ctx, be.dev.frontendDomid, handle);
     be.vif = vif;
     this.vifs.set(vif.name, vif);
     // kobject_uevent(KOBJ_ONLINE): in a libxl setup the toolstack runs the script.
@@ -302,7 +190,7 @@ export class Netback implements XenbusDriver {
       } catch (e) {
         if (!(e instanceof NetbackError)) throw e;
         yield* xenbus_dev_fatal(dev, e.err, e.message);
-        yield* this.xenvif_disconnect_data(vif);
+        yield* xenvif_disconnect_data(vif);
         return;
       }
     }
@@ -348,45 +236,7 @@ export class Netback implements XenbusDriver {
       rxEv = yield* xb.xs_read_opt(`${base}/event-channel-rx`);
       if (txEv === undefined || rxEv === undefined) throw new NetbackError(-2, `reading ${base}/event-channel(-tx/rx)`);
     }
-    yield* call('xenvif_connect_data', this.connectData(q, Number(txRef), Number(rxRef), Number(txEv), Number(rxEv!)));
-  }
-
-  /** xenvif_connect_data(): map rings, bind event channel(s), start the two threads. */
-  private *connectData(q: XenvifQueue, txRef: number, rxRef: number, txEv: number, rxEv: number): Co {
-    const { host, kthreads } = this.ctx;
-    const domid = q.vif.domid;
-    const tm = host.gnttab.map(domid, txRef, false);
-    if (tm.status !== 0 || !tm.page) throw new NetbackError(-12, `mapping tx ring-ref ${txRef} (status ${tm.status})`);
-    q.txHandle = tm.handle;
-    const rm = host.gnttab.map(domid, rxRef, false);
-    if (rm.status !== 0 || !rm.page) throw new NetbackError(-12, `mapping rx ring-ref ${rxRef} (status ${rm.status})`);
-    q.rxHandle = rm.handle;
-    try {
-      q.tx = BackRing.attach(tm.page, NETIF_TX_ENTRY);
-      q.rx = BackRing.attach(rm.page, NETIF_RX_ENTRY);
-    } catch (e) {
-      throw new NetbackError(-22, `ring attach: ${(e as Error).message}`);
-    }
-    const tp = host.evtchn.bindInterdomain(domid, txEv);
-    if (tp < 0) throw new NetbackError(tp, `binding event-channel ${txEv}`);
-    q.txPort = tp;
-    if (rxEv !== txEv) {
-      const rp = host.evtchn.bindInterdomain(domid, rxEv);
-      if (rp < 0) throw new NetbackError(rp, `binding event-channel-rx ${rxEv}`);
-      q.rxPort = rp;
-      host.bindHandler(tp, () => this.txInterrupt(q), `${q.name}-tx`);
-      host.bindHandler(rp, () => this.rxInterrupt(q), `${q.name}-rx`);
-    } else {
-      q.rxPort = tp;
-      host.bindHandler(tp, () => {
-        this.txInterrupt(q);
-        this.rxInterrupt(q);
-      }, q.name);
-    }
-    q.task = kthreads.run(`${q.name}-guest-rx`, 'xenvif_kthread_guest_rx', () => this.guestRxThread(q));
-    q.dealloc_task = kthreads.run(`${q.name}-dealloc`, 'xenvif_dealloc_kthread', () => this.deallocThread(q));
-    // Requests posted before we bound the port raised no event for us.
-    this.txInterrupt(q);
+    yield* call('xenvif_connect_data', xenvif_connect_data(q, Number(txRef), Number(rxRef), Number(txEv), Number(rxEv!)));
   }
 
   private *hotplugStatusChanged(be: BackendInfo): Co {
@@ -410,34 +260,7 @@ export class Netback implements XenbusDriver {
   // ---------------------------------------------------------- disconnect
 
   readonly backend_disconnect = frame('backend_disconnect', function* (this: Netback, be: BackendInfo): Co {
-    if (be.vif) yield* this.xenvif_disconnect_data(be.vif);
-  });
-
-  /** Stop both threads of every queue (the dealloc one waits for inflight 0), unbind, unmap the rings. */
-  readonly xenvif_disconnect_data = frame('xenvif_disconnect_data', function* (this: Netback, vif: Xenvif): Co {
-    const { host, kthreads } = this.ctx;
-    vif.carrier = false;
-    for (const q of vif.queues) {
-      if (q.task) {
-        yield* kthreads.stop(q.task);
-        q.task = undefined;
-      }
-      if (q.dealloc_task) {
-        yield* kthreads.stop(q.dealloc_task);
-        q.dealloc_task = undefined;
-      }
-      for (const p of new Set([q.txPort, q.rxPort])) {
-        if (p > 0) {
-          host.bindHandler(p, undefined);
-          host.evtchn.close(p);
-        }
-      }
-      q.txPort = q.rxPort = 0;
-      for (const h of [q.txHandle, q.rxHandle]) if (h >= 0) host.gnttab.unmap(h);
-      q.txHandle = q.rxHandle = -1;
-      q.tx = q.rx = undefined;
-    }
-    vif.queues = [];
+    if (be.vif) yield* xenvif_disconnect_data(be.vif);
   });
 
   readonly remove = frame('netback_remove', function* (this: Netback, dev: XenbusDevice): Co {
@@ -454,207 +277,10 @@ export class Netback implements XenbusDriver {
     }
   });
 
-  // ---------------------------------------------------------- data path
-
-  /** xenvif_tx_interrupt → NAPI → xenvif_tx_action, run right here. */
-  private txInterrupt(q: XenvifQueue): void {
-    const ring = q.tx;
-    if (!ring) return;
-    let more = true;
-    while (more) {
-      while (ring.unconsumedRequests() > 0) {
-        if (!this.txOne(q, ring)) return;
-      }
-      more = ring.finalCheckForRequests();
-    }
-  }
-
-  private rxInterrupt(q: XenvifQueue): void {
-    q.rx_wq.wakeAll();
-  }
-
-  /** Build one packet from the ring (xenvif_tx_build_gops + xenvif_tx_submit). False on a fatal ring error. */
-  private txOne(q: XenvifQueue, ring: BackRing): boolean {
-    const vif = q.vif;
-    const dv = ring.sring.dv;
-    if (ring.requestProdOverflow(ring.sring.req_prod)) {
-      vif.stats.tx_errors++;
-      this.fatalTxError(q, 'req_prod overflow');
-      return false;
-    }
-    const slots: NetifTxRequest[] = [decodeTxRequest(dv, ring.nextRequest())];
-    if (slots[0]!.flags & NETTXF.extra_info) ring.nextRequest(); // extra info (GSO) slot: nothing to map
-    while (slots[slots.length - 1]!.flags & NETTXF.more_data) {
-      if (ring.unconsumedRequests() === 0 || slots.length >= XEN_NETIF_NR_SLOTS_MIN) {
-        vif.stats.tx_frag_overflow++;
-        this.fatalTxError(q, 'too many slots');
-        return false;
-      }
-      slots.push(decodeTxRequest(dv, ring.nextRequest()));
-    }
-    const first = slots[0]!;
-    const fragBytes = slots.slice(1).reduce((a, s) => a + s.size, 0);
-    const firstLen = first.size - fragBytes;
-    const bad = firstLen < 0 || slots.some((s, i) => s.offset + (i === 0 ? firstLen : s.size) > 4096);
-    if (bad) {
-      this.respond(q, slots.map((s) => s.id), NETIF_RSP.ERROR);
-      return true;
-    }
-    const domid = vif.domid;
-    const host = this.ctx.host;
-    const headLen = Math.min(XEN_NETBACK_TX_COPY_LEN, firstLen);
-    const head = new Uint8Array(headLen);
-    if (grantCopy(host, domid, first.gref, first.offset, head, 'from-grant') !== 0) {
-      this.respond(q, slots.map((s) => s.id), NETIF_RSP.ERROR);
-      return true;
-    }
-    const frags: SkbFrag[] = [];
-    const handles: number[] = [];
-    let ok = mapFrag(host, domid, first.gref, first.offset + headLen, firstLen - headLen, frags, handles);
-    for (let i = 1; i < slots.length && ok; i++) ok = mapFrag(host, domid, slots[i]!.gref, slots[i]!.offset, slots[i]!.size, frags, handles);
-    if (!ok) {
-      for (const h of handles) host.gnttab.unmap(h);
-      this.respond(q, slots.map((s) => s.id), NETIF_RSP.ERROR);
-      return true;
-    }
-    vif.stats.tx_packets++;
-    vif.stats.tx_bytes += first.size;
-    let skb: Skb;
-    if (frags.length === 0) {
-      // Fully copied: the guest gets its response now (xenvif_idx_release).
-      skb = new Skb(head);
-      this.respond(q, slots.map((s) => s.id), NETIF_RSP.OKAY);
-    } else {
-      const p = q.allocPending(slots.map((s) => s.id), handles);
-      skb = new Skb(head, frags, {
-        refs: 1,
-        copied: false,
-        callback: (success) => this.zerocopyCallback(q, p.idx, success),
-      });
-      // xenvif_skb_zerocopy_prepare
-      q.inflight_packets++;
-      vif.stats.tx_zerocopy_sent++;
-    }
-    skb.dev = vif.name;
-    // netif_receive_skb → the bridge (a vif not on a bridge drops it).
-    if (this.ctx.bridge.has(vif)) this.ctx.bridge.receive(skb, vif);
-    else skb.free();
-    return true;
-  }
-
-  /** xenvif_zerocopy_callback + xenvif_skb_zerocopy_complete. */
-  private zerocopyCallback(q: XenvifQueue, idx: number, success: boolean): void {
-    q.dealloc_queue.push(idx);
-    if (success) q.vif.stats.tx_zerocopy_success++;
-    else q.vif.stats.tx_zerocopy_fail++;
-    q.inflight_packets--;
-    q.dealloc_wq.wakeAll();
-  }
-
-  private fatalTxError(q: XenvifQueue, why: string): void {
-    // xenvif_fatal_tx_err: carrier off, stop processing this queue.
-    q.vif.carrier = false;
-    q.vif.stats.tx_errors++;
-    this.ctx.bus.errors.push(`${q.vif.name}: fatal TX error: ${why}`);
-    // xenvif_fatal_tx_err: netdev_err(vif->dev, "fatal error; disabling device").
-    this.ctx.printk?.(`${q.vif.name}: dom${q.vif.domid}: fatal error (${why}); disabling device`);
-  }
-
-  private respond(q: XenvifQueue, ids: number[], status: number): void {
-    const ring = q.tx;
-    if (!ring) return;
-    const dv = ring.sring.dv;
-    ids.forEach((id, i) => encodeTxResponse(dv, ring.nextResponse(), { id, status: i === 0 ? status : status === NETIF_RSP.OKAY ? NETIF_RSP.OKAY : status }));
-    if (ring.pushResponsesAndCheckNotify()) this.ctx.host.evtchn.send(q.txPort);
-  }
-
-  /** xenvif_dealloc_kthread: exits only when asked to stop AND nothing is in flight. */
-  private *deallocThread(q: XenvifQueue): Co {
-    const shouldStop = () => kthread_should_stop() && q.inflight_packets === 0;
-    for (;;) {
-      yield* waitEvent(q.dealloc_wq, () => q.dealloc_queue.length > 0 || shouldStop(), 'S');
-      if (shouldStop()) break;
-      this.deallocAction(q);
-    }
-    if (q.dealloc_queue.length > 0) this.deallocAction(q);
-  }
-
-  /** xenvif_tx_dealloc_action: unmap, then respond. */
-  private deallocAction(q: XenvifQueue): void {
-    const ids: number[] = [];
-    while (q.dealloc_queue.length > 0) {
-      const p = q.pending.get(q.dealloc_queue.shift()!);
-      if (!p) continue;
-      q.pending.delete(p.idx);
-      for (const h of p.handles) this.ctx.host.gnttab.unmap(h);
-      ids.push(...p.ids);
-    }
-    if (ids.length) this.respond(q, ids, NETIF_RSP.OKAY);
-  }
-
-  /** xenvif_kthread_guest_rx: copy queued packets into the guest's posted rx buffers. */
-  private *guestRxThread(q: XenvifQueue): Co {
-    for (;;) {
-      yield* waitEvent(q.rx_wq, () => kthread_should_stop() || (q.rx_queue.length > 0 && (q.rx?.unconsumedRequests() ?? 0) > 0), 'S');
-      if (kthread_should_stop()) break;
-      this.rxAction(q);
-    }
-    q.rx_queue.length = 0; // xenvif_rx_queue_purge
-    q.rx_queue_len = 0;
-  }
-
-  private rxAction(q: XenvifQueue): void {
-    const ring = q.rx;
-    if (!ring) return;
-    const dv = ring.sring.dv;
-    let notify = false;
-    while (q.rx_queue.length > 0) {
-      const pkt = q.rx_queue[0]!;
-      const need = Math.max(1, Math.ceil(pkt.length / 4096));
-      if (ring.unconsumedRequests() < need) {
-        ring.finalCheckForRequests(); // ask for an event when more buffers arrive
-        break;
-      }
-      q.rx_queue.shift();
-      q.rx_queue_len -= pkt.length;
-      for (let off = 0, i = 0; i < need; i++, off += 4096) {
-        const req = decodeRxRequest(dv, ring.nextRequest());
-        const chunk = pkt.subarray(off, Math.min(pkt.length, off + 4096));
-        const st = grantCopy(this.ctx.host, q.vif.domid, req.gref, 0, chunk, 'to-grant');
-        const flags = (i === 0 ? NETRXF.data_validated : 0) | (i < need - 1 ? NETRXF.more_data : 0);
-        encodeRxResponse(dv, ring.nextResponse(), { id: req.id, offset: 0, flags, status: st === 0 ? chunk.length : NETIF_RSP.ERROR });
-      }
-      q.vif.stats.rx_packets++;
-      q.vif.stats.rx_bytes += pkt.length;
-      if (ring.pushResponsesAndCheckNotify()) notify = true;
-    }
-    if (notify) this.ctx.host.evtchn.send(q.rxPort);
-  }
-
   /** `ethtool -S vifD.N` text. */
   ethtool(name: string): string | undefined {
     const vif = this.vifs.get(name);
     if (!vif) return undefined;
     return ['NIC statistics:', ...XENVIF_STATS.map((k) => `     ${k}: ${vif.stats[k]}`)].join('\n') + '\n';
-  }
-}
-
-/**
- * Grant-map `len` bytes of a TX slot as an skb frag (nothing for 0 bytes).
- * A module function, not a closure per packet: under tsx's keepNames every
- * named closure costs a defineProperty each time it is created.
- */
-function mapFrag(host: Dom0Host, domid: number, gref: number, offset: number, len: number, frags: SkbFrag[], handles: number[]): boolean {
-  if (len === 0) return true;
-  const m = host.gnttab.map(domid, gref, true);
-  if (m.status !== 0 || !m.page) return false;
-  handles.push(m.handle);
-  frags.push({ page: m.page, offset, len });
-  return true;
-}
-
-class NetbackError extends Error {
-  constructor(readonly err: number, message: string) {
-    super(message);
   }
 }

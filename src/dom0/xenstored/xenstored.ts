@@ -10,7 +10,10 @@ import {
 import type { Connection } from './connection.ts';
 import { DomainTable, type XsdDomain } from './domain.ts';
 import { LocalConnection } from './local.ts';
-import { NO_REPLY, WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV, ErrorReply, removeOwnedNodes, type OpContext } from './ops.ts';
+import { ErrorReply } from './errors.ts';
+import { NO_REPLY, type OpContext } from './op_context.ts';
+import { WIRE_FUNCS, XS_FLAG_NOTID, XS_FLAG_PRIV } from './ops.ts';
+import { removeOwnedNodes } from './ops_domain.ts';
 import { homePath, parentOf } from './path.ts';
 import { DEFAULT_PERMS, XS_PERM_READ, permForConn, type Perms } from './perms.ts';
 import { DEFAULT_QUOTAS, TxMemory, type Quotas } from './quota.ts';

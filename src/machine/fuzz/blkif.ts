@@ -102,11 +102,6 @@ export function fuzzBlkif(seed: number, budget: FuzzBudget): FuzzResult {
       notes: [`episodes (a fresh hostile domain each): ${episodes}`],
     };
   };
-  const healthy = (): string | undefined => {
-    if (h.k.oopses.length > 0) return `oops: ${h.k.oopses[0]!.split('\n')[0]}`;
-    if (h.hv.internalErrors.length > 0) return `hypervisor: ${h.hv.internalErrors[0]!.split('\n')[0]}`;
-    return undefined;
-  };
   const bystander = new Vbd(h, h.hv.createDomain({ name: 'bystander', memKiB: 4096, vcpus: 1 }), imageFile(dir, 'bystander'));
   if (!bystander.up()) return result('the bystander did not connect');
   let goodId = 1n << 40n;
@@ -134,18 +129,13 @@ export function fuzzBlkif(seed: number, budget: FuzzBudget): FuzzResult {
       }
       if (r.oneIn(3)) d.evtchn.send(v.port);
       if (r.oneIn(6)) h.run(() => false, 1e6);
-      const bad = healthy();
+      const bad = h.healthy();
       if (bad) return result(`episode ${episodes}, request ${i}: ${bad}`);
     }
     h.run(() => false, 5e6);
-    h.hv.destroyDomain(d.id);
-    h.xs.run(() => h.xs.domainDied(d.id));
-    h.rm(v.fe);
-    h.rm(v.be);
-    h.run(() => h.dom0.gnttab.handlesOf(d.id).length === 0, 2e9);
-    const bad = healthy();
+    const held = h.destroy(d.id, v.fe, v.be);
+    const bad = h.healthy();
     if (bad) return result(`episode ${episodes} teardown: ${bad}`);
-    const held = h.dom0.gnttab.handlesOf(d.id).length;
     if (held !== 0) return result(`episode ${episodes}: dom0 still maps ${held} grant(s) of the destroyed domain`);
     const st = bystander.writeGood(goodId++);
     if (st !== BLKIF_RSP.OKAY) return result(`episode ${episodes}: the bystander's write got ${st} (backend state ${h.read(`${bystander.be}/state`)})`);

@@ -49,7 +49,27 @@ export function dom0Host(seed: number) {
     });
     run(() => done, 1e9);
   };
-  return { sim, hv, dom0, xs, k, tx, read, rm: (p: string) => req(XS_RM, [p]), run, hotplug };
+  const rm = (p: string) => req(XS_RM, [p]);
+  /** What broke on the host so far: the first oops of dom0's kernel or internal error of the hypervisor. */
+  const healthy = (): string | undefined => {
+    if (k.oopses.length > 0) return `oops: ${k.oopses[0]!.split('\n')[0]}`;
+    if (hv.internalErrors.length > 0) return `hypervisor: ${hv.internalErrors[0]!.split('\n')[0]}`;
+    return undefined;
+  };
+  /**
+   * xl destroy's part: the domain goes, then its device directories `fe` and
+   * `be` (forced removal); then up to 2 s of virtual time for dom0's backend
+   * to unmap the domain's grants. Returns how many dom0 still maps.
+   */
+  const destroy = (domid: number, fe: string, be: string): number => {
+    hv.destroyDomain(domid);
+    xs.run(() => xs.domainDied(domid));
+    rm(fe);
+    rm(be);
+    run(() => dom0.gnttab.handlesOf(domid).length === 0, 2e9);
+    return dom0.gnttab.handlesOf(domid).length;
+  };
+  return { sim, hv, dom0, xs, k, tx, read, rm, run, hotplug, healthy, destroy };
 }
 
 export type Host = ReturnType<typeof dom0Host>;

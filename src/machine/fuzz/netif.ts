@@ -97,11 +97,6 @@ export function fuzzNetif(seed: number, budget: FuzzBudget): FuzzResult {
     target: 'netif', frames, seconds: (performance.now() - t0) / 1000, invariants: NETIF_INVARIANTS, ...(failure ? { failure } : {}),
     notes: [`episodes (a fresh hostile domain each): ${episodes}; netback counted ${seen.tx_packets} packets sent on, ${seen.tx_errors} TX errors, ${seen.tx_dropped} dropped`],
   });
-  const healthy = (): string | undefined => {
-    if (h.k.oopses.length > 0) return `oops: ${h.k.oopses[0]!.split('\n')[0]}`;
-    if (h.hv.internalErrors.length > 0) return `hypervisor: ${h.hv.internalErrors[0]!.split('\n')[0]}`;
-    return undefined;
-  };
   const bystander = new Vif(h, h.hv.createDomain({ name: 'bystander', memKiB: 4096, vcpus: 1 }));
   if (!bystander.up()) return result('the bystander did not connect');
   while (frames < budget.count && performance.now() - t0 < budget.seconds * 1000) {
@@ -130,21 +125,15 @@ export function fuzzNetif(seed: number, budget: FuzzBudget): FuzzResult {
       }
       if (r.oneIn(4)) d.evtchn.send(v.port);
       if (r.oneIn(8)) h.run(() => false, 1e6);
-      const bad = healthy();
+      const bad = h.healthy();
       if (bad) return result(`episode ${episodes}, request ${i}: ${bad}`);
     }
     h.run(() => false, 5e6);
     const st0 = h.k.netback.vifs.get(`vif${d.id}.0`)?.stats;
     if (st0) for (const key of ['tx_packets', 'tx_errors', 'tx_dropped'] as const) seen[key] += st0[key];
-    // xl destroy's part: the domain goes, then its device directories (forced removal).
-    h.hv.destroyDomain(d.id);
-    h.xs.run(() => h.xs.domainDied(d.id));
-    h.rm(v.fe);
-    h.rm(v.be);
-    h.run(() => h.dom0.gnttab.handlesOf(d.id).length === 0, 2e9);
-    const bad = healthy();
+    const held = h.destroy(d.id, v.fe, v.be);
+    const bad = h.healthy();
     if (bad) return result(`episode ${episodes} teardown: ${bad}`);
-    const held = h.dom0.gnttab.handlesOf(d.id).length;
     if (held !== 0) return result(`episode ${episodes}: dom0 still maps ${held} grant(s) of the destroyed domain`);
     const st = bystander.sendGood();
     if (st !== NETIF_RSP.OKAY) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, makeDomain, ScriptedBlkfront, type Machine } from './fe.ts';
-import { GNTTAB_UNMAP_REFS_DELAY_NS } from '../../../src/dom0/kernel/blkback.ts';
+import { GNTTAB_UNMAP_REFS_DELAY_NS } from '../../../src/dom0/kernel/xen_blkif.ts';
 
 const t = suite('blkback');
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { machine, makeDomain, ScriptedNetfront, type Machine } from './fe.ts';
-import { XENVIF_RX_QUEUE_BYTES } from '../../../src/dom0/kernel/netback.ts';
+import { XENVIF_RX_QUEUE_BYTES } from '../../../src/dom0/kernel/xenvif.ts';
 
 const t = suite('netback');
 
