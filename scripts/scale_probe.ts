@@ -13,7 +13,7 @@ const N = Number(process.argv[2] ?? 500);
 const mode = process.argv[3] ?? 'both';
 const xw = (process.argv[4] ?? 'single') as 'single' | 'mtwatch';
 const profileAt = new Set((process.argv[5] ?? '').split(',').filter(Boolean).map(Number));
-const m = new Machine({ seed: 1, xenpvQemu: false, xenwatch: xw });
+const m = new Machine({ seed: 1, xenpvQemu: false, xenwatch: xw, preemptOneIn: Number(process.env.PREEMPT ?? 0) });
 const kinds = mode === 'both' ? ['xs', 'nf'] as const : mode === 'xs' ? ['xs'] as const : ['nf'] as const;
 const names: string[] = [];
 for (let i = 0; i < N; i++) {

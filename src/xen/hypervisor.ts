@@ -44,6 +44,8 @@ export class Hypervisor {
   readonly wallclockBootNs: number;
   /** Bugs of ours caught at the door (never a guest's fault): tests assert this stays empty. */
   readonly internalErrors: string[] = [];
+  /** Events raised host-wide: EVTCHNOP_send to a bound port and VIRQs (the scale bench's events/s). */
+  evtchnSends = 0;
   /** Xen's console ring (conring.ts): what `xl dmesg` reads; bounded, oldest bytes dropped. */
   readonly conring: ConsoleRing;
   /** Called on every domain shutdown (the toolstack's VIRQ_DOM_EXC listener may prefer the event). */
