@@ -88,6 +88,7 @@ export class Hypervisor {
     }
     const d = new Domain(this, id, cfg);
     this.doms[id] = d;
+    this.ndoms++;
     if (this.trace.enabled) {
       this.trace.processName(id, `d${id} ${cfg.name}`);
       for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
@@ -134,6 +135,12 @@ export class Hypervisor {
     return this.doms.filter((d): d is Domain => d !== undefined);
   }
 
+  /** Domains in the table (dying zombies included). */
+  get domainCount(): number {
+    return this.ndoms;
+  }
+  private ndoms = 0;
+
   /** The domids in order, without building an array of the domains. */
   *domainIds(): Generator<number> {
     const doms = this.doms;
@@ -163,6 +170,7 @@ export class Hypervisor {
   reap(id: number): void {
     const d = this.doms[id];
     if (!d || !d.dying) return;
+    if (this.doms[id] !== undefined) this.ndoms--;
     this.doms[id] = undefined;
     this.onReap?.(id);
   }

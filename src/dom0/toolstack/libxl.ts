@@ -31,6 +31,7 @@ export class Libxl implements LibxlCtx {
   readonly configs = new Map<number, DomainConfig>();
   readonly names = new Map<number, string>();
   readonly byName = new Map<string, number>();
+  readonly foreign = new Set<number>();
   readonly stubdoms = new Map<number, number>();
   rover = 0;
   tokens = 0;

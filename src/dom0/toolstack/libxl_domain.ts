@@ -95,8 +95,14 @@ export function* domidToName(ctx: LibxlCtx, domid: number): Co<string | undefine
 export function* nameToDomid(ctx: LibxlCtx, name: string): Co<number | undefined> {
   const d = ctx.byName.get(name);
   if (d !== undefined && ctx.xc.xc_domain_getinfo(d)) return d;
-  for (const id of ctx.xc.xc_domain_ids()) {
-    if (ctx.names.has(id)) continue;
+  // The foreign set is listed again only when the domain count says it
+  // changed (a domain made elsewhere, a zombie): not per create.
+  for (const id of ctx.foreign) if (!ctx.xc.xc_domain_getinfo(id)) ctx.foreign.delete(id);
+  if (ctx.xc.xc_domain_count() !== ctx.names.size + ctx.foreign.size) {
+    ctx.foreign.clear();
+    for (const id of ctx.xc.xc_domain_ids()) if (!ctx.names.has(id)) ctx.foreign.add(id);
+  }
+  for (const id of [...ctx.foreign].sort((a, b) => a - b)) {
     if ((yield* ctx.xs.read(0, `/local/domain/${id}/name`)) === name) return id;
   }
   return undefined;

@@ -82,6 +82,8 @@ export interface LibxlCtx {
    */
   readonly names: Map<number, string>;
   readonly byName: Map<string, number>;
+  /** The live domains this toolstack did not make (dom0, …), as last listed (see nameToDomid). */
+  readonly foreign: Set<number>;
   /** Stub domain serving a domain (domid → stubdom domid). */
   readonly stubdoms: Map<number, number>;
   /** The last domid handed out (allocate_domid's rover). */

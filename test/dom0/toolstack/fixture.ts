@@ -21,6 +21,7 @@ export class FakeHv implements XcInterface {
   }
   xc_domain_getinfolist() { return [...this.doms.values()]; }
   xc_domain_ids() { return [...this.doms.keys()].sort((a, b) => a - b); }
+  xc_domain_count() { return this.doms.size; }
   xc_domain_getinfo(d: number) { return this.doms.get(d); }
   xc_domain_create(domid: number, cfg: DomainConfig, _uuid?: string) {
     this.calls.push(`create ${domid}`);
