@@ -163,9 +163,10 @@ export class Xenconsoled {
         }
         const port = Number((yield* this.xs.read(0, `/local/domain/${domid}/console/port`)) ?? NaN);
         if (!Number.isInteger(port) || port <= 0) continue; // not built yet: the next introduce
+        const name = (yield* this.xs.read(0, `/local/domain/${domid}/name`)) ?? `d${domid}`;
         if (this.rings.has(domid) || !this.pending.has(domid)) continue;
         this.pending.delete(domid);
-        this.attach(domid, port);
+        this.attach(domid, port, name);
       }
       return;
     }
