@@ -91,8 +91,9 @@ S('an xs.ts create costs the same dom0 work at domain 103 as at 159; no create l
   for (let i = 0; i < pairs; i++) for (const kind of ['xs', 'nf'] as const) assert.is(m.xlSync(`destroy ${kind}${i}`).code, 0);
   m.sim.run({ until: m.sim.now + 100e6 });
   const end = scaleCounters(m);
-  // The empty /local/domain/0/backend/vif/<domid> parents still leak (one per
-  // vif domain, see test/machine/lifecycle.test.ts); every other node is gone.
+  // Empty /local/domain/0/backend/vif/<domid> parents are counted apart (one
+  // per vif domain leaked before issue 11's backend-dir cleanup; none now);
+  // every other node is gone.
   assert.equal({ ...end, xenstoreNodes: end.xenstoreNodes - (vifParents() - leftAtStart) }, start);
 });
 
