@@ -4,6 +4,8 @@
 export interface BenchOptions {
   /** Smaller sizes, for a quick look (`npm run bench -- --quick`). */
   quick: boolean;
+  /** The largest sizes (`npm run bench -- --full`: the scale group's 10,000 domains). */
+  full?: boolean;
 }
 
 export interface BenchRow {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--json] [--only GROUP]`: runs every benchmark
+// `npm run bench [-- --quick] [--full] [--json] [--only GROUP]`: runs every benchmark
 // module and prints one table. Benchmarks are never tests: nothing here asserts.
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -11,6 +11,7 @@ const modules: Record<string, string> = {
   dom0: './dom0.ts',
   net: './net.ts',
   explore: './explore.ts',
+  scale: './scale.ts',
 };
 
 let values;
@@ -18,6 +19,7 @@ try {
   ({ values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       only: { type: 'string' },
     },
@@ -31,7 +33,7 @@ if (values.only !== undefined && !(values.only in modules)) {
   console.error(`bench: no group '${values.only}' (groups: ${Object.keys(modules).join(', ')})`);
   process.exit(2);
 }
-const opts: BenchOptions = { quick: values.quick ?? false };
+const opts: BenchOptions = { quick: values.quick ?? false, full: values.full ?? false };
 const rows: BenchRow[] = [];
 for (const [group, path] of Object.entries(modules)) {
   if (values.only && values.only !== group) continue;

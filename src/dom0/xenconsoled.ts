@@ -13,6 +13,13 @@
 // a guest's console is allocated after the one for its store ring, as on a
 // real dom0.
 //
+// Scale: io.c's enum_domains lists every domain on each @introduceDomain and
+// @releaseDomain, a cost per create that grows with the number of domains
+// (and a /local/domain listing past XENSTORE_PAYLOAD_MAX at ~900 domains).
+// When the domain builder tells the daemon which domain it made and which one
+// is dying (expect() / dying(), the machine does), the watches look at those
+// domains only; without them the daemon lists /local/domain as before.
+//
 // Memory: each domain's log keeps its last LOG_MAX bytes (xenconsoled's
 // buffer limit discards the oldest output the same way); logs of released
 // domains stay for `xl console` of a dead domain, for the last KEEP_DEAD.
@@ -76,6 +83,12 @@ export class Xenconsoled {
   /** Set by the watch callbacks, cleared by the daemon's thread before it rescans. */
   private dirty = true;
   readonly thread: SimThread;
+  /** Set by the first expect(): the builder reports domains, no listing of all of them. */
+  private tracked = false;
+  /** Domains made whose console is not attached yet. */
+  private readonly pending = new Set<number>();
+  /** Domains reported dying whose ring is still attached. */
+  private readonly releasing = new Set<number>();
 
   constructor(private readonly o: XenconsoledOptions) {
     this.xs = new Libxenstore(o.xenstore);
@@ -85,7 +98,14 @@ export class Xenconsoled {
       // The release needs no xenstore read: let go of dying domains at once,
       // before libxl's destroy path looks at the domain again.
       yield* self.xs.watch('@releaseDomain', 'xenconsoled-release', () => {
-        for (const domid of [...self.rings.keys()]) if (o.domainGone(domid)) self.detach(domid);
+        if (self.tracked) {
+          for (const domid of [...self.releasing]) {
+            if (!o.domainGone(domid)) continue;
+            self.releasing.delete(domid);
+            self.pending.delete(domid);
+            self.detach(domid);
+          }
+        } else for (const domid of [...self.rings.keys()]) if (o.domainGone(domid)) self.detach(domid);
         self.poke();
       });
       for (;;) {
@@ -116,6 +136,17 @@ export class Xenconsoled {
     return this.rings.get(domid)?.port;
   }
 
+  /** The domain builder made `domid`: attach its console at the next @introduceDomain. */
+  expect(domid: number): void {
+    this.tracked = true;
+    this.pending.add(domid);
+  }
+
+  /** `domid` is being destroyed: let go of its ring at the next @releaseDomain. */
+  dying(domid: number): void {
+    this.releasing.add(domid);
+  }
+
   private poke(): void {
     this.dirty = true;
     this.wq.wakeAll();
@@ -123,6 +154,22 @@ export class Xenconsoled {
 
   /** enum_domains: attach new domains, detach gone ones. */
   private *rescan(): Co {
+    if (this.tracked) {
+      // Only the domains made since (a handful), never all of them.
+      for (const domid of [...this.pending]) {
+        if (this.rings.has(domid) || this.o.domainGone(domid)) {
+          this.pending.delete(domid);
+          continue;
+        }
+        const port = Number((yield* this.xs.read(0, `/local/domain/${domid}/console/port`)) ?? NaN);
+        if (!Number.isInteger(port) || port <= 0) continue; // not built yet: the next introduce
+        const name = (yield* this.xs.read(0, `/local/domain/${domid}/name`)) ?? `d${domid}`;
+        if (this.rings.has(domid) || !this.pending.has(domid)) continue;
+        this.pending.delete(domid);
+        this.attach(domid, port, name);
+      }
+      return;
+    }
     const ids = ((yield* this.xs.directory(0, '/local/domain')) ?? []).map(Number).filter((d) => Number.isInteger(d) && d > 0);
     const live = new Set(ids);
     // @releaseDomain: a dying domain's ring is unmapped at once (its xenstore

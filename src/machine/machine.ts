@@ -219,6 +219,7 @@ export class Machine {
    */
   private createDomain(domid: number, cfg: DomainConfig, uuid?: string): void {
     this.configs.set(domid, cfg);
+    this.consoled.expect(domid);
     const memKiB = cfg.memory * 1024;
     const rings = { storeDomid: 0, consoleDomid: 0 };
     let d: Domain;
@@ -248,6 +249,7 @@ export class Machine {
     if (rc < 0) return rc;
     this.built.delete(domid);
     this.configs.delete(domid);
+    this.consoled.dying(domid);
     this.xsd.domainDied(domid);
     this.storeRings.unmap(domid);
     return 0;

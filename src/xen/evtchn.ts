@@ -250,6 +250,7 @@ export class EventChannels extends ChannelTable {
     if (!this.valid(port)) return -XEN_E.EINVAL;
     const s = this.state[port];
     if (s === ECS.INTERDOMAIN) {
+      this.dom.hv.evtchnSends++;
       const rd = this.dom.hv.doms[this.remoteDom[port]!];
       if (!rd) return 0;
       const rport = this.remotePort[port]!;
@@ -261,6 +262,7 @@ export class EventChannels extends ChannelTable {
       return 0;
     }
     if (s === ECS.IPI) {
+      this.dom.hv.evtchnSends++;
       if (this.dom.hv.trace.enabled) this.flows.start(this.dom.id, vcpu, port);
       const rec = this.dom.hv.recorder;
       const step = rec ? rec.send(this.dom.hv.sim.clock.now, actor ?? this.callerName(), this.dom, port, this.dom, port) : undefined;
@@ -290,6 +292,7 @@ export class EventChannels extends ChannelTable {
     const global = VIRQ_IS_GLOBAL[virq] ?? false;
     const port = this.virqPort[(global ? 0 : vcpu) * NR_VIRQS + virq];
     if (!port) return;
+    this.dom.hv.evtchnSends++;
     const r = this.setPending(port);
     const rec = this.dom.hv.recorder;
     if (rec) rec.virq(this.dom.hv.sim.clock.now, this.dom, virq, port, r);

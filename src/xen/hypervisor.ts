@@ -44,6 +44,8 @@ export class Hypervisor {
   readonly wallclockBootNs: number;
   /** Bugs of ours caught at the door (never a guest's fault): tests assert this stays empty. */
   readonly internalErrors: string[] = [];
+  /** Events raised host-wide: EVTCHNOP_send to a bound port and VIRQs (the scale bench's events/s). */
+  evtchnSends = 0;
   /** Xen's console ring (conring.ts): what `xl dmesg` reads; bounded, oldest bytes dropped. */
   readonly conring: ConsoleRing;
   /** Called on every domain shutdown (the toolstack's VIRQ_DOM_EXC listener may prefer the event). */
@@ -86,6 +88,7 @@ export class Hypervisor {
     }
     const d = new Domain(this, id, cfg);
     this.doms[id] = d;
+    this.ndoms++;
     if (this.trace.enabled) {
       this.trace.processName(id, `d${id} ${cfg.name}`);
       for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
@@ -132,6 +135,18 @@ export class Hypervisor {
     return this.doms.filter((d): d is Domain => d !== undefined);
   }
 
+  /** Domains in the table (dying zombies included). */
+  get domainCount(): number {
+    return this.ndoms;
+  }
+  private ndoms = 0;
+
+  /** The domids in order, without building an array of the domains. */
+  *domainIds(): Generator<number> {
+    const doms = this.doms;
+    for (let i = 0; i < doms.length; i++) if (doms[i] !== undefined) yield i;
+  }
+
   /**
    * Destroy: the domain becomes dying and paused; vCPUs go down; its event
    * channels close (peers go UNBOUND); the mappings it holds are released.
@@ -155,6 +170,7 @@ export class Hypervisor {
   reap(id: number): void {
     const d = this.doms[id];
     if (!d || !d.dying) return;
+    if (this.doms[id] !== undefined) this.ndoms--;
     this.doms[id] = undefined;
     this.onReap?.(id);
   }

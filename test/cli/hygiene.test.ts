@@ -51,7 +51,7 @@ cli('argument errors exit 2 with one line on stderr', async () => {
 cli('bench --only with an unknown group lists the groups and exits 2', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--only', 'nope'], { encoding: 'utf8' });
   assert.is(r.status, 2);
-  assert.match(r.stderr, /no group 'nope' \(groups: hypervisor, guest, xenstored, dom0, net, explore\)/);
+  assert.match(r.stderr, /no group 'nope' \(groups: hypervisor, guest, xenstored, dom0, net, explore, scale\)/);
   assert.is(r.stdout, '');
 });
 

@@ -316,6 +316,16 @@ export class Inet implements NetDevice {
     this.devXmit(f, dst, ETH_P_ARP);
   }
 
+  /**
+   * An AF_PACKET (SOCK_RAW) send on xenbr0: `frame` carries its own Ethernet
+   * header (net/packet/af_packet.c: packet_snd → dev_queue_xmit → br_dev_xmit).
+   */
+  packetSend(frame: Uint8Array): void {
+    this.stats.tx_packets++;
+    if (this.latencyNs > 0) this.sim.clock.after(this.latencyNs, () => this.toBridge(frame), 'xenbr0: br_dev_xmit');
+    else this.toBridge(frame);
+  }
+
   /** br_dev_xmit: into the bridge as if received on our port. */
   private devXmit(f: Uint8Array, dst: Mac, type: number): void {
     encodeEthernet(f, { dst, src: this.mac, type });

@@ -84,7 +84,7 @@ export class Dom0Kernel {
     this.nic.bridge = this.bridge;
     this.bridge.addif(this.nic);
     this.inet = new Inet(deps.sim, this.bridge, opts.inet);
-    this.bridge.addif(this.inet);
+    this.bridge.addLocal(this.inet.mac, this.inet);
     const printk = (line: string) => this.klog.printk(line);
     this.netback = new Netback({
       xb: this.xenbus, bus: this.bus, kthreads: this.kthreads, host: deps.dom0, bridge: this.bridge, maxQueues: opts.netbackMaxQueues, printk,

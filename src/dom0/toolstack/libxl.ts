@@ -29,6 +29,9 @@ export class Libxl implements LibxlCtx {
   readonly recent = new Map<number, number>();
   readonly uuids = new Map<number, string>();
   readonly configs = new Map<number, DomainConfig>();
+  readonly names = new Map<number, string>();
+  readonly byName = new Map<string, number>();
+  readonly foreign = new Set<number>();
   readonly stubdoms = new Map<number, number>();
   rover = 0;
   tokens = 0;

@@ -26,13 +26,20 @@ export function makeUuid(sim: Sim): string {
 
 /** allocate_domid: the next free domid after the last one, skipping live and recently destroyed ones. */
 export function allocDomid(ctx: LibxlCtx): number {
-  const live = new Set(ctx.xc.xc_domain_getinfolist().map((d) => d.domid));
   const now = ctx.sim.now;
-  for (const [d, t] of ctx.recent) if (now - t >= LIBXL_DOMID_REUSE_TIMEOUT * S) ctx.recent.delete(d);
+  // `recent` is in destroy order (destroyDomid re-inserts): expired entries are
+  // a prefix, so the purge stops at the first live one instead of walking all.
+  for (const [d, t] of ctx.recent) {
+    if (now - t < LIBXL_DOMID_REUSE_TIMEOUT * S) break;
+    ctx.recent.delete(d);
+  }
+  // One existence check per candidate (xc_domain_getinfo_single), not a list
+  // of every domain per create: from the rover, the next domid is almost
+  // always free.
   let d = ctx.rover;
   for (let i = 0; i < DOMID_LIMIT; i++) {
     d = d + 1 >= DOMID_LIMIT ? 1 : d + 1;
-    if (!live.has(d) && !ctx.recent.has(d)) {
+    if (!ctx.recent.has(d) && !ctx.xc.xc_domain_getinfo(d)) {
       ctx.rover = d;
       return d;
     }
@@ -87,6 +94,8 @@ export function* domainMake(ctx: LibxlCtx, cfg: DomainConfig, domid = allocDomid
     yield* xs.write(t, `${dom}/control/platform-feature-xs_reset_watches`, '1');
     yield* xs.write(t, `${lx}/type`, cfg.type);
   });
+  ctx.names.set(domid, cfg.name);
+  ctx.byName.set(cfg.name, domid);
   if (ctx.opts.mtwatchNode) {
     yield* xs.transaction(function* (t) {
       yield* xs.mkdir(t, `/local/domain/0/mtwatch/${domid}`);

@@ -38,13 +38,16 @@ export function* destroyDomid(ctx: LibxlCtx, domid: number): Co<number> {
     yield* xs.rm(t, `/libxl/${domid}`);
     yield* xs.rm(t, `/local/domain/${domid}/hvmloader`);
   });
+  forgetName(ctx, domid);
   if (ctx.opts.mtwatchNode) {
     yield* xs.transaction(function* (t) {
       yield* xs.rm(t, `/local/domain/0/mtwatch/${domid}`);
     });
   }
-  // libxl__mark_domid_recent, then the child's xc_domain_destroy; domain_destroy_domid_cb
+  // libxl__mark_domid_recent (delete first: `recent` stays in destroy order, see allocDomid),
+  // then the child's xc_domain_destroy; domain_destroy_domid_cb
   // turns its failure (exit status = errno) into ERROR_FAIL, which xl reports.
+  ctx.recent.delete(domid);
   ctx.recent.set(domid, ctx.sim.now);
   const r = ctx.xc.xc_domain_destroy(domid);
   if (r < 0) {
@@ -66,15 +69,41 @@ export function* domainDestroy(ctx: LibxlCtx, domid: number): Co<number> {
   return rc;
 }
 
-/** libxl_domid_to_name: the name node, or undefined (printed "(null)"). */
+/** The name node is gone (destroy removed /local/domain/N): so is the table's entry. */
+function forgetName(ctx: LibxlCtx, domid: number): void {
+  const name = ctx.names.get(domid);
+  if (name === undefined) return;
+  ctx.names.delete(domid);
+  if (ctx.byName.get(name) === domid) ctx.byName.delete(name);
+}
+
+/**
+ * libxl_domid_to_name: the name node, or undefined (printed "(null)"). A live
+ * domain this toolstack named answers from its table (see LibxlCtx.names).
+ */
 export function* domidToName(ctx: LibxlCtx, domid: number): Co<string | undefined> {
+  const known = ctx.names.get(domid);
+  if (known !== undefined) return known;
   return yield* ctx.xs.read(0, `/local/domain/${domid}/name`);
 }
 
-/** libxl_name_to_domid: a domain whose name node matches. */
+/**
+ * libxl_name_to_domid: a domain whose name matches. The toolstack's own table
+ * first; then the name nodes of the domains it did not make (dom0, a few),
+ * so a create costs no store read per running domain.
+ */
 export function* nameToDomid(ctx: LibxlCtx, name: string): Co<number | undefined> {
-  for (const d of ctx.xc.xc_domain_getinfolist()) {
-    if ((yield* domidToName(ctx, d.domid)) === name) return d.domid;
+  const d = ctx.byName.get(name);
+  if (d !== undefined && ctx.xc.xc_domain_getinfo(d)) return d;
+  // The foreign set is listed again only when the domain count says it
+  // changed (a domain made elsewhere, a zombie): not per create.
+  for (const id of ctx.foreign) if (!ctx.xc.xc_domain_getinfo(id)) ctx.foreign.delete(id);
+  if (ctx.xc.xc_domain_count() !== ctx.names.size + ctx.foreign.size) {
+    ctx.foreign.clear();
+    for (const id of ctx.xc.xc_domain_ids()) if (!ctx.names.has(id)) ctx.foreign.add(id);
+  }
+  for (const id of [...ctx.foreign].sort((a, b) => a - b)) {
+    if ((yield* ctx.xs.read(0, `/local/domain/${id}/name`)) === name) return id;
   }
   return undefined;
 }

@@ -73,6 +73,17 @@ export interface LibxlCtx {
   readonly uuids: Map<number, string>;
   /** The "libxl-json" userdata: each created domain's configuration as xl gave it (libxl__set_domain_configuration). */
   readonly configs: Map<number, DomainConfig>;
+  /**
+   * The name this toolstack wrote for each live domain it made (domid → name,
+   * and name → domid): libxl_name_to_domid and `xl list` look here instead of
+   * reading every domain's name node (the per-create scan LightVM removed).
+   * Only libxl writes /local/domain/N/name (dom0-only, `r<domid>` for the
+   * guest); a domain it did not make (dom0) is read from the store.
+   */
+  readonly names: Map<number, string>;
+  readonly byName: Map<string, number>;
+  /** The live domains this toolstack did not make (dom0, …), as last listed (see nameToDomid). */
+  readonly foreign: Set<number>;
   /** Stub domain serving a domain (domid → stubdom domid). */
   readonly stubdoms: Map<number, number>;
   /** The last domid handed out (allocate_domid's rover). */

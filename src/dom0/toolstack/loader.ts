@@ -20,9 +20,9 @@
 // common/sched/core.c: domain_watchdog_timeout). A bundle built without the
 // transform has no cell: only its boot is guarded.
 //
-// Stack traces name the bundle (`<name>.js:LINE:COL`, the name of the domain
-// that first compiled this bundle text: V8's compilation cache keeps the first
-// script's origin); with the bundle's source map, `mapStack` rewrites each
+// Stack traces name the bundle (`<scriptName>.js:LINE:COL`: the kernel's name
+// when the domain builder loads it, so every domain of that kernel shares one
+// compiled Script); with the bundle's source map, `mapStack` rewrites each
 // bare `*.js:L:C` position to the kernel's or the runtime's .ts line. The map is parsed on the first use only: a kernel that
 // never crashes pays nothing for it.
 
@@ -71,6 +71,14 @@ export interface LoadOptions {
   onCrash?: (domid: number, message: string) => void;
   /** The bundle's source map (JSON, absolute `sources`); positions are shown relative to the current directory. */
   sourceMap?: string;
+  /**
+   * The file name stack traces give the bundle (`<scriptName>.js`; default
+   * the domain's name). Every domain booting the same bundle text under the
+   * same script name shares one compiled Script, its bytecode included: the
+   * domain builder passes the kernel's name, so 10,000 domains of one kernel
+   * compile it once instead of once per domain name.
+   */
+  scriptName?: string;
 }
 
 export interface LoadedKernel {
@@ -167,7 +175,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     // has once completed well within the limit: the top level of the same
     // bundle text (module initialisation and kernel(main)) then runs unguarded.
     const entry = cacheEntry(code);
-    const script = compiled(code, name);
+    const script = compiled(code, opts.scriptName ?? name);
     if (entry.topLevelOk) script.runInContext(ctx);
     else {
       const t0 = performance.now();

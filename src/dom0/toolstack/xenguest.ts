@@ -16,7 +16,7 @@ import { loadKernel, type LoadedKernel } from './loader.ts';
 
 export interface BootKernelOptions {
   /** The built bundle (src/machine/kernels.ts buildKernel: its code, and its source map for crash traces) or just code. */
-  bundle: { code: string; map?: string };
+  bundle: { code: string; map?: string; entry?: string };
   name: string;
   /** The toolstack's uuid (xen_domain_handle_t). */
   handle?: string;
@@ -83,6 +83,8 @@ export function bootBundle(hv: Hypervisor, opts: BootKernelOptions): BootedKerne
   const hostLog = opts.hostLog ?? ((l: string) => console.error(l));
   const kernel = loadKernel(opts.bundle.code, {
     ...(opts.bundle.map !== undefined ? { sourceMap: opts.bundle.map } : {}),
+    // One compiled Script per kernel, not per domain name (see LoadOptions.scriptName).
+    ...(opts.bundle.entry !== undefined ? { scriptName: opts.bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, '') } : {}),
     domid: domain.id,
     name: opts.name,
     now: () => hv.sim.clock.now,

@@ -20,6 +20,8 @@ export class FakeHv implements XcInterface {
     this.doms.set(0, { domid: 0, name: 'Domain-0', memKiB: 2048 * 1024, outstandingKiB: 0, vcpus: 4, running: true, blocked: false, paused: false, shutdown: false, shutdownReason: 0, dying: false, cpuTimeNs: 1e9 });
   }
   xc_domain_getinfolist() { return [...this.doms.values()]; }
+  xc_domain_ids() { return [...this.doms.keys()].sort((a, b) => a - b); }
+  xc_domain_count() { return this.doms.size; }
   xc_domain_getinfo(d: number) { return this.doms.get(d); }
   xc_domain_create(domid: number, cfg: DomainConfig, _uuid?: string) {
     this.calls.push(`create ${domid}`);
