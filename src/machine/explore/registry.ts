@@ -19,9 +19,11 @@
 import { existsSync } from 'node:fs';
 import type { Target } from './target.ts';
 import { kernelTarget } from './targets/kernel.ts';
+import { missedEventTarget } from './targets/missed_event.ts';
 import { dmStartupTarget, frontendHandoverTarget, xenwatchStallTarget } from './targets/scenarios.ts';
 
 export const TARGETS: Record<string, () => Target> = {
+  'missed-event': missedEventTarget,
   'xenwatch-stall': xenwatchStallTarget,
   'dm-startup': dmStartupTarget,
   'frontend-handover': frontendHandoverTarget,

@@ -99,5 +99,8 @@ export function renderSteps(r: Replayed): string[] {
   }
   const tail = r.steps - last - 1;
   out.push(`     ${tail > 0 ? `(${tail} more decision${tail === 1 ? '' : 's'} as by default) ` : ''}=> ${r.outcome.ok ? 'passes' : r.outcome.summary}`);
+  // What those decisions did to the guest, when the target can say (the
+  // missed-event explanation: the same numbered steps `xenode scenario` prints).
+  if (r.outcome.explanation) out.push(...r.outcome.explanation.map((l) => `     ${l}`));
   return out;
 }
