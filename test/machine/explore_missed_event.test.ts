@@ -1,0 +1,87 @@
+// The missed-event scenario as an explore target: every buggy runtime variant
+// fails within a few hundred schedules on netfront-setup with the bug class
+// explain.ts names, and a pinned failure shrinks to a 1-minimal schedule
+// that prints the explanation's numbered steps and replays from its token.
+// (The fixed runtime's pass: explore_missed_fixed.test.ts.)
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCampaign, runChecked } from '../../src/machine/explore/campaign.ts';
+import { findTarget } from '../../src/machine/explore/registry.ts';
+import { replayToken, shrinkToToken } from '../../src/machine/explore/replay.ts';
+import { replay, runSchedule, type Spec } from '../../src/machine/explore/schedule.ts';
+import { decodeToken } from '../../src/machine/explore/token.ts';
+
+const t = findTarget('missed-event');
+const spec = (variant: string, strategy: Spec['strategy'] = 'random', workload = 'netfront-setup'): Spec => ({
+  target: 'missed-event', variant, workload, strategy, params: { depth: 3, expectedSteps: 400 },
+});
+const E = suite('xenode explore missed-event');
+
+// Bug class per variant (the first failure's signature must name it).
+const CLASS: Record<string, RegExp> = {
+  'june-2020': /^(hang lost-interrupt|stall wedged) d1 /,
+  'unmask=checks-mask': /^stall wedged d1 ports 1$/,
+  'block=hlt-without-cli': /^hang lost-interrupt d1 /,
+  'handler-clears-upcall-pending': /^stall masked-after-delivery d1 /,
+  'upcall=global-callback': /^hang storm d1 ports -$/,
+};
+
+E('every buggy variant fails within 300 random schedules on netfront-setup, with its bug class', async () => {
+  for (const [variant, re] of Object.entries(CLASS)) {
+    let first: Awaited<ReturnType<typeof runSchedule>> | undefined;
+    for (let i = 0; i < 300 && !first; i++) {
+      const r = await runSchedule(t, spec(variant), i, 1 + i);
+      if (!r.ok) first = r;
+    }
+    assert.ok(first, `${variant}: no failure in 300 schedules`);
+    assert.match(first!.signature, re, `${variant}: ${first!.signature}`);
+  }
+});
+
+E('PCT finds june-2020 and block=hlt-without-cli on netfront-setup within 40 schedules', async () => {
+  for (const variant of ['june-2020', 'block=hlt-without-cli']) {
+    const rep = await runCampaign(t, { spec: spec(variant, 'pct'), seed: 1, schedules: 40, shard: { index: 0, count: 1 }, jobs: 1, checkDeterminism: false });
+    assert.ok(rep.firstFailure !== null, `${variant}: PCT found nothing in 40`);
+    assert.match(rep.signatures[0]!.signature, CLASS[variant]!);
+  }
+});
+
+E('pinned: unmask=checks-mask random schedule 31 shrinks to 3 deviations, 1-minimal, with the wedged-port explanation; its token replays', async () => {
+  const s = spec('unmask=checks-mask');
+  const r = await runSchedule(t, s, 30, 31);
+  assert.is(r.signature, 'stall wedged d1 ports 1');
+  const sh = await shrinkToToken(s, r, 'test');
+  assert.is(sh.deviations, 3, `${r.deviations.length} -> ${sh.deviations}`);
+  const numbered = sh.steps.filter((l) => /^\s*\d+\. #/.test(l));
+  assert.is(numbered.length, 3);
+  assert.ok(sh.steps.length <= 60);
+  // The explanation explain.ts rebuilds from the flight recorder, under the decisions.
+  assert.ok(sh.steps.some((l) => l.includes('why it stalled: port 1 (xenstore) of domain 1 is wedged [1/0/0]')), sh.steps.join('\n'));
+  assert.ok(sh.steps.some((l) => /^\s+1\. \[t=/.test(l)));
+  const tok = decodeToken(sh.token);
+  assert.is(tok.target, 'missed-event');
+  const again = await replayToken(tok, false);
+  assert.is(again.outcome.signature, r.signature);
+  // 1-minimal: without any one of the deviations the run passes (or fails otherwise).
+  for (let k = 0; k < tok.choices.length; k++) {
+    const without = tok.choices.filter((_, j) => j !== k);
+    const x = await replay(t, s, 31, undefined, without, false);
+    assert.ok(x.outcome.ok || x.outcome.signature !== r.signature, `still fails without ${JSON.stringify(tok.choices[k])}`);
+  }
+});
+
+E('determinism: schedules of each workload run twice give the same hashes', async () => {
+  for (const workload of ['netfront-setup', 'ping-flood', 'xenstore']) {
+    for (const strategy of ['random', 'pct', 'swarm'] as const) {
+      const { r, div } = await runChecked(t, spec('june-2020', strategy, workload), 0, 5, true);
+      assert.is(div, undefined, `${workload} ${strategy}: ${r.signature}`);
+    }
+  }
+});
+
+E('bad variant or workload is a "threw:" failure naming the known ones', async () => {
+  const bad = await replay(t, { variant: 'fixed', workload: 'heavy' }, 1, undefined, [], false);
+  assert.match(bad.outcome.signature, /^threw: missed-event: unknown workload 'heavy' \(known: netfront-setup, ping-flood, xenstore\)/);
+});
+
+E.run();
