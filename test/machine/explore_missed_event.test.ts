@@ -9,6 +9,7 @@ import { runCampaign, runChecked } from '../../src/machine/explore/campaign.ts';
 import { findTarget } from '../../src/machine/explore/registry.ts';
 import { replayToken, shrinkToToken } from '../../src/machine/explore/replay.ts';
 import { replay, runSchedule, type Spec } from '../../src/machine/explore/schedule.ts';
+import { shrink } from '../../src/machine/explore/shrink.ts';
 import { decodeToken } from '../../src/machine/explore/token.ts';
 
 const t = findTarget('missed-event');
@@ -46,27 +47,36 @@ E('PCT finds june-2020 and block=hlt-without-cli on netfront-setup within 40 sch
   }
 });
 
-E('pinned: unmask=checks-mask random schedule 31 shrinks to 3 deviations, 1-minimal, with the wedged-port explanation; its token replays', async () => {
+E('pinned: unmask=checks-mask random schedule 31 (102 deviations) shrinks to one, with the wedged-port explanation; its token replays', async () => {
   const s = spec('unmask=checks-mask');
   const r = await runSchedule(t, s, 30, 31);
   assert.is(r.signature, 'stall wedged d1 ports 1');
+  assert.is(r.deviations.length, 102);
   const sh = await shrinkToToken(s, r, 'test');
-  assert.is(sh.deviations, 3, `${r.deviations.length} -> ${sh.deviations}`);
+  assert.is(sh.deviations, 1);
   const numbered = sh.steps.filter((l) => /^\s*\d+\. #/.test(l));
-  assert.is(numbered.length, 3);
-  assert.ok(sh.steps.length <= 60);
+  assert.is(numbered.length, 1);
+  assert.match(numbered[0]!, /at 'unmask:clear mask' in d1v0: preempt, run d0v0 upcall now/);
   // The explanation explain.ts rebuilds from the flight recorder, under the decisions.
   assert.ok(sh.steps.some((l) => l.includes('why it stalled: port 1 (xenstore) of domain 1 is wedged [1/0/0]')), sh.steps.join('\n'));
   assert.ok(sh.steps.some((l) => /^\s+1\. \[t=/.test(l)));
   const tok = decodeToken(sh.token);
   assert.is(tok.target, 'missed-event');
-  const again = await replayToken(tok, false);
-  assert.is(again.outcome.signature, r.signature);
-  // 1-minimal: without any one of the deviations the run passes (or fails otherwise).
-  for (let k = 0; k < tok.choices.length; k++) {
-    const without = tok.choices.filter((_, j) => j !== k);
+  assert.is((await replayToken(tok, false)).outcome.signature, r.signature);
+  // 1-minimal: without it, the default schedule, which passes.
+  assert.ok((await replay(t, s, 31, undefined, [], false)).outcome.ok);
+});
+
+E('pinned: ddmin alone leaves 3 deviations of that schedule, and dropping any one makes the run pass (1-minimal)', async () => {
+  const s = spec('unmask=checks-mask');
+  const r = await runSchedule(t, s, 30, 31);
+  const sh = await shrink(t, { spec: s, seed: 31, deviations: r.deviations, signature: r.signature }, { oneDeviation: false });
+  assert.is(sh.deviations.length, 3, JSON.stringify(sh.deviations));
+  assert.is(sh.final.outcome.signature, r.signature);
+  for (let k = 0; k < sh.deviations.length; k++) {
+    const without = sh.deviations.filter((_, j) => j !== k);
     const x = await replay(t, s, 31, undefined, without, false);
-    assert.ok(x.outcome.ok || x.outcome.signature !== r.signature, `still fails without ${JSON.stringify(tok.choices[k])}`);
+    assert.ok(x.outcome.ok || x.outcome.signature !== r.signature, `still fails without ${JSON.stringify(sh.deviations[k])}`);
   }
 });
 

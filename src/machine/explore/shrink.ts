@@ -3,8 +3,9 @@
 //
 // A schedule is its list of deviations (control.ts): the decisions answered
 // otherwise than "the current task goes on / the oldest ready task runs".
-// ddmin removes chunks of them (halves, then quarters, ... down to single
-// ones) and re-runs the target with what is left; a candidate is kept when
+// ddmin tries each chunk alone, then removes chunks of them (halves, then
+// quarters, ... down to single ones) and re-runs the target with what is
+// left; a candidate is kept when
 // the run still fails with the SAME signature (another failure is another
 // bug). After each kept candidate the list is re-read from the run that
 // replayed it: a deviation whose decision no longer exists, or whose answer
@@ -12,7 +13,8 @@
 //
 // The result is 1-minimal: the last pass re-ran the target with each single
 // remaining deviation removed, and every one of those runs passed (or failed
-// differently). That is what "dropping any one remaining preemption makes the
+// differently). When more than one is left, a last search (oneDeviation)
+// looks for a single deviation that reproduces the failure on its own. That is what "dropping any one remaining preemption makes the
 // run pass" means here.
 import type { Decision, Deviation } from './control.ts';
 import { replay, type Replayed, type Spec } from './schedule.ts';
@@ -36,7 +38,15 @@ export interface ShrinkResult {
   from: number;
 }
 
-export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000): Promise<ShrinkResult> {
+export interface ShrinkOptions {
+  /** Bound on target runs (default 2,000). */
+  maxRuns?: number;
+  /** After ddmin, look for one deviation alone at another occurrence (default true; see oneDeviation). */
+  oneDeviation?: boolean;
+}
+
+export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOptions = {}): Promise<ShrinkResult> {
+  const maxRuns = opts.maxRuns ?? 2000;
   let runs = 0;
   const attempt = async (devs: readonly Deviation[]): Promise<Replayed | undefined> => {
     runs++;
@@ -50,6 +60,23 @@ export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000)
   while (cur.length > 0 && runs < maxRuns) {
     const size = Math.ceil(cur.length / n);
     let kept: Replayed | undefined;
+    // Reduce to a subset: one chunk alone. Without this step ddmin only ever
+    // removes, and a schedule whose deviations lean on each other (dropping
+    // a nested run of dom0 work leaves the later deviations that name it
+    // without their task, so the run passes) stays long although a few of
+    // them alone reproduce the failure.
+    if (n > 2 || cur.length === 2) {
+      for (let start = 0; start < cur.length && runs < maxRuns; start += size) {
+        kept = await attempt(cur.slice(start, start + size));
+        if (kept) break;
+      }
+      if (kept) {
+        cur = kept.deviations.slice();
+        n = 2;
+        continue;
+      }
+    }
+    // Reduce to a complement: all but one chunk.
     for (let start = 0; start < cur.length && runs < maxRuns; start += size) {
       const cand = [...cur.slice(0, start), ...cur.slice(start + size)];
       kept = await attempt(cand);
@@ -63,9 +90,58 @@ export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000)
     if (n >= cur.length) break;
     n = Math.min(n * 2, cur.length);
   }
+  if ((opts.oneDeviation ?? true) && cur.length > 1 && runs < maxRuns) {
+    const one = await oneDeviation(target, input, cur, Math.min(maxRuns - runs, MAX_ONE_RUNS), attempt);
+    runs++; // its default run (the attempts counted themselves)
+    if (one) cur = one.deviations.slice();
+  }
   const final = await replay(target, input.spec, input.seed, input.load, cur, true);
   runs++;
   return { deviations: cur, final, runs, from: input.deviations.length };
+}
+
+/** Bound on the runs of the one-deviation search (missed-event ping-flood: ~80 ms a run). */
+const MAX_ONE_RUNS = 600;
+
+/**
+ * ddmin only removes deviations, and a deviation is named by its occurrence:
+ * "the 3rd time d1v0 passes 'main: no events'". A long 1-minimal schedule is
+ * often one whose earlier deviations only set up the state the last one
+ * needs at that occurrence (dom0 work pending, on the right port), while
+ * another occurrence of the same boundary finds that state under the default
+ * schedule. So: the same (boundary, who runs instead) at each other
+ * occurrence of the boundary in the default run, alone, nearest occurrences
+ * first, last deviation first. A hit is a 1-deviation schedule with the same
+ * signature, 1-minimal since the default schedule passes (else ddmin would
+ * have ended at zero deviations).
+ */
+async function oneDeviation(
+  target: Target,
+  input: ShrinkInput,
+  cur: readonly Deviation[],
+  budget: number,
+  attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
+): Promise<Replayed | undefined> {
+  const base = await replay(target, input.spec, input.seed, input.load, [], true);
+  let runs = 1;
+  const seen = new Map<string, number>();
+  for (const d of base.decisions) seen.set(`${d.label}\0${d.current}`, (seen.get(`${d.label}\0${d.current}`) ?? 0) + 1);
+  const tried = new Set<string>();
+  for (let i = cur.length - 1; i >= 0; i--) {
+    const [label, who, occ, chosen] = cur[i]!;
+    const n = Math.max(seen.get(`${label}\0${who}`) ?? 0, occ + 1);
+    const order = Array.from({ length: n }, (_, o) => o).sort((a, b) => Math.abs(a - occ) - Math.abs(b - occ) || a - b);
+    for (const o of order) {
+      const key = JSON.stringify([label, who, o, chosen]);
+      if (tried.has(key)) continue;
+      tried.add(key);
+      if (runs >= budget) return undefined;
+      runs++;
+      const r = await attempt([[label, who, o, chosen]]);
+      if (r) return r;
+    }
+  }
+  return undefined;
 }
 
 /** Default decisions shown around each deviation (the instruction boundaries the guest passed). */
