@@ -10,12 +10,12 @@ import type { Spec } from '../../src/machine/explore/schedule.ts';
 const t = findTarget('missed-event');
 const E = suite('xenode explore missed-event: the fixed runtime');
 
-E('fixed survives 150 random, 60 PCT and 60 swarm schedules of netfront-setup, 20 of ping-flood and 30 of xenstore', async () => {
+E('fixed survives 120 random, 60 PCT and 60 swarm schedules of netfront-setup, 12 of ping-flood and 30 of xenstore', async () => {
   const runs: [string, Spec['strategy'], number][] = [
-    ['netfront-setup', 'random', 150],
+    ['netfront-setup', 'random', 120],
     ['netfront-setup', 'pct', 60],
     ['netfront-setup', 'swarm', 60],
-    ['ping-flood', 'random', 20],
+    ['ping-flood', 'random', 12],
     ['xenstore', 'pct', 30],
   ];
   for (const [workload, strategy, n] of runs) {
