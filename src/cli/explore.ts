@@ -2,6 +2,7 @@
 // strategy, report the distinct failures, shrink each to a 1-minimal
 // interleaving with a one-token replay (src/machine/explore/).
 //   xenode explore kernels/ring.ts --variant block=hlt-without-cli --strategy pct --schedules 1000
+//   xenode explore missed-event --variant june-2020 --workload netfront-setup --strategy pct
 //   xenode explore xenwatch-stall --variant single --workload netback --schedules 20
 //   xenode explore kernels/ring.ts --shard 3/8 --json > shard3.json; xenode explore merge shard*.json
 // Exit 0: no schedule failed; 1: some failed; 2: bad usage.
