@@ -13,9 +13,10 @@
 //
 // The result is 1-minimal: the last pass re-ran the target with each single
 // remaining deviation removed, and every one of those runs passed (or failed
-// differently). When more than one is left, a last search (oneDeviation)
-// looks for a single deviation that reproduces the failure on its own. That is what "dropping any one remaining preemption makes the
-// run pass" means here.
+// differently). That is what "dropping any one remaining preemption makes the
+// run pass" means here. When more than one is left, a last search
+// (oneDeviation) looks for a single deviation that reproduces the failure on
+// its own.
 import type { Decision, Deviation } from './control.ts';
 import { replay, type Replayed, type Spec } from './schedule.ts';
 import type { Target } from './target.ts';
@@ -112,8 +113,8 @@ const MAX_ONE_RUNS = 600;
  * schedule. So: the same (boundary, who runs instead) at each other
  * occurrence of the boundary in the default run, alone, nearest occurrences
  * first, last deviation first. A hit is a 1-deviation schedule with the same
- * signature, 1-minimal since the default schedule passes (else ddmin would
- * have ended at zero deviations).
+ * signature, 1-minimal when the default schedule passes; when the default
+ * schedule itself fails so, that (no deviation) is the answer.
  */
 async function oneDeviation(
   target: Target,
@@ -123,6 +124,7 @@ async function oneDeviation(
   attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
 ): Promise<Replayed | undefined> {
   const base = await replay(target, input.spec, input.seed, input.load, [], true);
+  if (!base.outcome.ok && base.outcome.signature === input.signature) return base;
   let runs = 1;
   const seen = new Map<string, number>();
   for (const d of base.decisions) seen.set(`${d.label}\0${d.current}`, (seen.get(`${d.label}\0${d.current}`) ?? 0) + 1);
