@@ -19,7 +19,7 @@ import { decodeToken, gitCommit } from '../machine/explore/token.ts';
 const USAGE =
   'usage: xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
   '                      [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism]\n' +
-  '                      [--no-shrink] [--emit-test DIR] [--campaigns C]\n' +
+  '                      [--no-shrink] [--emit-test DIR] [--campaigns C] [--picks priority|fifo]\n' +
   '       xenode explore merge FILES...';
 
 function int(name: string, v: string | undefined, min: number): number {
@@ -52,7 +52,7 @@ function progress(total: number): { tick(done: number, failures: number): void; 
 
 export function renderReport(r: CampaignReport): string {
   const rate = r.seconds > 0 ? r.run / r.seconds : 0;
-  const p = r.strategy === 'pct' ? ` (depth ${r.params.depth}, k ${r.params.expectedSteps})` : '';
+  const p = r.strategy === 'pct' ? ` (depth ${r.params.depth}, k ${r.params.expectedSteps}${r.params.picks === 'fifo' ? ', FIFO picks' : ''})` : '';
   const first = r.firstFailure === null ? '-' : `${r.firstFailure} (seed ${r.seed + r.firstFailure})`;
   const rows: [string, string][] = [
     ['target', `${r.target}  variant ${r.variant}  workload ${r.workload}`],
@@ -89,7 +89,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     variant: spec.variant,
     workload: spec.workload,
     strategy: spec.strategy,
-    ...(spec.strategy === 'pct' ? { depth, ks: ff.ks } : {}),
+    ...(spec.strategy === 'pct' ? { depth, ks: ff.ks, picks: spec.params.picks ?? 'priority' } : {}),
     seed,
     campaigns,
     limit,
@@ -137,6 +137,7 @@ export async function main(argv: string[]): Promise<number> {
         'no-shrink': { type: 'boolean', default: false },
         'emit-test': { type: 'string' },
         campaigns: { type: 'string' },
+        picks: { type: 'string' },
       },
     });
     const name = positionals[0];
@@ -157,10 +158,12 @@ export async function main(argv: string[]): Promise<number> {
     const shard = { index: Number(m[1]), count: Number(m[2]) };
     if (!(shard.count >= 1 && shard.index < shard.count)) throw new Error(`--shard ${values.shard}: need 0 <= I < N`);
 
-    const spec: Spec = { target: name, variant, workload, strategy, params: {} };
+    if (values.picks !== undefined && !['priority', 'fifo'].includes(values.picks)) throw new Error(`--picks must be priority or fifo, got '${values.picks}'`);
+    if (values.picks !== undefined && strategy !== 'pct') throw new Error('--picks is a pct option');
+    const spec: Spec = { target: name, variant, workload, strategy, params: values.picks ? { picks: values.picks as 'priority' | 'fifo' } : {} };
     if (strategy === 'pct' && values.campaigns === undefined) {
       const k = await measureExpectedSteps(target, spec, seed);
-      spec.params = { depth, expectedSteps: k };
+      spec.params = { ...spec.params, depth, expectedSteps: k };
     }
     if (values.campaigns !== undefined) return await measure(spec, int('campaigns', values.campaigns, 1), schedules, seed, depth, values.json!);
     const bar = progress(Math.ceil((schedules - shard.index) / shard.count));
