@@ -47,6 +47,15 @@ E('PCT finds june-2020 and block=hlt-without-cli on netfront-setup within 40 sch
   }
 });
 
+E('PCT with FIFO picks finds unmask=checks-mask on netfront-setup at schedule 27 (root seed 1, k 450); priority picks find nothing in those 28', async () => {
+  const fifo: Spec = { ...spec('unmask=checks-mask', 'pct'), params: { depth: 3, expectedSteps: 450, picks: 'fifo' } };
+  const rep = await runCampaign(t, { spec: fifo, seed: 1, schedules: 28, shard: { index: 0, count: 1 }, jobs: 1, checkDeterminism: false });
+  assert.is(rep.firstFailure, 27);
+  assert.is(rep.signatures[0]!.signature, 'stall wedged d1 ports 1');
+  const prio = await runCampaign(t, { spec: { ...fifo, params: { ...fifo.params, picks: 'priority' } }, seed: 1, schedules: 28, shard: { index: 0, count: 1 }, jobs: 1, checkDeterminism: false });
+  assert.is(prio.failures, 0);
+});
+
 E('pinned: unmask=checks-mask random schedule 31 (102 deviations) shrinks to one, with the wedged-port explanation; its token replays', async () => {
   const s = spec('unmask=checks-mask');
   const r = await runSchedule(t, s, 30, 31);
