@@ -97,6 +97,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     median: ff.median,
     signature: ff.example?.signature ?? null,
     shrunkDeviations: shrunk?.deviations ?? null,
+    shrunkMinimal: shrunk?.minimal ?? null,
     seconds: (performance.now() - t0) / 1000,
   };
   if (json) console.log(JSON.stringify(out));
@@ -104,7 +105,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     console.log(`${spec.target} ${spec.variant} ${spec.workload}, ${spec.strategy}${spec.strategy === 'pct' ? ` depth ${depth}` : ''}: ${campaigns} campaigns of at most ${limit} schedules`);
     console.log(`  schedules to first failure: ${ff.found.map((x) => x ?? `>${limit}`).join(' ')}`);
     console.log(`  median ${ff.median ?? `>${limit}`}; ${ff.found.filter((x) => x !== null).length}/${campaigns} campaigns found it`);
-    if (shrunk) console.log(`  ${out.signature}: shrunk to ${shrunk.deviations} deviation(s) (measured depth)`);
+    if (shrunk) console.log(`  ${out.signature}: shrunk to ${shrunk.deviations} deviation(s) (measured depth${shrunk.minimal ? '' : '; NOT 1-minimal: run budget spent'})`);
   }
   return ff.found.some((x) => x !== null) ? 1 : 0;
 }
@@ -190,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const s of report.signatures.slice(0, 5)) {
         const sh = await shrinkToToken(spec, s.first, commit);
         extra[s.signature] = { token: sh.token, steps: sh.steps };
-        log(`\n${s.signature}\n  shrunk from ${sh.from} to ${sh.deviations} deviation(s), 1-minimal (${sh.runs} runs):\n`);
+        log(`\n${s.signature}\n  shrunk from ${sh.from} to ${sh.deviations} deviation(s), ${sh.minimal ? '1-minimal' : 'NOT 1-minimal (run budget spent)'} (${sh.runs} runs):\n`);
         log(sh.steps.map((l) => `  ${l}\n`).join(''));
         log(`  replay: xenode replay ${sh.token}\n`);
         if (values['emit-test']) log(`  test: ${emitTest(values['emit-test'], decodeToken(sh.token), sh.token, sh.steps)}\n`);

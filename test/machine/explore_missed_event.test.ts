@@ -63,6 +63,7 @@ E('pinned: unmask=checks-mask random schedule 31 (102 deviations) shrinks to one
   assert.is(r.deviations.length, 102);
   const sh = await shrinkToToken(s, r, 'test');
   assert.is(sh.deviations, 1);
+  assert.ok(sh.minimal);
   const numbered = sh.steps.filter((l) => /^\s*\d+\. #/.test(l));
   assert.is(numbered.length, 1);
   assert.match(numbered[0]!, /at 'unmask:clear mask' in d1v0: preempt, run d0v0 upcall now/);
@@ -81,6 +82,7 @@ E('pinned: ddmin alone leaves 3 deviations of that schedule, and dropping any on
   const r = await runSchedule(t, s, 30, 31);
   const sh = await shrink(t, { spec: s, seed: 31, deviations: r.deviations, signature: r.signature }, { oneDeviation: false });
   assert.is(sh.deviations.length, 3, JSON.stringify(sh.deviations));
+  assert.ok(sh.minimal);
   assert.is(sh.final.outcome.signature, r.signature);
   for (let k = 0; k < sh.deviations.length; k++) {
     const without = sh.deviations.filter((_, j) => j !== k);

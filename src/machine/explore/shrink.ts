@@ -37,6 +37,8 @@ export interface ShrinkResult {
   runs: number;
   /** Deviations before. */
   from: number;
+  /** False when the run budget ran out before ddmin's last pass: then the result is smaller, not 1-minimal. */
+  minimal: boolean;
 }
 
 export interface ShrinkOptions {
@@ -48,7 +50,13 @@ export interface ShrinkOptions {
 
 export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOptions = {}): Promise<ShrinkResult> {
   const maxRuns = opts.maxRuns ?? 2000;
+  const oneDev = opts.oneDeviation ?? true;
+  // ddmin leaves the one-deviation search its runs: a long schedule (PCT's
+  // preempt at every point after a change point: hundreds of deviations) can
+  // spend all of them in ddmin, and the search is what makes those short.
+  const ddminRuns = oneDev ? Math.max(maxRuns - MAX_ONE_RUNS, Math.floor(maxRuns / 2)) : maxRuns;
   let runs = 0;
+  let minimal = false;
   const attempt = async (devs: readonly Deviation[]): Promise<Replayed | undefined> => {
     runs++;
     const r = await replay(target, input.spec, input.seed, input.load, devs, false);
@@ -58,7 +66,12 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
   if (!first) throw new Error(`shrink: the schedule does not fail with '${input.signature}' when replayed (nondeterminism?)`);
   let cur: Deviation[] = first.deviations.slice();
   let n = 2;
-  while (cur.length > 0 && runs < maxRuns) {
+  for (;;) {
+    if (cur.length === 0) {
+      minimal = true;
+      break;
+    }
+    if (runs >= ddminRuns) break;
     const size = Math.ceil(cur.length / n);
     let kept: Replayed | undefined;
     // Reduce to a subset: one chunk alone. Without this step ddmin only ever
@@ -67,7 +80,7 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
     // without their task, so the run passes) stays long although a few of
     // them alone reproduce the failure.
     if (n > 2 || cur.length === 2) {
-      for (let start = 0; start < cur.length && runs < maxRuns; start += size) {
+      for (let start = 0; start < cur.length && runs < ddminRuns; start += size) {
         kept = await attempt(cur.slice(start, start + size));
         if (kept) break;
       }
@@ -78,7 +91,12 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
       }
     }
     // Reduce to a complement: all but one chunk.
-    for (let start = 0; start < cur.length && runs < maxRuns; start += size) {
+    let complete = true;
+    for (let start = 0; start < cur.length; start += size) {
+      if (runs >= ddminRuns) {
+        complete = false;
+        break;
+      }
       const cand = [...cur.slice(0, start), ...cur.slice(start + size)];
       kept = await attempt(cand);
       if (kept) break;
@@ -88,17 +106,25 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
       n = Math.max(n - 1, 2);
       continue;
     }
-    if (n >= cur.length) break;
+    if (!complete) break;
+    if (n >= cur.length) {
+      // Every single deviation was removed in turn, and none of those runs failed so.
+      minimal = true;
+      break;
+    }
     n = Math.min(n * 2, cur.length);
   }
-  if ((opts.oneDeviation ?? true) && cur.length > 1 && runs < maxRuns) {
+  if (oneDev && cur.length > 1 && runs < maxRuns) {
     const one = await oneDeviation(target, input, cur, Math.min(maxRuns - runs, MAX_ONE_RUNS), attempt);
     runs++; // its default run (the attempts counted themselves)
-    if (one) cur = one.deviations.slice();
+    if (one) {
+      cur = one.deviations.slice();
+      minimal = true;
+    }
   }
   const final = await replay(target, input.spec, input.seed, input.load, cur, true);
   runs++;
-  return { deviations: cur, final, runs, from: input.deviations.length };
+  return { deviations: cur, final, runs, from: input.deviations.length, minimal };
 }
 
 /** Bound on the runs of the one-deviation search (missed-event ping-flood: ~80 ms a run). */
