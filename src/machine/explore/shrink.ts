@@ -136,9 +136,9 @@ const MAX_ONE_RUNS = 600;
  * often one whose earlier deviations only set up the state the last one
  * needs at that occurrence (dom0 work pending, on the right port), while
  * another occurrence of the same boundary finds that state under the default
- * schedule. So: the same (boundary, who runs instead) at each other
- * occurrence of the boundary in the default run, alone, nearest occurrences
- * first, last deviation first. A hit is a 1-deviation schedule with the same
+ * schedule. So: the same boundary at each other occurrence of it in the
+ * default run, alone, with the same task or another one ready there,
+ * nearest occurrences first, last deviation first. A hit is a 1-deviation schedule with the same
  * signature, 1-minimal when the default schedule passes; when the default
  * schedule itself fails so, that (no deviation) is the answer.
  */
@@ -152,21 +152,37 @@ async function oneDeviation(
   const base = await replay(target, input.spec, input.seed, input.load, [], true);
   if (!base.outcome.ok && base.outcome.signature === input.signature) return base;
   let runs = 1;
-  const seen = new Map<string, number>();
-  for (const d of base.decisions) seen.set(`${d.label}\0${d.current}`, (seen.get(`${d.label}\0${d.current}`) ?? 0) + 1);
+  // (boundary, who) -> per occurrence in the default run, who could have run instead.
+  const seen = new Map<string, string[][]>();
+  for (const d of base.decisions) {
+    const k = `${d.label}\0${d.current}`;
+    let l = seen.get(k);
+    if (!l) seen.set(k, (l = []));
+    l.push(d.others);
+  }
   const tried = new Set<string>();
+  const tryOne = async (dev: Deviation): Promise<Replayed | undefined | 'spent'> => {
+    const key = JSON.stringify(dev);
+    if (tried.has(key)) return undefined;
+    tried.add(key);
+    if (runs >= budget) return 'spent';
+    runs++;
+    return attempt([dev]);
+  };
+  // The deviation's own task first, then any other task that was ready
+  // there in the default run: PCT's schedules often let xenwatch or xenbus
+  // in at the window where the default schedule has dom0's upcall ready.
   for (let i = cur.length - 1; i >= 0; i--) {
     const [label, who, occ, chosen] = cur[i]!;
-    const n = Math.max(seen.get(`${label}\0${who}`) ?? 0, occ + 1);
+    const at = seen.get(`${label}\0${who}`) ?? [];
+    const n = Math.max(at.length, occ + 1);
     const order = Array.from({ length: n }, (_, o) => o).sort((a, b) => Math.abs(a - occ) - Math.abs(b - occ) || a - b);
     for (const o of order) {
-      const key = JSON.stringify([label, who, o, chosen]);
-      if (tried.has(key)) continue;
-      tried.add(key);
-      if (runs >= budget) return undefined;
-      runs++;
-      const r = await attempt([[label, who, o, chosen]]);
-      if (r) return r;
+      for (const task of [chosen, ...(at[o] ?? []).filter((x) => x !== chosen)]) {
+        const r = await tryOne([label, who, o, task]);
+        if (r === 'spent') return undefined;
+        if (r) return r;
+      }
     }
   }
   return undefined;
