@@ -1,6 +1,7 @@
 // `xenode explore` throughput: schedules per second on one core (this thread,
 // no workers), for kernels/ring.ts with the fixed runtime (every schedule runs
-// to the end) under the random and PCT strategies, recording off (what a
+// to the end) under the random and PCT strategies and for missed-event's
+// netfront-setup workload, recording off (what a
 // campaign does; recording is only on while shrinking); and the cost of the
 // simulator's choice point, which every strategy goes through.
 import { measureExpectedSteps, runCampaign } from '../src/machine/explore/campaign.ts';
@@ -63,6 +64,20 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
       note: `per CPU second (user+system of the process, GC included); median of ${reps} x ${n} schedules (boot, 50 items, poweroff each)${spec.strategy === 'pct' ? `; PCT depth 3, k ${spec.params.expectedSteps}` : ''}`,
     });
   }
+  // missed-event netfront-setup (the Mirage-like guest on the full host: boot, netfront, one ping).
+  const me: Spec = { target: 'missed-event', variant: 'fixed', workload: 'netfront-setup', strategy: 'random', params: {} };
+  await rate(me, 3, 1);
+  const nm = opts.quick ? 30 : 150;
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) ms.push(await rate(me, nm, 1 + i * nm));
+  rows.push({
+    group: 'explore',
+    name: 'missed-event fixed netfront-setup, random schedules, 1 core',
+    value: median(ms),
+    unit: 'schedules/s',
+    target: '>= 200 /s',
+    note: `per CPU second (user+system, GC included); median of ${reps} x ${nm} schedules (boot the Mirage-like guest, netfront up, one ping)`,
+  });
   const np = opts.quick ? 1_000_000 : 5_000_000;
   for (const p of [2, 0]) {
     const xs: number[] = [];

@@ -2,6 +2,7 @@
 // strategy, report the distinct failures, shrink each to a 1-minimal
 // interleaving with a one-token replay (src/machine/explore/).
 //   xenode explore kernels/ring.ts --variant block=hlt-without-cli --strategy pct --schedules 1000
+//   xenode explore missed-event --variant june-2020 --workload netfront-setup --strategy pct
 //   xenode explore xenwatch-stall --variant single --workload netback --schedules 20
 //   xenode explore kernels/ring.ts --shard 3/8 --json > shard3.json; xenode explore merge shard*.json
 // Exit 0: no schedule failed; 1: some failed; 2: bad usage.
@@ -18,7 +19,7 @@ import { decodeToken, gitCommit } from '../machine/explore/token.ts';
 const USAGE =
   'usage: xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
   '                      [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism]\n' +
-  '                      [--no-shrink] [--emit-test DIR] [--campaigns C]\n' +
+  '                      [--no-shrink] [--emit-test DIR] [--campaigns C] [--picks priority|fifo]\n' +
   '       xenode explore merge FILES...';
 
 function int(name: string, v: string | undefined, min: number): number {
@@ -51,7 +52,7 @@ function progress(total: number): { tick(done: number, failures: number): void; 
 
 export function renderReport(r: CampaignReport): string {
   const rate = r.seconds > 0 ? r.run / r.seconds : 0;
-  const p = r.strategy === 'pct' ? ` (depth ${r.params.depth}, k ${r.params.expectedSteps})` : '';
+  const p = r.strategy === 'pct' ? ` (depth ${r.params.depth}, k ${r.params.expectedSteps}${r.params.picks === 'fifo' ? ', FIFO picks' : ''})` : '';
   const first = r.firstFailure === null ? '-' : `${r.firstFailure} (seed ${r.seed + r.firstFailure})`;
   const rows: [string, string][] = [
     ['target', `${r.target}  variant ${r.variant}  workload ${r.workload}`],
@@ -88,7 +89,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     variant: spec.variant,
     workload: spec.workload,
     strategy: spec.strategy,
-    ...(spec.strategy === 'pct' ? { depth, ks: ff.ks } : {}),
+    ...(spec.strategy === 'pct' ? { depth, ks: ff.ks, picks: spec.params.picks ?? 'priority' } : {}),
     seed,
     campaigns,
     limit,
@@ -96,6 +97,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     median: ff.median,
     signature: ff.example?.signature ?? null,
     shrunkDeviations: shrunk?.deviations ?? null,
+    shrunkMinimal: shrunk?.minimal ?? null,
     seconds: (performance.now() - t0) / 1000,
   };
   if (json) console.log(JSON.stringify(out));
@@ -103,7 +105,7 @@ async function measure(spec: Spec, campaigns: number, limit: number, seed: numbe
     console.log(`${spec.target} ${spec.variant} ${spec.workload}, ${spec.strategy}${spec.strategy === 'pct' ? ` depth ${depth}` : ''}: ${campaigns} campaigns of at most ${limit} schedules`);
     console.log(`  schedules to first failure: ${ff.found.map((x) => x ?? `>${limit}`).join(' ')}`);
     console.log(`  median ${ff.median ?? `>${limit}`}; ${ff.found.filter((x) => x !== null).length}/${campaigns} campaigns found it`);
-    if (shrunk) console.log(`  ${out.signature}: shrunk to ${shrunk.deviations} deviation(s) (measured depth)`);
+    if (shrunk) console.log(`  ${out.signature}: shrunk to ${shrunk.deviations} deviation(s) (measured depth${shrunk.minimal ? '' : '; NOT 1-minimal: run budget spent'})`);
   }
   return ff.found.some((x) => x !== null) ? 1 : 0;
 }
@@ -136,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
         'no-shrink': { type: 'boolean', default: false },
         'emit-test': { type: 'string' },
         campaigns: { type: 'string' },
+        picks: { type: 'string' },
       },
     });
     const name = positionals[0];
@@ -156,10 +159,12 @@ export async function main(argv: string[]): Promise<number> {
     const shard = { index: Number(m[1]), count: Number(m[2]) };
     if (!(shard.count >= 1 && shard.index < shard.count)) throw new Error(`--shard ${values.shard}: need 0 <= I < N`);
 
-    const spec: Spec = { target: name, variant, workload, strategy, params: {} };
+    if (values.picks !== undefined && !['priority', 'fifo'].includes(values.picks)) throw new Error(`--picks must be priority or fifo, got '${values.picks}'`);
+    if (values.picks !== undefined && strategy !== 'pct') throw new Error('--picks is a pct option');
+    const spec: Spec = { target: name, variant, workload, strategy, params: values.picks ? { picks: values.picks as 'priority' | 'fifo' } : {} };
     if (strategy === 'pct' && values.campaigns === undefined) {
       const k = await measureExpectedSteps(target, spec, seed);
-      spec.params = { depth, expectedSteps: k };
+      spec.params = { ...spec.params, depth, expectedSteps: k };
     }
     if (values.campaigns !== undefined) return await measure(spec, int('campaigns', values.campaigns, 1), schedules, seed, depth, values.json!);
     const bar = progress(Math.ceil((schedules - shard.index) / shard.count));
@@ -186,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const s of report.signatures.slice(0, 5)) {
         const sh = await shrinkToToken(spec, s.first, commit);
         extra[s.signature] = { token: sh.token, steps: sh.steps };
-        log(`\n${s.signature}\n  shrunk from ${sh.from} to ${sh.deviations} deviation(s), 1-minimal (${sh.runs} runs):\n`);
+        log(`\n${s.signature}\n  shrunk from ${sh.from} to ${sh.deviations} deviation(s), ${sh.minimal ? '1-minimal' : 'NOT 1-minimal (run budget spent)'} (${sh.runs} runs):\n`);
         log(sh.steps.map((l) => `  ${l}\n`).join(''));
         log(`  replay: xenode replay ${sh.token}\n`);
         if (values['emit-test']) log(`  test: ${emitTest(values['emit-test'], decodeToken(sh.token), sh.token, sh.steps)}\n`);

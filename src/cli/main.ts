@@ -44,8 +44,8 @@ const commands: Record<string, { file: string; help: string }> = {
     help:
       'search schedules for failures, shrink each to a 1-minimal replay token:\n' +
       '               xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
-      '               [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism] [--emit-test DIR];\n' +
-      '               xenode explore merge FILES...  (TARGET: xenwatch-stall, dm-startup, frontend-handover or a kernel file)',
+      '               [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism] [--emit-test DIR] [--picks fifo];\n' +
+      '               xenode explore merge FILES...  (TARGET: missed-event, xenwatch-stall, dm-startup, frontend-handover or a kernel file)',
   },
   replay: { file: './replay.ts', help: 'replay a schedule from its token: xenode replay TOKEN' },
 };

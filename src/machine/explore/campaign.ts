@@ -93,7 +93,8 @@ export async function measureExpectedSteps(target: Target, spec: Spec, seed: num
   let sum = 0;
   for (let i = 0; i < runs; i++) {
     const s = ch.choose(2 ** 30);
-    sum += (await runSchedule(target, { ...spec, strategy: 'pct', params: { depth: 1, expectedSteps: 1 } }, -1, s)).steps;
+    const picks = spec.params.picks ? { picks: spec.params.picks } : {};
+    sum += (await runSchedule(target, { ...spec, strategy: 'pct', params: { depth: 1, expectedSteps: 1, ...picks } }, -1, s)).steps;
   }
   return Math.max(1, Math.round(sum / runs));
 }
@@ -250,7 +251,7 @@ export async function firstFailures(target: Target, spec: Spec, seed: number, ca
     const s: Spec = { ...spec, params: { ...spec.params } };
     if (s.strategy === 'pct') {
       const k = await measureExpectedSteps(target, s, root);
-      s.params = { depth, expectedSteps: k };
+      s.params = { ...s.params, depth, expectedSteps: k };
       ks.push(k);
     }
     let hit: number | null = null;

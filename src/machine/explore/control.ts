@@ -36,6 +36,8 @@ export interface Decision {
   current: string;
   /** Who runs because of the answer. */
   chosen: string;
+  /** Who could have run instead (point: the candidates; pick: the run queue after the oldest). */
+  others: string[];
 }
 
 /** A deviation from the default schedule (see the header). */
@@ -112,7 +114,7 @@ export class ControlledScheduler implements Scheduler {
     if (!(a >= 0 && a <= n)) a = 0;
     const chosen = a === 0 ? who : cands[a - 1]!.name;
     if (a !== 0) this.deviations.push([label, who, occ, chosen]);
-    this.note('point', label, n + 1, a, who, chosen);
+    this.note('point', label, n + 1, a, who, chosen, cands, 0, n);
     return a - 1;
   }
 
@@ -124,17 +126,19 @@ export class ControlledScheduler implements Scheduler {
     if (!(a >= 0 && a < n)) a = 0;
     const chosen = runq[a]!.name;
     if (a !== 0) this.deviations.push([PICK, who, occ, chosen]);
-    this.note('pick', PICK, n, a, who, chosen);
+    this.note('pick', PICK, n, a, who, chosen, runq, 1, n);
     return a;
   }
 
-  private note(kind: DecisionKind, label: string, n: number, answer: number, current: string, chosen: string): void {
+  private note(kind: DecisionKind, label: string, n: number, answer: number, current: string, chosen: string, tasks: readonly Task[], from: number, to: number): void {
     this.hash = fnv1a(label, Math.imul(this.hash ^ (n * 65536 + answer), 0x01000193));
     if (!this.record) return;
     if (this.decisions.length >= MAX_RECORDED) {
       this.truncated = true;
       return;
     }
-    this.decisions.push({ kind, label, n, answer, current, chosen });
+    const others: string[] = [];
+    for (let i = from; i < to; i++) others.push(tasks[i]!.name);
+    this.decisions.push({ kind, label, n, answer, current, chosen, others });
   }
 }

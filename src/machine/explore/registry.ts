@@ -4,12 +4,13 @@
 //                              tests make their own; keep it cheap)
 //
 // Any NAME ending in `.ts` is a kernel file (targets/kernel.ts). To add a
-// target (e.g. missed-event), write a Target (target.ts) and add one line:
+// target, write a Target (target.ts; targets/missed_event.ts is one) and add
+// one line here:
 //
-//   'missed-event': () => ({
-//     name: 'missed-event', describe: '...',
-//     variants: VARIANT_NAMES, buggy: [...],          // first = default
-//     workloads: ['netfront-setup', 'ping-flood', 'xenstore'],
+//   'my-scenario': () => ({
+//     name: 'my-scenario', describe: '...',
+//     variants: [...], buggy: [...],                   // first = default
+//     workloads: [...],
 //     async run({ seed, scheduler, variant, workload, load }) {
 //       const m = new Machine({ seed, scheduler, ... });   // every scheduling decision from `scheduler`,
 //       ...                                                // all other randomness from m.sim.stream(name)
@@ -19,9 +20,11 @@
 import { existsSync } from 'node:fs';
 import type { Target } from './target.ts';
 import { kernelTarget } from './targets/kernel.ts';
+import { missedEventTarget } from './targets/missed_event.ts';
 import { dmStartupTarget, frontendHandoverTarget, xenwatchStallTarget } from './targets/scenarios.ts';
 
 export const TARGETS: Record<string, () => Target> = {
+  'missed-event': missedEventTarget,
   'xenwatch-stall': xenwatchStallTarget,
   'dm-startup': dmStartupTarget,
   'frontend-handover': frontendHandoverTarget,

@@ -18,6 +18,8 @@ export interface Shrunk {
   deviations: number;
   from: number;
   runs: number;
+  /** 1-minimal (false: the run budget ran out first; the schedule is only smaller). */
+  minimal: boolean;
 }
 
 /** Shrink a campaign's failing schedule to a 1-minimal token and its numbered steps. */
@@ -36,7 +38,7 @@ export async function shrinkToToken(spec: Spec, r: ScheduleResult, commit: strin
     signature: r.signature,
     commit,
   };
-  return { token: encodeToken(tok), steps: renderSteps(s.final), deviations: s.deviations.length, from: s.from, runs: s.runs };
+  return { token: encodeToken(tok), steps: renderSteps(s.final), deviations: s.deviations.length, from: s.from, runs: s.runs, minimal: s.minimal };
 }
 
 const SRC_EXPLORE = path.dirname(fileURLToPath(import.meta.url));

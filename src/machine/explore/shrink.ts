@@ -3,8 +3,9 @@
 //
 // A schedule is its list of deviations (control.ts): the decisions answered
 // otherwise than "the current task goes on / the oldest ready task runs".
-// ddmin removes chunks of them (halves, then quarters, ... down to single
-// ones) and re-runs the target with what is left; a candidate is kept when
+// ddmin tries each chunk alone, then removes chunks of them (halves, then
+// quarters, ... down to single ones) and re-runs the target with what is
+// left; a candidate is kept when
 // the run still fails with the SAME signature (another failure is another
 // bug). After each kept candidate the list is re-read from the run that
 // replayed it: a deviation whose decision no longer exists, or whose answer
@@ -13,7 +14,9 @@
 // The result is 1-minimal: the last pass re-ran the target with each single
 // remaining deviation removed, and every one of those runs passed (or failed
 // differently). That is what "dropping any one remaining preemption makes the
-// run pass" means here.
+// run pass" means here. When more than one is left, a last search
+// (oneDeviation) looks for a single deviation that reproduces the failure on
+// its own.
 import type { Decision, Deviation } from './control.ts';
 import { replay, type Replayed, type Spec } from './schedule.ts';
 import type { Target } from './target.ts';
@@ -34,10 +37,26 @@ export interface ShrinkResult {
   runs: number;
   /** Deviations before. */
   from: number;
+  /** False when the run budget ran out before ddmin's last pass: then the result is smaller, not 1-minimal. */
+  minimal: boolean;
 }
 
-export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000): Promise<ShrinkResult> {
+export interface ShrinkOptions {
+  /** Bound on target runs (default 2,000). */
+  maxRuns?: number;
+  /** After ddmin, look for one deviation alone at another occurrence (default true; see oneDeviation). */
+  oneDeviation?: boolean;
+}
+
+export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOptions = {}): Promise<ShrinkResult> {
+  const maxRuns = opts.maxRuns ?? 2000;
+  const oneDev = opts.oneDeviation ?? true;
+  // ddmin leaves the one-deviation search its runs: a long schedule (PCT's
+  // preempt at every point after a change point: hundreds of deviations) can
+  // spend all of them in ddmin, and the search is what makes those short.
+  const ddminRuns = oneDev ? Math.max(maxRuns - MAX_ONE_RUNS, Math.floor(maxRuns / 2)) : maxRuns;
   let runs = 0;
+  let minimal = false;
   const attempt = async (devs: readonly Deviation[]): Promise<Replayed | undefined> => {
     runs++;
     const r = await replay(target, input.spec, input.seed, input.load, devs, false);
@@ -47,10 +66,37 @@ export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000)
   if (!first) throw new Error(`shrink: the schedule does not fail with '${input.signature}' when replayed (nondeterminism?)`);
   let cur: Deviation[] = first.deviations.slice();
   let n = 2;
-  while (cur.length > 0 && runs < maxRuns) {
+  for (;;) {
+    if (cur.length === 0) {
+      minimal = true;
+      break;
+    }
+    if (runs >= ddminRuns) break;
     const size = Math.ceil(cur.length / n);
     let kept: Replayed | undefined;
-    for (let start = 0; start < cur.length && runs < maxRuns; start += size) {
+    // Reduce to a subset: one chunk alone. Without this step ddmin only ever
+    // removes, and a schedule whose deviations lean on each other (dropping
+    // a nested run of dom0 work leaves the later deviations that name it
+    // without their task, so the run passes) stays long although a few of
+    // them alone reproduce the failure.
+    if (n > 2 || cur.length === 2) {
+      for (let start = 0; start < cur.length && runs < ddminRuns; start += size) {
+        kept = await attempt(cur.slice(start, start + size));
+        if (kept) break;
+      }
+      if (kept) {
+        cur = kept.deviations.slice();
+        n = 2;
+        continue;
+      }
+    }
+    // Reduce to a complement: all but one chunk.
+    let complete = true;
+    for (let start = 0; start < cur.length; start += size) {
+      if (runs >= ddminRuns) {
+        complete = false;
+        break;
+      }
       const cand = [...cur.slice(0, start), ...cur.slice(start + size)];
       kept = await attempt(cand);
       if (kept) break;
@@ -60,12 +106,86 @@ export async function shrink(target: Target, input: ShrinkInput, maxRuns = 2000)
       n = Math.max(n - 1, 2);
       continue;
     }
-    if (n >= cur.length) break;
+    if (!complete) break;
+    if (n >= cur.length) {
+      // Every single deviation was removed in turn, and none of those runs failed so.
+      minimal = true;
+      break;
+    }
     n = Math.min(n * 2, cur.length);
+  }
+  if (oneDev && cur.length > 1 && runs < maxRuns) {
+    const one = await oneDeviation(target, input, cur, Math.min(maxRuns - runs, MAX_ONE_RUNS), attempt);
+    runs++; // its default run (the attempts counted themselves)
+    if (one) {
+      cur = one.deviations.slice();
+      minimal = true;
+    }
   }
   const final = await replay(target, input.spec, input.seed, input.load, cur, true);
   runs++;
-  return { deviations: cur, final, runs, from: input.deviations.length };
+  return { deviations: cur, final, runs, from: input.deviations.length, minimal };
+}
+
+/** Bound on the runs of the one-deviation search (missed-event ping-flood: ~80 ms a run). */
+const MAX_ONE_RUNS = 600;
+
+/**
+ * ddmin only removes deviations, and a deviation is named by its occurrence:
+ * "the 3rd time d1v0 passes 'main: no events'". A long 1-minimal schedule is
+ * often one whose earlier deviations only set up the state the last one
+ * needs at that occurrence (dom0 work pending, on the right port), while
+ * another occurrence of the same boundary finds that state under the default
+ * schedule. So: the same boundary at each other occurrence of it in the
+ * default run, alone, with the same task or another one ready there,
+ * nearest occurrences first, last deviation first. A hit is a 1-deviation schedule with the same
+ * signature, 1-minimal when the default schedule passes; when the default
+ * schedule itself fails so, that (no deviation) is the answer.
+ */
+async function oneDeviation(
+  target: Target,
+  input: ShrinkInput,
+  cur: readonly Deviation[],
+  budget: number,
+  attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
+): Promise<Replayed | undefined> {
+  const base = await replay(target, input.spec, input.seed, input.load, [], true);
+  if (!base.outcome.ok && base.outcome.signature === input.signature) return base;
+  let runs = 1;
+  // (boundary, who) -> per occurrence in the default run, who could have run instead.
+  const seen = new Map<string, string[][]>();
+  for (const d of base.decisions) {
+    const k = `${d.label}\0${d.current}`;
+    let l = seen.get(k);
+    if (!l) seen.set(k, (l = []));
+    l.push(d.others);
+  }
+  const tried = new Set<string>();
+  const tryOne = async (dev: Deviation): Promise<Replayed | undefined | 'spent'> => {
+    const key = JSON.stringify(dev);
+    if (tried.has(key)) return undefined;
+    tried.add(key);
+    if (runs >= budget) return 'spent';
+    runs++;
+    return attempt([dev]);
+  };
+  // The deviation's own task first, then any other task that was ready
+  // there in the default run: PCT's schedules often let xenwatch or xenbus
+  // in at the window where the default schedule has dom0's upcall ready.
+  for (let i = cur.length - 1; i >= 0; i--) {
+    const [label, who, occ, chosen] = cur[i]!;
+    const at = seen.get(`${label}\0${who}`) ?? [];
+    const n = Math.max(at.length, occ + 1);
+    const order = Array.from({ length: n }, (_, o) => o).sort((a, b) => Math.abs(a - occ) - Math.abs(b - occ) || a - b);
+    for (const o of order) {
+      for (const task of [chosen, ...(at[o] ?? []).filter((x) => x !== chosen)]) {
+        const r = await tryOne([label, who, o, task]);
+        if (r === 'spent') return undefined;
+        if (r) return r;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Default decisions shown around each deviation (the instruction boundaries the guest passed). */
@@ -99,5 +219,8 @@ export function renderSteps(r: Replayed): string[] {
   }
   const tail = r.steps - last - 1;
   out.push(`     ${tail > 0 ? `(${tail} more decision${tail === 1 ? '' : 's'} as by default) ` : ''}=> ${r.outcome.ok ? 'passes' : r.outcome.summary}`);
+  // What those decisions did to the guest, when the target can say (the
+  // missed-event explanation: the same numbered steps `xenode scenario` prints).
+  if (r.outcome.explanation) out.push(...r.outcome.explanation.map((l) => `     ${l}`));
   return out;
 }

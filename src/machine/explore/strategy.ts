@@ -10,7 +10,11 @@
 //           current task); at depth-1 change points drawn uniformly over the
 //           expected run length k, the running task drops to priority i
 //           (1..depth-1, below every initial one). A bug of depth d is found
-//           with probability >= 1/(n * k^(d-1)) per run.
+//           with probability >= 1/(n * k^(d-1)) per run. With `picks: fifo`
+//           (--picks fifo) the top level runs the oldest ready task as the
+//           default schedule does, and priorities only decide preemptions at
+//           choice points (BENCHMARKS.md: on missed-event that finds the
+//           bugs the priority-ordered top level hides).
 //   swarm   (Groce et al., ISSTA 2012) each schedule first draws its own
 //           configuration: which kinds of choice point may preempt, how often,
 //           how the top level picks, and the workload's load; then walks
@@ -28,6 +32,14 @@ export interface StrategyParams {
   depth?: number;
   /** pct: expected decisions per run (measured by warm-up runs). */
   expectedSteps?: number;
+  /**
+   * pct: how the top level picks among ready tasks. `priority` (default):
+   * the highest, as PCT's "always run the highest-priority enabled task".
+   * `fifo`: the oldest, as the default schedule does; priorities then decide
+   * only the preemptions at choice points (which of the guest's steps dom0's
+   * work lands between), not the order of dom0's own tasks on its CPU.
+   */
+  picks?: 'priority' | 'fifo';
 }
 
 export class RandomStrategy implements Strategy {
@@ -51,7 +63,7 @@ export class PctStrategy implements Strategy {
   private readonly changes = new Map<number, number>();
   readonly changePoints: number[];
 
-  constructor(seed: number, readonly depth: number, readonly expectedSteps: number) {
+  constructor(seed: number, readonly depth: number, readonly expectedSteps: number, readonly picks: 'priority' | 'fifo' = 'priority') {
     if (!Number.isSafeInteger(depth) || depth < 1) throw new RangeError(`pct depth must be a positive integer, got ${depth}`);
     this.ch = Choices.fromSeed(seed);
     const k = Math.max(1, Math.round(expectedSteps));
@@ -93,7 +105,7 @@ export class PctStrategy implements Strategy {
   pick(step: number, runq: readonly Task[], n: number): number {
     let best = -1;
     let at = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n && this.picks === 'priority'; i++) {
       const v = this.p(runq[i]!);
       if (v > best) {
         best = v;
@@ -149,7 +161,7 @@ export function makeStrategy(name: StrategyName, seed: number, params: StrategyP
     case 'random':
       return new RandomStrategy(seed, params.preemptOneIn ?? 2);
     case 'pct':
-      return new PctStrategy(seed, params.depth ?? 3, params.expectedSteps ?? 1000);
+      return new PctStrategy(seed, params.depth ?? 3, params.expectedSteps ?? 1000, params.picks ?? 'priority');
     case 'swarm':
       return swarmStrategy(seed);
   }

@@ -36,6 +36,12 @@ export interface Outcome {
   summary: string;
   /** What a determinism check compares besides the decisions: virtual time, steps, console. */
   fingerprint: string;
+  /**
+   * Why it failed, for people, when the target can say (missed-event: the
+   * numbered interleaving explain.ts rebuilds from the flight recorder);
+   * printed under a shrunk schedule's decisions.
+   */
+  explanation?: string[];
 }
 
 export interface Target {

@@ -69,7 +69,7 @@ export const missedEvent: MissedEventScenario = {
     const workload = (o.workload ?? 'netfront-setup') as Workload;
     if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
     const count = o.count ?? (workload === 'ping-flood' ? 2000 : 50);
-    const host = new Machine({ seed: o.seed, trace: o.trace ?? false, xenpvQemu: false, variant: variantSpec(variant) });
+    const host = new Machine({ seed: o.seed, trace: o.trace ?? false, xenpvQemu: false, variant: variantSpec(variant), ...(o.scheduler ? { scheduler: o.scheduler } : {}) });
     const replay = `xenode scenario missed-event --variant ${variant} --workload ${workload} --seed ${o.seed}${o.count !== undefined ? ` --count ${o.count}` : ''}`;
     const drv = makeDriver(host, o);
     const { tr } = drv;
