@@ -73,6 +73,15 @@ export function fuzzHypercalls(seed: number, budget: FuzzBudget): FuzzResult {
   const t0 = performance.now();
   let frames = 0;
   let reborn = 0;
+  // A new hostile guest (the old one shut down, or closed the bystander's channel) and a new binding to it.
+  const rebirth = () => {
+    reborn++;
+    hv.destroyDomain(1);
+    g = hv.createDomain({ domid: 1, name: 'hostile', memKiB: 256, vcpus: 1 });
+    running(g.vcpus[0]!);
+    by.evtchn.close(byPort);
+    byPort = bind();
+  };
   const result = (failure?: string): FuzzResult => ({
     target: 'hypercall', frames, seconds: (performance.now() - t0) / 1000, invariants: HYPERCALL_INVARIANTS, ...(failure ? { failure } : {}),
     notes: [`guest domain re-created after it closed its own ports or shut down: ${reborn}`],
@@ -100,23 +109,11 @@ export function fuzzHypercalls(seed: number, budget: FuzzBudget): FuzzResult {
       const sent = by.evtchn.send(byPort);
       if (sent !== 0) {
         // The guest closed or reset the other end: a new guest, a new binding.
-        reborn++;
-        hv.destroyDomain(1);
-        g = hv.createDomain({ domid: 1, name: 'hostile', memKiB: 256, vcpus: 1 });
-        running(g.vcpus[0]!);
-        by.evtchn.close(byPort);
-        byPort = bind();
+        rebirth();
         if (by.evtchn.send(byPort) !== 0) return result(`call ${frames}: the bystander cannot send to a fresh guest`);
       }
     }
-    if (g.shutdownReason !== undefined || g.dying) {
-      reborn++;
-      hv.destroyDomain(1);
-      g = hv.createDomain({ domid: 1, name: 'hostile', memKiB: 256, vcpus: 1 });
-      running(g.vcpus[0]!);
-      by.evtchn.close(byPort);
-      byPort = bind();
-    }
+    if (g.shutdownReason !== undefined || g.dying) rebirth();
   }
   return result();
 }
