@@ -153,18 +153,7 @@ export class Machine {
       hostLog: (l) => this.diag.push(l),
       onConsole: opts.onConsole,
     });
-    const xc = new Xc(this.hv, {
-      create: (domid, cfg, uuid) => {
-        this.configs.set(domid, cfg);
-        builder.create(domid, cfg, uuid);
-      },
-      built: (domid) => builder.built(domid),
-      destroy: (domid) => {
-        const rc = builder.destroy(domid);
-        if (rc === 0) this.configs.delete(domid);
-        return rc;
-      },
-    });
+    const xc = new Xc(this.hv, builder);
     this.libxl = new Libxl(this.sim, this.xs, xc, spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
       xenpvQemu: opts.xenpvQemu ?? true,
@@ -183,14 +172,11 @@ export class Machine {
     }.bind(this));
   }
 
-  /** Config of each domain created through xl (for on_poweroff/on_reboot/on_crash). */
-  readonly configs = new Map<number, DomainConfig>();
-
   /** xl's monitor (xl_monitor.ts), when the hypervisor reports a shutdown. */
   private onDomainShutdown(domid: number, reason: number): void {
     xlMonitorShutdown(
       {
-        sim: this.sim, libxl: this.libxl, enabled: this.opts.monitor ?? false, configs: this.configs,
+        sim: this.sim, libxl: this.libxl, enabled: this.opts.monitor ?? false,
         diag: (l) => this.diag.push(l), allocUserPid: () => this.allocUserPid(), remember: (e) => this.remember(e),
       },
       domid,

@@ -16,8 +16,6 @@ export interface XlMonitorHost {
   libxl: Libxl;
   /** Whether the monitor runs (MachineOptions.monitor); off, a shut-down domain is only noted. */
   enabled: boolean;
-  /** The domain configs, by domid (the owner keeps them until destroy). */
-  configs: Map<number, DomainConfig>;
   diag(line: string): void;
   allocUserPid(): number;
   /** Record what the monitor did in the machine's command history. */
@@ -44,19 +42,21 @@ export function xlMonitorShutdown(h: XlMonitorHost, domid: number, reason: numbe
     h.diag(`d${domid} shut down (reason ${reason}); no xl monitor`);
     return;
   }
-  const cfg = h.configs.get(domid);
+  // libxl keeps each domain's config (libxl-json userdata) until its destroy
+  // finishes; xl's monitor reads it back before acting (xl_vmcontrol.c:
+  // reload_domain_config → libxl_retrieve_domain_configuration), so a restart
+  // uses the config libxl holds, and the machine keeps no copy of its own.
+  const cfg = h.libxl.configs.get(domid);
   const why = SHUTDOWN_NAMES[reason] ?? String(reason);
   const action = shutdownAction(cfg, reason);
   h.diag(`xl: Domain ${domid} has shut down, reason code ${reason} (${why}); action: ${action}`);
   if (action === 'preserve' || action === 'soft-reset' || reason === 2) return;
   const restart = action === 'restart' || action === 'rename-restart' || action === 'coredump-restart';
   const libxl = h.libxl;
-  h.configs.delete(domid);
   new SimThread(h.sim, h.allocUserPid(), 'xl', function* (): Co {
     yield* libxl.domainDestroy(domid);
     if (restart && cfg) {
       const r = yield* libxl.domainCreate(cfg);
-      if (r.rc === 0) h.configs.set(r.domid, cfg);
       h.diag(`xl: Domain ${domid} restarted as ${r.domid} (rc ${r.rc})`);
     }
     h.remember({ cmd: `xl (monitor of d${domid}): ${restart ? 'restart' : 'destroy'}`, t: h.sim.now, result: { code: 0, stdout: '', stderr: libxl.log.splice(0).map((l) => l + '\n').join('') } });
