@@ -1,8 +1,8 @@
 // The scale group's domains (bench/scale.ts, scripts/scale_probe.ts): idle
 // xenstore clients (kernels/xs.ts) and netfronts sending unicast frames to
 // dom0 (kernels/netfront.ts with dst = xenbr0's MAC), each with its own MAC,
-// and the host counters a destroy-all must bring back.
-import type { Machine } from '../src/machine/machine.ts';
+// and the host counters a destroy-all must bring back (src/machine/counters.ts).
+import { hostCounters, type HostCounters } from '../src/machine/counters.ts';
 
 /** The i-th domain's MAC (00:16:3e:xx:xx:xx, Xen's OUI; i >= 0). */
 export function scaleMac(i: number): string {
@@ -25,29 +25,6 @@ export function scaleConfigs(kind: 'xs' | 'nf', i: number, dst: string): { name:
   };
 }
 
-export interface ScaleCounters {
-  domains: number;
-  dom0Ports: number;
-  dom0GrantsMapped: number;
-  xenstoreNodes: number;
-  xenstoreWatches: number;
-  xenstoreConnections: number;
-  kthreads: number;
-  bridgePorts: number;
-  timers: number;
-}
-
-export function scaleCounters(m: Machine): ScaleCounters {
-  const k = m.kernel!;
-  return {
-    domains: m.hv.domains().length,
-    dom0Ports: m.dom0.evtchn.boundPorts().length,
-    dom0GrantsMapped: m.dom0.gnttab.mappedCount,
-    xenstoreNodes: m.xsd.store.nodes.size,
-    xenstoreWatches: m.xsd.watches.size,
-    xenstoreConnections: m.xsd.connections.size,
-    kthreads: k.kthreads.list().length,
-    bridgePorts: k.bridge.ports.length,
-    timers: m.sim.clock.pending,
-  };
-}
+/** The host counters (src/machine/counters.ts), under the names bench/scale.ts imports. */
+export type ScaleCounters = HostCounters;
+export const scaleCounters = hostCounters;

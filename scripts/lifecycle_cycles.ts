@@ -6,7 +6,8 @@
 // first cycle and after every N/4, the time per cycle, and the heap after a
 // GC when run with --expose-gc. Exits 1 when a counter that must come back
 // does not.
-import { counters, cycle, lifecycleMachine, type Counters } from '../test/support/lifecycle.ts';
+import { HOST_COUNTERS, machineCounters } from '../src/machine/counters.ts';
+import { cycle, lifecycleMachine } from '../test/support/lifecycle.ts';
 import { DETACH_EXACT, detachAttachCycle, detachCounters, detachMachine, type Kind } from '../test/support/detach_attach.ts';
 
 const args = process.argv.slice(2);
@@ -20,11 +21,10 @@ const heapMB = () => {
   gc?.();
   return (process.memoryUsage().heapUsed / 2 ** 20).toFixed(1);
 };
-const LIFECYCLE_EXACT: (keyof Counters)[] = ['domains', 'dom0Ports', 'dom0GrantsMapped', 'xenstoreNodes', 'xenstoreWatches', 'xenstoreConnections', 'kthreads', 'bridgePorts', 'timers'];
 const m = kind ? await detachMachine(kind, seed) : await lifecycleMachine(seed);
 const step = kind ? () => detachAttachCycle(m, kind) : () => cycle(m);
-const read = (): Record<string, number> => ({ ...(kind ? detachCounters(m) : counters(m)) });
-const exact: string[] = kind ? DETACH_EXACT : LIFECYCLE_EXACT;
+const read = (): Record<string, number> => ({ ...(kind ? detachCounters(m) : machineCounters(m)) });
+const exact: readonly string[] = kind ? DETACH_EXACT : HOST_COUNTERS;
 if (kind) step();
 const start = read();
 console.log(`${kind ? `detach/attach (${kind})` : 'create/destroy'}: after 1 cycle: ${JSON.stringify(start)} heap ${heapMB()} MB${gc ? '' : ' (no --expose-gc)'}`);

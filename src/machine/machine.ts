@@ -7,35 +7,38 @@
 //   const r = await host.xl('create g.cfg');   // runs as a sim thread, virtual time
 //   console.log(r.stderr, (await host.xl('list')).stdout);
 //
-// xenstored maps a guest's store ring the way cxenstored does: dom0 maps the
-// guest's grant ref 1 (GNTTAB_RESERVED_XENSTORE, seeded by the builder) and
-// binds an interdomain port to the guest's store port; events on that port
-// kick the daemon. When a domain dies (VIRQ_DOM_EXC), xenstored releases it and
-// dom0 unmaps the ring, so the domain can go unless a backend still maps its
-// pages (then `xl list` shows the `(null) … --p--d` zombie).
+// Around it: the domain builder behind libxc (builder.ts: rings, xenstored and
+// xenconsoled told of each domain), xl's per-domain monitor (xl_monitor.ts),
+// the hotplug scripts of a kernel-less dom0 (hotplug_scripts.ts) and the
+// xenstore-read/-ls tools (xenstore_cmds.ts). This file wires them and keeps
+// the command entries (xl, console, the kernels a config names).
 
 import fs from 'node:fs';
-import { SHUTDOWN_NAMES } from '../abi/xen.ts';
-import { Sim, SimThread, type Co, type Scheduler } from '../sim/index.ts';
+import { Sim, type Co, type Scheduler } from '../sim/index.ts';
 import { Hypervisor } from '../xen/hypervisor.ts';
 import type { Domain } from '../xen/domain.ts';
 import { Xenstored } from '../dom0/xenstored/xenstored.ts';
 import { Libxenstore, type XsTransport } from '../dom0/toolstack/xs.ts';
 import { Xenconsoled } from '../dom0/xenconsoled.ts';
 import { Libxl, type SpawnPort } from '../dom0/toolstack/libxl.ts';
-import { Xc, type BuiltDomain } from '../dom0/toolstack/xc.ts';
+import { Xc } from '../dom0/toolstack/xc.ts';
 import { DeviceModels } from '../dom0/toolstack/dm.ts';
 import { runThread } from '../dom0/toolstack/run.ts';
 import { xlMain, type XlResult } from '../dom0/toolstack/xl.ts';
 import { parseDomainConfig, type DomainConfig } from '../dom0/toolstack/cfg.ts';
-import { bootBundle, setupRings } from '../dom0/toolstack/xenguest.ts';
 import { buildKernel, type KernelBundle } from './kernels.ts';
-import { LAYOUT } from '../abi/pvh.ts';
 import { attachDom0Events, type Dom0Events } from '../dom0/kernel/events.ts';
 import type { Dom0Host } from '../dom0/kernel/host.ts';
 import { XenstoreRings } from '../dom0/kernel/xenstore_rings.ts';
 import { Dom0Kernel, type Dom0KernelOptions } from '../dom0/kernel/kernel.ts';
 import type { XenwatchMode } from '../dom0/kernel/xenwatch.ts';
+import { splitArgs } from './args.ts';
+import { MachineBuilder } from './builder.ts';
+import { hotplugScript } from './hotplug_scripts.ts';
+import { xlMonitorShutdown } from './xl_monitor.ts';
+import { xenstoreLs, xenstoreRead } from './xenstore_cmds.ts';
+
+export { splitArgs };
 
 /** Trace thread ids (pid 0 = dom0) of the toolstack and of scenario steps. */
 export const XL_TID = 9000;
@@ -105,7 +108,6 @@ export class Machine {
   readonly diag: string[] = [];
   /** The xl commands run, with their results (the scenario transcript uses it): the last MACHINE_HISTORY (a long run of create/destroy cycles must not grow it). */
   readonly history: { cmd: string; t: number; result: XlResult }[] = [];
-  private readonly built = new Map<number, BuiltDomain>();
   private nextUserPid = 2000;
 
   constructor(opts: MachineOptions = {}) {
@@ -139,17 +141,19 @@ export class Machine {
       if (!this.sim.runUntil(() => k.ready)) throw new Error(`dom0 kernel did not boot: ${k.oopses.join('; ')}`);
     }
     const spawn: SpawnPort = {
-      hotplug: (action, kind, bePath) => (this.kernel ? this.kernel.hotplug(action, kind, bePath) : this.hotplug(action, kind, bePath)),
+      hotplug: (action, kind, bePath) => (this.kernel ? this.kernel.hotplug(action, kind, bePath) : hotplugScript(this.xs, action, kind, bePath)),
       deviceModel: (domid, dmDomid, o) => {
         this.dms.spawn(domid, dmDomid, o);
       },
       deviceModelDestroy: (domid) => this.dms.destroy(domid),
     };
-    const xc = new Xc(this.hv, {
-      create: (domid, cfg, uuid) => this.createDomain(domid, cfg, uuid),
-      built: (domid) => this.built.get(domid),
-      destroy: (domid) => this.destroyDomain(domid),
+    const builder = new MachineBuilder({
+      hv: this.hv, xsd: this.xsd, consoled: this.consoled, storeRings: this.storeRings,
+      bundleFor: (cfg) => (cfg.kernel ? this.bundles.get(bundleKey(cfg.kernel, this.variantOf(cfg))) : undefined),
+      hostLog: (l) => this.diag.push(l),
+      onConsole: opts.onConsole,
     });
+    const xc = new Xc(this.hv, builder);
     this.libxl = new Libxl(this.sim, this.xs, xc, spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
       xenpvQemu: opts.xenpvQemu ?? true,
@@ -168,37 +172,16 @@ export class Machine {
     }.bind(this));
   }
 
-  /** Config of each domain created through xl (for on_poweroff/on_reboot/on_crash). */
-  readonly configs = new Map<number, DomainConfig>();
-
-  /**
-   * The xl monitor: `Domain N has shut down, reason code R` → the configured
-   * action (xl_vmcontrol.c handle_domain_death). destroy / coredump-destroy:
-   * destroy it; restart / rename-restart / coredump-restart: destroy and create
-   * it again from the same config; preserve: leave it shut down.
-   */
+  /** xl's monitor (xl_monitor.ts), when the hypervisor reports a shutdown. */
   private onDomainShutdown(domid: number, reason: number): void {
-    if (!this.opts.monitor) {
-      this.diag.push(`d${domid} shut down (reason ${reason}); no xl monitor`);
-      return;
-    }
-    const cfg = this.configs.get(domid);
-    const why = SHUTDOWN_NAMES[reason] ?? String(reason);
-    const action = !cfg ? 'preserve' : reason === 0 ? cfg.on_poweroff : reason === 1 ? cfg.on_reboot : reason === 3 || reason === 4 ? cfg.on_crash : 'preserve';
-    this.diag.push(`xl: Domain ${domid} has shut down, reason code ${reason} (${why}); action: ${action}`);
-    if (action === 'preserve' || action === 'soft-reset' || reason === 2) return;
-    const restart = action === 'restart' || action === 'rename-restart' || action === 'coredump-restart';
-    const libxl = this.libxl;
-    this.configs.delete(domid);
-    new SimThread(this.sim, this.allocUserPid(), 'xl', function* (this: Machine): Co {
-      yield* libxl.domainDestroy(domid);
-      if (restart && cfg) {
-        const r = yield* libxl.domainCreate(cfg);
-        if (r.rc === 0) this.configs.set(r.domid, cfg);
-        this.diag.push(`xl: Domain ${domid} restarted as ${r.domid} (rc ${r.rc})`);
-      }
-      this.remember({ cmd: `xl (monitor of d${domid}): ${restart ? 'restart' : 'destroy'}`, t: this.sim.now, result: { code: 0, stdout: '', stderr: libxl.log.splice(0).map((l) => l + '\n').join('') } });
-    }.bind(this), ['entry_SYSCALL_64']);
+    xlMonitorShutdown(
+      {
+        sim: this.sim, libxl: this.libxl, enabled: this.opts.monitor ?? false,
+        diag: (l) => this.diag.push(l), allocUserPid: () => this.allocUserPid(), remember: (e) => this.remember(e),
+      },
+      domid,
+      reason,
+    );
   }
 
   allocUserPid(): number {
@@ -208,71 +191,6 @@ export class Machine {
   /** Run a coroutine as a dom0 process to completion (virtual time). */
   run<T>(co: () => Co<T>, name = 'xl'): T {
     return runThread(this.sim, co, { pid: this.allocUserPid(), name });
-  }
-
-  // ------------------------------------------------------------------ the domain builder behind xc.ts
-
-  /**
-   * xc_domain_create + the PVH builder: the domain is built with its store and
-   * console rings (backends in dom0) and left paused; libxl then writes the
-   * keys and introduces it to xenstored, and xenconsoled picks it up.
-   */
-  private createDomain(domid: number, cfg: DomainConfig, uuid?: string): void {
-    this.configs.set(domid, cfg);
-    this.consoled.expect(domid);
-    const memKiB = cfg.memory * 1024;
-    const rings = { storeDomid: 0, consoleDomid: 0 };
-    let d: Domain;
-    let ports: { storePort: number; consolePort: number };
-    if (cfg.kernel) {
-      const bundle = this.bundles.get(bundleKey(cfg.kernel, this.variantOf(cfg)));
-      if (!bundle) throw new Error(`kernel ${cfg.kernel} is not built (use machine.xl(), which builds kernels first)`);
-      const booted = bootBundle(this.hv, {
-        bundle, name: cfg.name, memKiB, vcpus: cfg.vcpus, cmdline: cfg.cmdline, domid, ...rings, ...(uuid ? { handle: uuid } : {}),
-        hostLog: (l) => this.diag.push(l),
-      });
-      d = booted.domain;
-      ports = booted;
-    } else {
-      // No kernel: an empty domain with its rings (stub domains, tests).
-      d = this.hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus, ...(uuid ? { handle: uuid } : {}) });
-      ports = setupRings(d, rings);
-    }
-    if (this.opts.onConsole) d.onConsole = (t) => this.opts.onConsole!(domid, t);
-    this.hv.pause(domid);
-    this.built.set(domid, { storeGfn: LAYOUT.XENSTORE_GPFN, storePort: ports.storePort, consoleGfn: LAYOUT.CONSOLE_GPFN, consolePort: ports.consolePort });
-  }
-
-  /** xc_domain_destroy, then VIRQ_DOM_EXC → xenstored releases the domain and unmaps its ring. */
-  private destroyDomain(domid: number): number {
-    const rc = this.hv.destroyDomain(domid);
-    if (rc < 0) return rc;
-    this.built.delete(domid);
-    this.configs.delete(domid);
-    this.consoled.dying(domid);
-    this.xsd.domainDied(domid);
-    this.storeRings.unmap(domid);
-    return 0;
-  }
-
-  // ------------------------------------------------------------------ hotplug scripts
-
-  private *hotplug(action: 'online' | 'offline', kind: 'vif' | 'vbd', bePath: string): Co<number> {
-    const xs = this.xs;
-    if (action === 'offline') return 0;
-    if (kind === 'vif') {
-      // vif-bridge: brctl addif, ip link up, then report.
-      yield* xs.write(0, `${bePath}/hotplug-status`, 'connected');
-    } else {
-      // block: losetup the image and report the device to blkback.
-      const params = (yield* xs.read(0, `${bePath}/params`)) ?? '';
-      yield* xs.transaction(function* (t) {
-        yield* xs.write(t, `${bePath}/physical-device`, '7:0');
-        yield* xs.write(t, `${bePath}/physical-device-path`, params);
-        yield* xs.write(t, `${bePath}/hotplug-status`, 'connected');
-      });
-    }
-    return 0;
   }
 
   // ------------------------------------------------------------------ xl
@@ -361,38 +279,21 @@ export class Machine {
 
   /** `xenstore-read PATH` (dom0, privileged). */
   xenstoreRead(path: string): XlResult {
-    const v = this.run(() => this.xs.read(0, path), 'xenstore-read');
-    return v === undefined ? { code: 1, stdout: '', stderr: `xenstore-read: couldn't read path ${path}\n` } : { code: 0, stdout: `${v}\n`, stderr: '' };
+    return xenstoreRead((co, name) => this.run(co, name), this.xs, path);
   }
 
   /** `xenstore-ls PATH`: the subtree, one space of indent per level, `name = "value"`. */
   xenstoreLs(path: string): XlResult {
-    const xs = this.xs;
-    const lines: string[] = [];
-    const walk = function* (p: string, depth: number): Co {
-      const kids = (yield* xs.directory(0, p)) ?? [];
-      for (const k of kids) {
-        const child = p === '/' ? `/${k}` : `${p}/${k}`;
-        const v = (yield* xs.read(0, child)) ?? '';
-        lines.push(`${' '.repeat(depth)}${k} = "${v}"`);
-        yield* walk(child, depth + 1);
-      }
-    };
-    const exists = this.run(function* () {
-      if ((yield* xs.read(0, path)) === undefined) return false;
-      yield* walk(path, 0);
-      return true;
-    }, 'xenstore-ls');
-    if (!exists) return { code: 1, stdout: '', stderr: `xenstore-ls: xs_directory (${path}): No such file or directory\n` };
-    return { code: 0, stdout: lines.map((l) => l + '\n').join(''), stderr: '' };
+    return xenstoreLs((co, name) => this.run(co, name), this.xs, path);
   }
 
-  /** `xl ARGS…` when every kernel it needs is already built. */
+  /** Keep a command in `history`, dropping the oldest past MACHINE_HISTORY. */
   private remember(entry: { cmd: string; t: number; result: XlResult }): void {
     this.history.push(entry);
     if (this.history.length > MACHINE_HISTORY) this.history.splice(0, this.history.length - MACHINE_HISTORY);
   }
 
+  /** `xl ARGS…` when every kernel it needs is already built. */
   xlSync(cmdline: string | string[]): XlResult {
     const argv = typeof cmdline === 'string' ? splitArgs(cmdline) : cmdline;
     const t = this.sim.now;
@@ -440,30 +341,4 @@ export function localTransport(xsd: Xenstored): XsTransport {
 /** Where a built kernel is kept: one bundle per (file, runtime variant). */
 export function bundleKey(kernel: string, variant: string): string {
   return `${kernel}\0${variant}`;
-}
-
-/** Shell-like split: whitespace separates words; '…' and "…" quote (also inside a word). */
-export function splitArgs(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let q = '';
-  for (const ch of s) {
-    if (q) {
-      if (ch === q) q = '';
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      q = ch;
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (inWord) out.push(cur);
-  return out;
 }

@@ -48,7 +48,6 @@ const LONG_FILES: Record<string, string> = {
   'src/xen/evtchn.ts': "Xen's 2L rules and event_channel.c's ops on one channel table, with the FIFO seam and the flight recorder's hooks",
   'src/xen/vcpu.ts': "the vCPU's upstream step order (IF, STI shadow, LAPIC, hlt) with the recorder's hooks; the upcall delivery could move out",
   'src/dom0/toolstack/cfg.ts': "xl.cfg's grammar and every key's parser: one format, one file",
-  'src/machine/machine.ts': 'the wiring of one machine, while issue 8 moves the console/store set-up out (xc.ts has left it)',
 };
 
 test('the scanner reads every import form', () => {

@@ -8,19 +8,19 @@ import * as assert from 'uvu/assert';
 import { CONRING_SIZE } from '../../src/xen/conring.ts';
 import { MACHINE_HISTORY } from '../../src/machine/machine.ts';
 import { NIC_CAPTURE_FRAMES } from '../../src/dom0/kernel/nic.ts';
-import { counters, cycle, lifecycleMachine, type Counters } from '../support/lifecycle.ts';
+import { HOST_COUNTERS, hostCounters, machineCounters, type MachineCounters } from '../../src/machine/counters.ts';
+import { cycle, lifecycleMachine } from '../support/lifecycle.ts';
 
 const L = suite('domain lifecycle leaks');
 
-const EXACT: (keyof Counters)[] = ['domains', 'dom0Ports', 'dom0GrantsMapped', 'xenstoreNodes', 'xenstoreWatches', 'xenstoreConnections', 'kthreads', 'bridgePorts', 'timers'];
-const pick = (c: Counters) => Object.fromEntries(EXACT.map((k) => [k, c[k]]));
+const pick = (c: MachineCounters) => Object.fromEntries(HOST_COUNTERS.map((k) => [k, c[k]]));
 
 L('150 create/destroy cycles of a netfront domain: ports, grants, nodes, watches, kthreads, bridge ports and timers come back exactly', async () => {
   const m = await lifecycleMachine(5);
-  const start = counters(m);
-  let mid: Counters | undefined;
-  for (let i = 0; i < 150; i++) cycle(m, i === 75 ? (mm) => (mid = counters(mm)) : undefined);
-  const end = counters(m);
+  const start = machineCounters(m);
+  let mid: MachineCounters | undefined;
+  for (let i = 0; i < 150; i++) cycle(m, i === 75 ? (mm) => (mid = machineCounters(mm)) : undefined);
+  const end = machineCounters(m);
   // Exact, xenstore nodes included: libxl__xs_path_cleanup takes the empty
   // /local/domain/0/backend/{vif,vbd}/<domid> parents with the last device (0 nodes leaked a cycle).
   assert.equal(pick(end), pick(start));
@@ -47,6 +47,14 @@ L('the bounded logs keep their newest entries', () => {
     for (let i = 0; i < MACHINE_HISTORY + 3; i++) m.xlSync('list');
     assert.is(m.history.length, MACHINE_HISTORY);
   });
+});
+
+L('HOST_COUNTERS names every host counter; a machine without dom0 kernel counts none of its threads', async () => {
+  const { Machine } = await import('../../src/machine/machine.ts');
+  const m = new Machine({ seed: 1, kernel: false });
+  const c = machineCounters(m);
+  assert.equal(Object.keys(hostCounters(m)).sort(), [...HOST_COUNTERS].sort());
+  assert.equal([c.domains, c.kthreads, c.bridgePorts, c.nicFrames], [1, 0, 0, 0]);
 });
 
 L.run();

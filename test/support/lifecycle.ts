@@ -1,45 +1,10 @@
-// Create/destroy cycles of a netfront domain on a full Machine, and the
-// per-machine counters that must come back to exactly where they were: what a
-// domain lifecycle may not leak (issue 11, item 4). Used by
+// Create/destroy cycles of a netfront domain on a full Machine; the
+// per-machine counters that must come back to exactly where they were (what a
+// domain lifecycle may not leak, issue 11, item 4) are src/machine/counters.ts.
+// Used by
 // test/machine/lifecycle.test.ts (a few hundred cycles) and
 // scripts/lifecycle_cycles.ts (2,000, with timings).
 import { Machine } from '../../src/machine/machine.ts';
-
-export interface Counters {
-  domains: number;
-  /** dom0's bound event channel ports. */
-  dom0Ports: number;
-  /** Grants dom0 has mapped from other domains. */
-  dom0GrantsMapped: number;
-  xenstoreNodes: number;
-  xenstoreWatches: number;
-  xenstoreConnections: number;
-  kthreads: number;
-  bridgePorts: number;
-  /** Pending sim timers. */
-  timers: number;
-  historyEntries: number;
-  xenConsoleBytes: number;
-  nicFrames: number;
-}
-
-export function counters(m: Machine): Counters {
-  const k = m.kernel!;
-  return {
-    domains: m.hv.domains().length,
-    dom0Ports: m.dom0.evtchn.boundPorts().length,
-    dom0GrantsMapped: m.dom0.gnttab.mappedCount,
-    xenstoreNodes: m.xsd.store.nodes.size,
-    xenstoreWatches: m.xsd.watches.size,
-    xenstoreConnections: m.xsd.connections.size,
-    kthreads: k.kthreads.list().length,
-    bridgePorts: k.bridge.ports.length,
-    timers: m.sim.clock.pending,
-    historyEntries: m.history.length,
-    xenConsoleBytes: m.hv.conring.read().length,
-    nicFrames: k.nic.wire.length,
-  };
-}
 
 export const NETFRONT_CFG =
   `name = "nf"\nkernel = "kernels/netfront.ts"\nmemory = 64\nvcpus = 1\n` +

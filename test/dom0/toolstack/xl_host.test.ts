@@ -28,6 +28,8 @@ xl('network-attach / block-attach / detach against the real backends', () => {
   r = host.xlSync('destroy g');
   assert.equal([r.code, r.stderr], [0, '']);
   assert.is(host.xlSync('list').stdout.trim().split('\n').length, 2);
+  // libxl owns the configs: the destroyed domain's is gone with it.
+  assert.is(host.libxl.configs.get(1), undefined);
 });
 
 xl('config errors and bad identifiers print like xl', () => {
@@ -74,11 +76,16 @@ xl('on_poweroff=destroy (default) and on_crash=restart: the xl monitor acts on s
   assert.is(host.hv.domain(1), undefined, 'destroyed after poweroff');
   assert.ok(host.diag.some((l) => /Domain 1 has shut down, reason code 0 \(poweroff\); action: destroy/.test(l)));
   assert.is(host.xlSync('list').stdout.trim().split('\n').length, 2);
+  // libxl owns the configs: the destroyed domain's is gone with it.
+  assert.is(host.libxl.configs.get(1), undefined);
   host.files.set('again.cfg', 'name="again"\nkernel="kernels/hello.ts"\nmemory=32\non_poweroff="restart"\n');
   assert.is((await host.xl('create again.cfg')).code, 0);
   host.sim.run({ until: host.sim.now + 2.5e9 });
   const names = host.hv.domains().filter((d) => !d.dying).map((d) => `${d.id}:${d.name}`);
   assert.ok(names.some((n) => /^[3-9]:again$/.test(n)), names.join(' '));
+  // The restart came from libxl's record of the old domain; libxl keeps the new one's, and only it.
+  const again = host.hv.domains().find((d) => !d.dying && d.name === 'again')!;
+  assert.equal([...host.libxl.configs].map(([id, c]) => `${id}:${c.name}:${c.on_poweroff}`), [`${again.id}:again:restart`]);
 });
 
 xl('helpers: shell split, seed ranges', () => {
