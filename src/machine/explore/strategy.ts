@@ -21,9 +21,10 @@
 //           randomly inside it. Variety across schedules instead of within.
 import { Choices, type Task } from '../../sim/index.ts';
 import type { Strategy } from './control.ts';
+import { PosStrategy } from './pos.ts';
 
-export type StrategyName = 'random' | 'pct' | 'swarm';
-export const STRATEGIES: readonly StrategyName[] = ['random', 'pct', 'swarm'];
+export type StrategyName = 'random' | 'pct' | 'swarm' | 'pos';
+export const STRATEGIES: readonly StrategyName[] = ['random', 'pct', 'swarm', 'pos'];
 
 export interface StrategyParams {
   /** random: preempt with probability 1/preemptOneIn at a choice point (default 2, as the Sim's). */
@@ -164,5 +165,7 @@ export function makeStrategy(name: StrategyName, seed: number, params: StrategyP
       return new PctStrategy(seed, params.depth ?? 3, params.expectedSteps ?? 1000, params.picks ?? 'priority');
     case 'swarm':
       return swarmStrategy(seed);
+    case 'pos':
+      return new PosStrategy(seed);
   }
 }
