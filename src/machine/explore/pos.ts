@@ -45,6 +45,11 @@ export class PosStrategy implements Strategy {
     this.ch = Choices.fromSeed(seed);
   }
 
+  /** The priority of `t`'s pending run, if one was drawn and it has not run since (tests). */
+  priorityOf(t: Task): number | undefined {
+    return this.prio.get(t);
+  }
+
   private p(t: Task): number {
     let v = this.prio.get(t);
     if (v === undefined) {

@@ -19,6 +19,11 @@
 //           configuration: which kinds of choice point may preempt, how often,
 //           how the top level picks, and the workload's load; then walks
 //           randomly inside it. Variety across schedules instead of within.
+//   pos     partial-order sampling (Yuan, Yang, Gu, CAV 2018), BasicPOS: a
+//           priority per event (a task's next step), kept while the event
+//           waits, so dom0's ready work lands after a heavy-tailed delay
+//           (pos.ts; BENCHMARKS.md: 26-29x fewer schedules than random on
+//           kernels/ring.ts, where PCT's change points gain 3-5x).
 import { Choices, type Task } from '../../sim/index.ts';
 import type { Strategy } from './control.ts';
 import { PosStrategy } from './pos.ts';
