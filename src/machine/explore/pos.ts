@@ -27,8 +27,9 @@
 // event that *races* with the one just run (same shared object, one a write).
 // A choice point names an instruction boundary, not its read/write set, and a
 // dom0 task's run touches any of event-channel state, rings and xenstore: a
-// conservative "everything races" makes every decision a fresh uniform draw,
-// i.e. the random walk. So `pos` is BasicPOS.
+// conservative "everything races" re-draws every priority at every decision,
+// a uniform choice among the enabled events (with one candidate, the random
+// walk's coin). So `pos` is BasicPOS.
 //
 // Known approximation: a task that runs alone at top level (no decision: the
 // Sim only asks when two or more are ready) and is queued again before any
