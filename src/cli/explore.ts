@@ -17,7 +17,7 @@ import { STRATEGIES, type StrategyName } from '../machine/explore/strategy.ts';
 import { decodeToken, gitCommit } from '../machine/explore/token.ts';
 
 const USAGE =
-  'usage: xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
+  'usage: xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm|pos] [--depth D]\n' +
   '                      [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism]\n' +
   '                      [--no-shrink] [--emit-test DIR] [--campaigns C] [--picks priority|fifo]\n' +
   '       xenode explore merge FILES...';

@@ -43,7 +43,7 @@ const commands: Record<string, { file: string; help: string }> = {
     file: './explore.ts',
     help:
       'search schedules for failures, shrink each to a 1-minimal replay token:\n' +
-      '               xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm] [--depth D]\n' +
+      '               xenode explore TARGET [--variant V] [--workload W] [--strategy random|pct|swarm|pos] [--depth D]\n' +
       '               [--schedules N] [--jobs J] [--shard I/N] [--seed S] [--json] [--check-determinism] [--emit-test DIR] [--picks fifo];\n' +
       '               xenode explore merge FILES...  (TARGET: missed-event, xenwatch-stall, dm-startup, frontend-handover or a kernel file)',
   },

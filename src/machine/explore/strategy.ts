@@ -19,11 +19,17 @@
 //           configuration: which kinds of choice point may preempt, how often,
 //           how the top level picks, and the workload's load; then walks
 //           randomly inside it. Variety across schedules instead of within.
+//   pos     partial-order sampling (Yuan, Yang, Gu, CAV 2018), BasicPOS: a
+//           priority per event (a task's next step), kept while the event
+//           waits, so dom0's ready work lands after a heavy-tailed delay
+//           (pos.ts; BENCHMARKS.md: 26-29x fewer schedules than random on
+//           kernels/ring.ts, where PCT's change points gain 3-5x).
 import { Choices, type Task } from '../../sim/index.ts';
 import type { Strategy } from './control.ts';
+import { PosStrategy } from './pos.ts';
 
-export type StrategyName = 'random' | 'pct' | 'swarm';
-export const STRATEGIES: readonly StrategyName[] = ['random', 'pct', 'swarm'];
+export type StrategyName = 'random' | 'pct' | 'swarm' | 'pos';
+export const STRATEGIES: readonly StrategyName[] = ['random', 'pct', 'swarm', 'pos'];
 
 export interface StrategyParams {
   /** random: preempt with probability 1/preemptOneIn at a choice point (default 2, as the Sim's). */
@@ -164,5 +170,7 @@ export function makeStrategy(name: StrategyName, seed: number, params: StrategyP
       return new PctStrategy(seed, params.depth ?? 3, params.expectedSteps ?? 1000, params.picks ?? 'priority');
     case 'swarm':
       return swarmStrategy(seed);
+    case 'pos':
+      return new PosStrategy(seed);
   }
 }
