@@ -10,7 +10,7 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { needs, timed, which } from '../dom0/xenstored/kit.ts';
+import { needs, python3Missing, python3With, timed, which } from '../dom0/xenstored/kit.ts';
 
 const bin = path.resolve('bin/xenode.mjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenode-live-'));
@@ -124,7 +124,8 @@ withUtils('scenario --xenstore-socket: the host after the scenario, served until
   assert.not.ok(fs.existsSync(sock3));
 }));
 
-const withPyxs = needs(t, spawnSync('/usr/bin/python3', ['-c', 'import pyxs']).status === 0 && which('xenstore-read') ? undefined : 'python3-pyxs (apt-get install python3-pyxs)');
+const pyxsPython = python3With('pyxs');
+const withPyxs = needs(t, !pyxsPython ? python3Missing('pyxs', 'python3-pyxs') : !which('xenstore-read') ? 'xenstore-utils (apt-get install xenstore-utils)' : undefined);
 
 withPyxs('pyxs changes the live host: its write reaches the guest, the guest\'s reply fires its watch', timed(async () => {
   const sock4 = path.join(dir, 'pyxs.sock');
@@ -142,7 +143,7 @@ with Client(unix_socket_path=os.environ["XENSTORED_PATH"]) as c:
         ev = next(m.wait())
     print(name.decode(), ev[0].decode(), c[b"/local/domain/1/data/reply"].decode())
 `;
-    const r = spawnSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, XENSTORED_PATH: sock4 }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(pyxsPython!, ['-c', py], { env: { ...process.env, XENSTORED_PATH: sock4 }, encoding: 'utf8', timeout: 20_000 });
     assert.is(r.stderr, '');
     assert.is(r.stdout, 'xs /local/domain/1/data/reply ack 1: from-pyxs\n');
   } finally {
