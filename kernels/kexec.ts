@@ -24,7 +24,7 @@
 //   kexec: vif D attached: port P
 //   kexec: vif D in use: grants G     (after its traffic)
 //xl: vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]
-import { Blkfront, Cmdline, Console, Gnttab, Lwt, Netfront, Pages, Time, Xs, kernel, waitFor, type XsClient } from 'xenode/guest';
+import { Blkfront, Cmdline, Console, Gnttab, Lwt, Netfront, Pages, Time, Xs, frontendReleased, kernel, type XsClient } from 'xenode/guest';
 import { XenbusState } from 'xenode/abi';
 
 const MS = 1e6;
@@ -196,8 +196,10 @@ kernel(async () => {
     disarm();
     const all = await f.disconnect();
     log(`${kind} ${devid} detached: grants ${gnt.live} returned ${all ? 'yes' : 'no'}`);
-    // Wait for libxl to remove the old frontend dir, then for a new device.
-    await waitFor(xs, `device/${kind}/${devid}/backend`, (v) => v === undefined);
+    // Wait until the Closed frontend is released, then for a new device. Not
+    // "until the old dir is gone": an attach right after the detach re-creates
+    // it before our read is answered (frontendReleased's interleaving).
+    await frontendReleased(xs, `device/${kind}/${devid}`);
     devid = await nextDevice();
     f = make(devid);
     await f.connect();

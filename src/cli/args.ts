@@ -48,9 +48,18 @@ export function parseSeeds(s: string): number[] {
   return out;
 }
 
-/** A KERNEL or CFG argument must name a file, from the current directory or the package's (kernels/hello.ts). */
-export function checkKernelArg(arg: string): void {
-  if (!existsSync(path.resolve(arg)) && !existsSync(path.resolve(ROOT, arg))) throw new UsageError(`no such kernel or cfg file: ${arg}`);
+/**
+ * The file a KERNEL or CFG argument names, as an absolute path: from the
+ * current directory (a kernel of your own), else the package's
+ * (`kernels/hello.ts` from anywhere). Everything after it (the type-check, the
+ * `//xl:` lines, the build, `xl create` of a cfg) gets this one path: each
+ * resolving a relative one against its own base is how `cd /tmp && xenode run
+ * kernels/ring.ts` type-checked /tmp/kernels/ring.ts. Throws UsageError if
+ * neither exists.
+ */
+export function resolveKernelArg(arg: string, cwd = process.cwd()): string {
+  for (const p of [path.resolve(cwd, arg), path.resolve(ROOT, arg)]) if (existsSync(p)) return p;
+  throw new UsageError(`no such kernel or cfg file: ${arg}`);
 }
 
 /** The first line of an error, without esbuild's "Build failed with N error(s):" preamble. */

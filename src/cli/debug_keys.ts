@@ -2,7 +2,7 @@
 // (each with its peers, see src/machine/peers.ts), runs until they finish or
 // hang, and prints the debug-key dump Xen would print for each key.
 import { runScenario } from '../machine/run_kernel.ts';
-import { UsageError, checkKernelArg, parseOptions, parseSeed, runCommand } from './args.ts';
+import { UsageError, resolveKernelArg, parseOptions, parseSeed, runCommand } from './args.ts';
 
 export const help = `usage: xenode debug-keys KEYS KERNEL... [--seed N] [--variant V]
 
@@ -32,9 +32,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const seed = parseSeed(values.seed);
-    const [keys, ...kernels] = positionals;
-    if (!keys || kernels.length === 0) throw new UsageError('needs KEYS and at least one KERNEL (xenode debug-keys e kernels/hello.ts)');
-    for (const kernel of kernels) checkKernelArg(kernel);
+    const [keys, ...args] = positionals;
+    if (!keys || args.length === 0) throw new UsageError('needs KEYS and at least one KERNEL (xenode debug-keys e kernels/hello.ts)');
+    const kernels = args.map((a) => resolveKernelArg(a));
     let rc = 0;
     for (const kernel of kernels) {
       const r = await runScenario({ kernel, seed, variant: values.variant ?? 'fixed', hostLog: () => {} });

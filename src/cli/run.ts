@@ -3,13 +3,12 @@
 // on a fresh simulated host, shows its console live, and prints the 'e' dump
 // at the end (with --debug-keys e) or on a hang. A failing or hanging run
 // prints the line that replays it.
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { runScenario } from '../machine/run_kernel.ts';
 import { formatExplanation } from '../machine/explain.ts';
 import { typecheckKernel } from '../machine/typecheck.ts';
-import { checkKernelArg, errorLine } from './args.ts';
+import { errorLine, resolveKernelArg } from './args.ts';
 import { reportOfRun, writeHangReport } from '../machine/report/index.ts';
 import { checkSocketPath, serveUntilSignal } from './live.ts';
 
@@ -73,18 +72,18 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  // A path from the current directory (a kernel of your own), else one of the package's (kernels/hello.ts).
-  const kernel = positionals[0] !== undefined && existsSync(positionals[0]) ? path.resolve(positionals[0]) : positionals[0];
   if (values.help) {
     process.stdout.write(help);
     return 0;
   }
-  if (!kernel) {
+  if (positionals[0] === undefined) {
     console.error('xenode run: which KERNEL or CFG? (try: xenode run --help)');
     return 2;
   }
+  // A path from the current directory (a kernel of your own), else one of the package's (kernels/hello.ts).
+  let kernel: string;
   try {
-    checkKernelArg(positionals[0]!);
+    kernel = resolveKernelArg(positionals[0]);
   } catch (e) {
     console.error(`xenode run: ${(e as Error).message} (try: xenode run --help)`);
     return 2;

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { playScenario, scenarioOptions } from './scenario.ts';
 import { runScenario } from '../machine/run_kernel.ts';
 import { scenarios } from '../machine/scenarios/index.ts';
-import { Progress, UsageError, checkKernelArg, parseOptions, parseSeeds, runCommand } from './args.ts';
+import { Progress, UsageError, parseOptions, resolveKernelArg, parseSeeds, runCommand } from './args.ts';
 
 export { parseSeeds };
 
@@ -54,12 +54,12 @@ function kernelRunner(argv: string[]): Runner {
   });
   const kernel = positionals[1];
   if (!kernel) throw new UsageError('sweep run needs a KERNEL (xenode sweep run KERNEL [--variant V] [--cmdline "k=v"] --seeds 1..200)');
-  checkKernelArg(kernel);
+  const file = resolveKernelArg(kernel);
   const variant = values.variant!;
   return {
     label: `run ${kernel} (variant ${variant})`,
     async run(seed) {
-      const r = await runScenario({ kernel, seed, variant, ...(values.cmdline ? { cmdline: values.cmdline } : {}), hostLog: () => {} });
+      const r = await runScenario({ kernel: file, seed, variant, ...(values.cmdline ? { cmdline: values.cmdline } : {}), hostLog: () => {} });
       const replay = `xenode run ${kernel} --seed ${seed} --variant ${variant}${values.cmdline ? ` --cmdline "${values.cmdline}"` : ''}`;
       return { why: r.ok && r.result.reason !== 'hang' ? '' : r.summary, replay };
     },

@@ -30,7 +30,7 @@
 import type { Subscription } from 'rxjs';
 import { XenbusState } from '../abi/xen.ts';
 import { Lwt } from './runtime.ts';
-import { waitFor } from './xenbus.ts';
+import { frontendReleased, waitFor } from './xenbus.ts';
 import type { XsClient } from './xs.ts';
 
 /** What the bus needs of a driver (Netfront and Blkfront have it). */
@@ -142,12 +142,8 @@ export class FrontendBus<F extends Frontend> {
       const all = await f.disconnect();
       this.detaches++;
       this.hooks.detached?.(f, devid, all);
-      // The id is free once the Closed frontend is gone (race 1): libxl removed
-      // it (state unreadable), or a new device already took its place (libxl
-      // writes Initialising; the removal and the re-creation can both land
-      // before this read, so waiting for "gone" alone could wait forever), or
-      // the frontend re-initialised itself because the device stays (online=1).
-      await waitFor(this.xs, `${fe}/state`, (v) => v === undefined || Number(v) !== XenbusState.Closed);
+      // The id is free once the Closed frontend is released (race 1; frontendReleased says how).
+      await frontendReleased(this.xs, fe);
       rescan = true;
     } finally {
       this.busy.delete(devid);

@@ -77,6 +77,12 @@ export { Gnttab, Pages } from './gnttab.ts';
 export { waitFor } from './xenbus.ts';
 
 /**
+ * After a close the toolstack asked for: resolves once `device/<kind>/<id>/state` is no longer Closed (removed,
+ * or a new device already in its place). Waiting for "gone" instead can wait forever after a detach + attach.
+ */
+export { frontendReleased } from './xenbus.ts';
+
+/**
  * Devices that come and go (`xl network-attach`/`-detach`): `new FrontendBus(xs, 'vif', (id) => new Netfront(xs, id), hooks)`
  * connects each new device/<kind>/<id>, closes it when its backend goes Closing and gives its grants back.
  */

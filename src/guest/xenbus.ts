@@ -37,6 +37,24 @@ export async function closeWithBackend(xs: XsClient, fe: string, backend: string
 }
 
 /**
+ * After a close the toolstack asked for (`xl network-detach`): resolves once
+ * the Closed frontend at `fe` is released, i.e. its `state` is no longer
+ * Closed: libxl removed the directory (unreadable), a new device already took
+ * the id (libxl writes Initialising), or the frontend re-initialised itself
+ * because the device stays. Not "until gone": a detach and an attach issued
+ * back to back can commit the removal and the re-creation before this read is
+ * answered, and the read then sees only the new device:
+ *   1. the frontend writes Closed; the backend goes Closed;
+ *   2. libxl removes device/vif/0 (xl network-detach returns);
+ *   3. xl network-attach writes device/vif/0 again, state Initialising;
+ *   4. the frontend's watch fires for 2 and 3; its read sees 3's node.
+ * A wait for "gone" waits forever after 4. Never rejects (an error reads as gone).
+ */
+export function frontendReleased(xs: XsClient, fe: string): Lwt.Lwt<string | undefined> {
+  return waitFor(xs, `${fe}/state`, (v) => v === undefined || Number(v) !== XenbusState.Closed);
+}
+
+/**
  * After a close: go back to Initialising for the next connect (a hand-over),
  * unless the toolstack is removing the device (backend `online` = 0, or its
  * directory already gone: ENOENT or EACCES). Writing Initialising then would

@@ -37,8 +37,13 @@ export interface Explanation {
   title: string;
   /** The bug class, named after its upstream history. */
   bug: string;
-  /** The numbered interleaving, one line per step (already numbered). */
+  /**
+   * The numbered interleaving, one line per step (already numbered), each
+   * stamped with the virtual time the recorder took for it (Step.t).
+   */
   steps: string[];
+  /** Why several steps share one stamp, when they do (sameInstantNote); printed under the steps. */
+  timeNote?: string;
   /** The recorded steps those lines came from. */
   raw: Step[];
   fix: string;
@@ -183,10 +188,33 @@ function explainSuspect(hv: Hypervisor, s: Suspect, all: Step[], name: PortNamer
     fix = 'register a per-vCPU upcall vector (HVMOP_set_evtchn_upcall_vector; Solo5 8e1beb7): one injection per upcall_pending 0 -> 1 edge, so a handler that only EOIs is safe';
   }
   const uniq = [...new Set(pick)].sort((a, b) => a.seq - b.seq);
+  const timeNote = sameInstantNote(uniq);
   return {
     kind: s.kind, domid: s.domid, ports: s.ports, title, bug, fix, raw: uniq,
     steps: uniq.map((x, i) => `${String(i + 1).padStart(2)}. [t=${ms(x.t)}] ${describeStep(x, name)}`),
+    ...(timeNote ? { timeNote } : {}),
   };
+}
+
+/**
+ * Steps that share a stamp are not a recording fault: virtual time moves only
+ * when nothing is runnable (sim/clock.ts), and neither a guest instruction nor
+ * dom0's work takes any, so a whole interleaving usually happens at one
+ * instant, and one during boot at t=0. Says so, naming the
+ * steps (1-based, as printed), or undefined when every stamp differs.
+ */
+export function sameInstantNote(steps: readonly Step[]): string | undefined {
+  let best: [number, number] | undefined;
+  for (let i = 0; i < steps.length; ) {
+    let j = i;
+    while (j + 1 < steps.length && steps[j + 1]!.t === steps[i]!.t) j++;
+    if (j > i && (!best || j - i > best[1] - best[0])) best = [i, j];
+    i = j + 1;
+  }
+  if (!best) return undefined;
+  const t = steps[best[0]]!.t;
+  const when = t === 0 ? ' (t=0: before any virtual time passed, the domain still booting)' : '';
+  return `steps ${best[0] + 1}-${best[1] + 1} share t=${ms(t)}${when}: virtual time moves only when nothing is runnable, and guest instructions and dom0 work take none; their order is the recorder's`;
 }
 
 /** The block sequence that ended in `hlt` (cli, the check, set_timer_op, sti, hlt, halted). */
@@ -224,6 +252,7 @@ export function formatExplanation(e: Explanation, what: 'hung' | 'stalled' = 'hu
   return [
     `why it ${what}: ${e.title}`,
     ...e.steps.map((l) => `  ${l}`),
+    ...(e.timeNote ? [`  time: ${e.timeNote}`] : []),
     `  bug:  ${e.bug}`,
     `  fix:  ${e.fix}`,
   ].join('\n');

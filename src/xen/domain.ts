@@ -15,6 +15,7 @@
 import {
   HVM_NR_PARAMS, HVM_PARAM, PAGE_SIZE, SHARED_INFO, SHUTDOWN, VIRQ, XEN_LEGACY_MAX_VCPUS, XEN_E,
 } from '../abi/xen.ts';
+import { ConsoleBuffer } from './console_buffer.ts';
 import { EventChannels, type PortHandler } from './evtchn.ts';
 import { GrantTable } from './gnttab.ts';
 import type { Hypervisor } from './hypervisor.ts';
@@ -69,8 +70,8 @@ export class Domain {
   shutdownReason: number | undefined;
   /** SCHEDOP_shutdown_code. */
   shutdownCode: number | undefined;
-  /** CONSOLEIO_write output. */
-  console = '';
+  /** CONSOLEIO_write output, bounded (console_buffer.ts: the middle goes past the limit). */
+  readonly consoleBuffer = new ConsoleBuffer();
   onConsole: ((text: string) => void) | undefined;
   /** Where gnttab setup_table / add_to_physmap put the shared_info page, if mapped. */
   sharedInfoGpfn = -1;
@@ -134,9 +135,14 @@ export class Domain {
     return 0;
   }
 
-  /** Console output (CONSOLEIO_write). */
+  /** CONSOLEIO_write output as `xl console` shows it: the boot lines and the newest (console_buffer.ts). */
+  get console(): string {
+    return this.consoleBuffer.read();
+  }
+
+  /** Console output (CONSOLEIO_write): kept bounded; `onConsole` sees every byte. */
   writeConsole(text: string): void {
-    this.console += text;
+    this.consoleBuffer.append(text);
     this.onConsole?.(text);
   }
 

@@ -10,7 +10,8 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { needs, timed, which } from '../dom0/xenstored/kit.ts';
+import { needs, python3Missing, python3With, timed, which } from '../dom0/xenstored/kit.ts';
+import { capture } from '../capture.ts';
 
 const bin = path.resolve('bin/xenode.mjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenode-live-'));
@@ -124,7 +125,8 @@ withUtils('scenario --xenstore-socket: the host after the scenario, served until
   assert.not.ok(fs.existsSync(sock3));
 }));
 
-const withPyxs = needs(t, spawnSync('/usr/bin/python3', ['-c', 'import pyxs']).status === 0 && which('xenstore-read') ? undefined : 'python3-pyxs (apt-get install python3-pyxs)');
+const pyxsPython = python3With('pyxs');
+const withPyxs = needs(t, !pyxsPython ? python3Missing('pyxs', 'python3-pyxs') : !which('xenstore-read') ? 'xenstore-utils (apt-get install xenstore-utils)' : undefined);
 
 withPyxs('pyxs changes the live host: its write reaches the guest, the guest\'s reply fires its watch', timed(async () => {
   const sock4 = path.join(dir, 'pyxs.sock');
@@ -142,7 +144,7 @@ with Client(unix_socket_path=os.environ["XENSTORED_PATH"]) as c:
         ev = next(m.wait())
     print(name.decode(), ev[0].decode(), c[b"/local/domain/1/data/reply"].decode())
 `;
-    const r = spawnSync('/usr/bin/python3', ['-c', py], { env: { ...process.env, XENSTORED_PATH: sock4 }, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(pyxsPython!, ['-c', py], { env: { ...process.env, XENSTORED_PATH: sock4 }, encoding: 'utf8', timeout: 20_000 });
     assert.is(r.stderr, '');
     assert.is(r.stdout, 'xs /local/domain/1/data/reply ack 1: from-pyxs\n');
   } finally {
@@ -175,12 +177,14 @@ t('piped `exit` ends a live session at once (no wait for a signal), the socket r
 });
 
 t('a path in use is refused before anything runs (exit 1)', async () => {
+  // In this process (the launcher passes the command's exit code on: launcher.test.ts), no process to start.
   const busy = path.join(dir, 'plain');
   fs.writeFileSync(busy, '');
-  const r = spawnSync(process.execPath, [bin, 'xl', '--xenstore-socket', busy, 'list'], { encoding: 'utf8', timeout: 30_000 });
-  assert.is(r.status, 1);
-  assert.is(r.stdout, '', 'no command ran');
-  assert.match(r.stderr, /^xenode xl: --xenstore-socket: .*plain exists and is not a socket/);
+  const { main } = await import('../../src/cli/xl.ts');
+  const r = await capture(() => main(['--xenstore-socket', busy, 'list']));
+  assert.is(r.code, 1);
+  assert.is(r.out, '', 'no command ran');
+  assert.match(r.err, /^xenode xl: --xenstore-socket: .*plain exists and is not a socket/);
 });
 
 t.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { missedEvent } from '../../src/machine/scenarios/missed_event.ts';
+import { formatExplanation, sameInstantNote } from '../../src/machine/explain.ts';
 
 const M = suite('scenario missed-event');
 const run = (variant: string, workload: string, seed: number, count?: number) =>
@@ -27,6 +28,10 @@ M('(a) june-2020 hangs during netfront bring-up: xenstore 1 [1/0/1], console 2 [
   assert.match(e.title, /port 1 \(xenstore\), port 3 \(VIRQ_TIMER\) \[1\/0\/1\]/);
   const kinds = e.raw.map((s) => (s.kind === 'door' ? s.label : s.kind));
   assert.ok(kinds.indexOf('block:check upcall_pending') < kinds.indexOf('send') && kinds.indexOf('irq') < kinds.indexOf('hlt') && kinds.at(-1) === 'virq', kinds.join(' | '));
+  // Hung while booting: no virtual time had passed, and the explanation says so rather than look broken.
+  assert.ok(e.raw.slice(0, -1).every((x) => x.t === 0), e.steps.join('\n'));
+  assert.match(e.timeNote ?? '', /^steps 1-\d+ share t=0\.000000 ms \(t=0: before any virtual time passed/);
+  assert.match(formatExplanation(e), /\n  time: steps 1-/);
   assert.match(r.replay, /^xenode scenario missed-event --variant june-2020 --workload netfront-setup --seed 1$/);
 });
 
@@ -37,6 +42,10 @@ M('(b) june-2020 hangs after ping -f: netfront 4 [1/0/1], xenstore 1 [0/0/1] (se
   assert.is(lines(r)[0], '1 [0/0/1]: s=3 n=0 x=0 d=0 p=1');
   assert.is(lines(r)[3], '4 [1/0/1]: s=3 n=0 x=0 d=0 p=3');
   assert.match(r.explanations[0]!.title, /port 4 \(netfront\)/);
+  // After the flood started: each step is stamped with the recorder's virtual time, not 0.
+  const e = r.explanations[0]!;
+  assert.equal(e.steps.map((l) => Number(/\[t=([\d.]+) ms\]/.exec(l)![1])), e.raw.map((x) => Number((x.t / 1e6).toFixed(6))));
+  assert.ok(e.raw.every((x) => x.t > 10e6), e.steps.join('\n'));
   assert.not.match(r.pingOutput, / 0% packet loss/);
 });
 
@@ -67,6 +76,12 @@ M('handler-clears-upcall-pending: masked after delivery in the demux..cli window
   assert.is(e.kind, 'masked-after-delivery');
   const l = e.raw.map((s) => (s.kind === 'door' ? s.label : s.kind));
   assert.ok(l.indexOf('irq') < l.indexOf('irq:demux:mask port') && l.indexOf('irq:demux:mask port') < l.indexOf('cli'), l.join(' | '));
+});
+
+M('sameInstantNote: names the longest run of one stamp; nothing when every stamp differs', () => {
+  const at = (t: number, seq: number) => ({ seq, t }) as Parameters<typeof sameInstantNote>[0][number];
+  assert.is(sameInstantNote([at(1e6, 1), at(2e6, 2)]), undefined);
+  assert.match(sameInstantNote([at(1e6, 1), at(2e6, 2), at(2e6, 3), at(2e6, 4), at(3e6, 5)])!, /^steps 2-4 share t=2\.000000 ms: virtual time moves only when nothing is runnable/);
 });
 
 M('upcall=global-callback: the hypervisor sees the storm and livelocks the vCPU (seed 1)', async () => {

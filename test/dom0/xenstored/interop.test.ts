@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Xenstored } from '../../../src/dom0/xenstored/xenstored.ts';
 import { listenUnix, type SocketServer } from '../../../src/dom0/xenstored/socket.ts';
-import { kitEnv, needs, timed, which } from './kit.ts';
-import { spawnSync } from 'node:child_process';
+import { kitEnv, needs, python3Missing, python3With, timed, which } from './kit.ts';
 import { RawClient } from './rawclient.ts';
 import { encodeMessage } from '../../../src/abi/xs_wire.ts';
 
@@ -40,7 +39,8 @@ function run(ctx: Ctx, cmd: string, args: string[], extraEnv: Record<string, str
 
 // Decided when the file loads: uvu counts a skip only if it is registered as one.
 const withUtils = needs(I, which('xenstore-write') ? undefined : 'xenstore-utils (apt-get install xenstore-utils)');
-const withPyxs = needs(I, spawnSync('/usr/bin/python3', ['-c', 'import pyxs']).status === 0 ? undefined : 'python3-pyxs (apt-get install python3-pyxs)');
+const pyxsPython = python3With('pyxs');
+const withPyxs = needs(I, pyxsPython ? undefined : python3Missing('pyxs', 'python3-pyxs'));
 const testXenstore = ((e) => e && path.join(e.XS_XENBIN!, 'test-xenstore'))(kitEnv());
 const withTestXenstore = needs(I, testXenstore && fs.existsSync(testXenstore) ? undefined : "Xen's test-xenstore (scripts/setup-peers.sh)");
 
@@ -105,7 +105,7 @@ withUtils('xenstore-watch sees the initial event and a change', timed(async (ctx
 }));
 
 withPyxs('pyxs client', timed(async (ctx) => {
-  const res = await run(ctx, '/usr/bin/python3', ['-c', PYXS_CHECK]);
+  const res = await run(ctx, pyxsPython!, ['-c', PYXS_CHECK]);
   assert.is(res.err, '');
   // Same line as produced against the real cxenstored.
   assert.is(res.out, '1 a,dir b0,r5 T /local/domain/0 T err2 in-tx /py|tok|/py/w F\n');
@@ -162,7 +162,7 @@ I('socket: 32 pipelined requests in one write → 32 replies in order; len > 409
 }));
 
 // pyxs (not libxenstore-based) exercising reads, writes, perms, a transaction and a watch.
-const PYXS_CHECK = `# Interop check run by interop.test.ts with /usr/bin/python3 against our
+const PYXS_CHECK = `# Interop check run by interop.test.ts with a python3 that has pyxs against our
 # daemon (XENSTORED_PATH): pyxs is a client that does not use libxenstore.
 import os, sys
 from pyxs import Client, PyXSError

@@ -4,6 +4,8 @@
 // "N skipped") when it is not, and a failure under CI=true, where .ci/run
 // has installed every peer.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Test, Callback } from 'uvu';
 import { kitEnv, startRef, type RefDaemon } from '../../support/anchor_kit.ts';
 
@@ -36,6 +38,42 @@ export function refMissing(): string | undefined {
 export function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * The python3 interpreters to try, in order: $PYTHON3, every python3 on PATH
+ * (a pyenv shim may come first without the distribution's packages), then the
+ * distribution's own. Each is listed once.
+ */
+export function python3Candidates(): string[] {
+  const out = [process.env.PYTHON3 ?? ''];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir) out.push(path.join(dir, 'python3'));
+  out.push('/usr/bin/python3', '/usr/local/bin/python3');
+  // Listed once per interpreter (/bin/python3 and /usr/bin/python3 are often one file).
+  const seen = new Set<string>();
+  return out.filter((p) => {
+    if (p === '' || !fs.existsSync(p)) return false;
+    const real = fs.realpathSync(p);
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
+}
+
+const pythonFor = new Map<string, string | undefined>();
+
+/** The first python3 (python3Candidates) that can `import module`, or undefined if none can. */
+export function python3With(module: string): string | undefined {
+  if (!/^[A-Za-z_][\w.]*$/.test(module)) throw new Error(`not a python module name: ${module}`);
+  if (!pythonFor.has(module)) {
+    pythonFor.set(module, python3Candidates().find((p) => spawnSync(p, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 20_000 }).status === 0));
+  }
+  return pythonFor.get(module);
+}
+
+/** The skip note for a missing python module: what was tried and how to install it. */
+export function python3Missing(module: string, pkg: string): string {
+  return `no python3 that can import ${module} (tried ${python3Candidates().join(', ') || 'none found'}; apt-get install ${pkg})`;
 }
 
 /**
