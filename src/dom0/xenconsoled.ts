@@ -20,9 +20,12 @@
 // is dying (expect() / dying(), the machine does), the watches look at those
 // domains only; without them the daemon lists /local/domain as before.
 //
-// Memory: each domain's log keeps its last LOG_MAX bytes (xenconsoled's
-// buffer limit discards the oldest output the same way); logs of released
+// Memory: each domain's log keeps its last LOG_MAX bytes; logs of released
 // domains stay for `xl console` of a dead domain, for the last KEEP_DEAD.
+// (Not io.c's rule: its buffer_append drops the *middle* of the unread
+// buffer past its limit, keeping the head; that rule bounds the domain's
+// console output in src/xen/console_buffer.ts. This log is a replay of
+// recent output, so its tail is what matters.)
 //
 // Log files: xenode's dom0 runs `xenconsoled --log=guest` (xencommons'
 // XENCONSOLED_TRACE=guest; Debian ships it off): every guest's output is
