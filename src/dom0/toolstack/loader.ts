@@ -96,12 +96,7 @@ export interface LoadedKernel {
   drain(): void;
   /** `text` with every `<name>.js:L:C` of this bundle replaced by its .ts position (unchanged without a source map). */
   mapStack(text: string): string;
-  /**
-   * The run is over: the realm goes back to the pool (realm_pool.ts) when it
-   * scrubs back to a fresh one; resumes and interrupts do nothing after this.
-   * Not for a crashed kernel's realm, nor one whose runtime saw native promises
-   * (their continuations may still be queued): those are dropped.
-   */
+  /** The run is over: the realm goes back to the pool if it scrubs back to a fresh one (realm_pool.ts); entries do nothing after. */
   release(): void;
 }
 
@@ -171,6 +166,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     release() {
       if (released) return;
       released = true;
+      // Not a crashed guest's realm, nor one whose runtime saw native promises (continuations may be queued): dropped.
       const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
       if (k.crashed === undefined && flags !== undefined && flags.seen === false) releaseRealm(realm);
       else dropRealm(realm);
