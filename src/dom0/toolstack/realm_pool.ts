@@ -6,23 +6,30 @@
 //
 // A realm goes back to the pool only when it is provably the same as a fresh
 // one, so that a run in a reused realm gives the same result as in a fresh
-// one (test/dom0/toolstack/realm_pool.test.ts; `--check-determinism` runs the
-// second copy of a schedule in a reused realm):
+// one (test/dom0/toolstack/realm_pool.test.ts, test/machine/explore_realms.test.ts;
+// `--check-determinism` runs a schedule's first copy in reused realms and the
+// second in fresh ones):
 //   1. its microtask queue is drained (jobs the last run left: they belong to
 //      the finished machine), then
 //   2. scrubbed: every global the loader or the guest added is deleted, and
-//      what the loader's prelude replaces (Date, Math.random,
-//      Date.prototype.constructor) is put back, and RegExp's legacy statics
+//      what the prelude or the runtime replaced (Date, Math.random,
+//      Date.prototype.constructor, console) is put back, and RegExp's legacy statics
 //      ($1…, lastMatch, input: realm state no property holds) are reset by a
 //      match of the empty string;
 //   3. verified: every object reachable from the global object (each builtin,
 //      its prototype, each method, transitively: ~690 objects, ~2,100
-//      properties) is walked in the same order as a fresh realm was once per
-//      process, and compared: the same keys in the same order, the same
-//      attributes, the same primitive values, references to the same objects
-//      of the walk, the same [[Prototype]] and extensibility. One difference
-//      (a guest wrote `Array.prototype.x`, froze `Object`, replaced a method)
-//      and the realm is dropped, not pooled.
+//      properties) is compared: the same keys in the same order, the same
+//      attributes, the same primitive values and objects, the same
+//      [[Prototype]] and extensibility. The first time the walk is matched
+//      against a fresh realm's, recorded once per thread (objects as walk
+//      indices); once it matched, the realm's own objects are recorded and
+//      later checks compare against those (~0.4 ms, against ~1 ms for a new
+//      context). One difference (a guest wrote `Array.prototype.x`, froze
+//      `Object`, replaced a method) and the realm is dropped, not pooled.
+// The loader gives back only a realm whose guest did not crash and whose
+// runtime had no native promise continuation pending (its Lwt flags): the
+// others are dropped (dropRealm), scrubbed only so that they no longer hold
+// the finished machine.
 // The walk runs on the host side with the host's own builtins (Reflect of the
 // main realm), so a guest that replaced the realm's Reflect or a prototype
 // method cannot steer it; descriptors are read, never getters called.
