@@ -21,6 +21,7 @@ import type { DomainConfig } from '../dom0/toolstack/cfg.ts';
 import type { BuiltDomain, DomainBuilder } from '../dom0/toolstack/xc.ts';
 import { bootBundle, setupRings } from '../dom0/toolstack/xenguest.ts';
 import type { KernelBundle } from './kernels.ts';
+import type { LoadedKernel } from '../dom0/toolstack/loader.ts';
 
 /** The parts of one machine the builder wires a new domain to. */
 export interface MachineBuilderDeps {
@@ -41,7 +42,15 @@ export class MachineBuilder implements DomainBuilder {
   /** What create() built (store and console rings), until destroy(). Written only by create/destroy. */
   private readonly made = new Map<number, BuiltDomain>();
 
+  /** Every guest kernel booted (their realms, for releaseGuests). */
+  private readonly guests: LoadedKernel[] = [];
+
   constructor(private readonly m: MachineBuilderDeps) {}
+
+  /** The machine is done with: the guests' realms go back to the loader's pool (realm_pool.ts). */
+  releaseGuests(): void {
+    for (const k of this.guests.splice(0)) k.release();
+  }
 
   /**
    * xc_domain_create + the PVH builder: the domain is built with its store and
@@ -66,6 +75,7 @@ export class MachineBuilder implements DomainBuilder {
       });
       d = booted.domain;
       ports = booted;
+      if (booted.kernel) this.guests.push(booted.kernel);
     } else {
       // No kernel: an empty domain with its rings (stub domains, tests).
       d = hv.createDomain({ domid, name: cfg.name, memKiB: Math.max(memKiB, 64), vcpus: cfg.vcpus, ...(uuid ? { handle: uuid } : {}) });

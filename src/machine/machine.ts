@@ -100,6 +100,7 @@ export class Machine {
   /** dom0's kernel (undefined with `kernel: false`). */
   readonly kernel: Dom0Kernel | undefined;
   readonly opts: MachineOptions;
+  private readonly builder: MachineBuilder;
   /** In-memory files (configs) consulted before the real filesystem. */
   readonly files = new Map<string, string>();
   /** Built kernel bundles by bundleKey(path, variant). */
@@ -147,12 +148,12 @@ export class Machine {
       },
       deviceModelDestroy: (domid) => this.dms.destroy(domid),
     };
-    const builder = new MachineBuilder({
+    const builder = (this.builder = new MachineBuilder({
       hv: this.hv, xsd: this.xsd, consoled: this.consoled, storeRings: this.storeRings,
       bundleFor: (cfg) => (cfg.kernel ? this.bundles.get(bundleKey(cfg.kernel, this.variantOf(cfg))) : undefined),
       hostLog: (l) => this.diag.push(l),
       onConsole: opts.onConsole,
-    });
+    }));
     const xc = new Xc(this.hv, builder);
     this.libxl = new Libxl(this.sim, this.xs, xc, spawn, {
       legacyDmPath: opts.legacyDmPath ?? false,
@@ -186,6 +187,15 @@ export class Machine {
 
   allocUserPid(): number {
     return this.nextUserPid++;
+  }
+
+  /**
+   * The machine is done with (`xenode explore`, after a schedule's outcome):
+   * its guests' realms go back to the loader's pool (realm_pool.ts); nothing
+   * may run on it afterwards.
+   */
+  releaseGuests(): void {
+    this.builder.releaseGuests();
   }
 
   /** Run a coroutine as a dom0 process to completion (virtual time). */

@@ -30,6 +30,7 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
+import { acquireRealm, dropRealm, releaseRealm } from './realm_pool.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
@@ -95,6 +96,8 @@ export interface LoadedKernel {
   drain(): void;
   /** `text` with every `<name>.js:L:C` of this bundle replaced by its .ts position (unchanged without a source map). */
   mapStack(text: string): string;
+  /** The run is over: the realm goes back to the pool if it scrubs back to a fresh one (realm_pool.ts); entries do nothing after. */
+  release(): void;
 }
 
 const PRELUDE = `(function (host) {
@@ -136,7 +139,9 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
   const name = opts.name ?? `domU-${domid}`;
   const bootTimeout = opts.bootTimeoutMs ?? 2000;
   const epoch = opts.wallEpochNs ?? DEFAULT_WALL_EPOCH_NS;
-  const ctx = vm.createContext({}, { name: `${name} (d${domid})`, microtaskMode: 'afterEvaluate', codeGeneration: { strings: false, wasm: false } });
+  const realm = acquireRealm(`${name} (d${domid})`);
+  const ctx = realm.ctx;
+  let released = false;
   const drain = () => drainScript.runInContext(ctx);
   const budget = opts.budget ?? DEFAULT_SLICE_BUDGET;
   if (!(Number.isInteger(budget) && budget > 0 && budget < 2 ** 31)) throw new Error(`loadKernel: budget ${budget} is not an integer in 1..2^31-1`);
@@ -158,6 +163,14 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     start,
     drain,
     mapStack: (text) => mapStack(text, opts.sourceMap),
+    release() {
+      if (released) return;
+      released = true;
+      // Not a crashed guest's realm, nor one whose runtime saw native promises (continuations may be queued): dropped.
+      const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
+      if (k.crashed === undefined && flags !== undefined && flags.seen === false) releaseRealm(realm);
+      else dropRealm(realm);
+    },
   };
   const crash = (e: unknown) => {
     if (k.crashed !== undefined) return;
@@ -226,7 +239,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     };
     return {
       resume() {
-        if (k.crashed !== undefined || !inner) return;
+        if (k.crashed !== undefined || !inner || released) return;
         try {
           inResume++;
           const first = !booted;
@@ -248,7 +261,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
         }
       },
       interrupt(vector: number) {
-        if (k.crashed !== undefined || !inner) {
+        if (k.crashed !== undefined || !inner || released) {
           doors.eoi();
           return;
         }

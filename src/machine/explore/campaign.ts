@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { Choices } from '../../sim/index.ts';
 import { runSchedule, type ScheduleResult, type Spec } from './schedule.ts';
 import type { Target } from './target.ts';
+import { withFreshRealms } from '../../dom0/toolstack/realm_pool.ts';
 
 export interface CampaignOptions {
   spec: Spec;
@@ -132,11 +133,15 @@ export class Tally {
   }
 }
 
-/** One schedule, and with `check` once more, comparing the hashes. */
+/**
+ * One schedule, and with `check` once more, comparing the hashes. The first
+ * run takes its guests' realms from the pool (reused, realm_pool.ts), the
+ * second fresh ones: a divergence is a bug of xenode, the realm reuse's included.
+ */
 export async function runChecked(target: Target, spec: Spec, index: number, seed: number, check: boolean): Promise<{ r: ScheduleResult; div?: Divergence }> {
   const r = await runSchedule(target, spec, index, seed);
   if (!check) return { r };
-  const again = await runSchedule(target, spec, index, seed);
+  const again = await withFreshRealms(() => runSchedule(target, spec, index, seed));
   return again.hash === r.hash ? { r } : { r, div: { index, seed, hashes: [r.hash, again.hash] } };
 }
 

@@ -40,7 +40,10 @@ export function kernelTarget(file: string): Target {
       }
       let con = 0x811c9dc5;
       for (const d of r.domains) con = fnv1a(d.console, con);
-      return { ok: !failed, signature, summary: r.summary, fingerprint: `${r.sim.now} ${r.sim.steps} ${hex32(con)} ${r.result.reason}` };
+      const outcome = { ok: !failed, signature, summary: r.summary, fingerprint: `${r.sim.now} ${r.sim.steps} ${hex32(con)} ${r.result.reason}` };
+      // The schedule is over: its guests' realms can serve the next one (realm_pool.ts).
+      r.machine.releaseGuests();
+      return outcome;
     },
   };
 }

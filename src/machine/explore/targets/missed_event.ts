@@ -38,21 +38,26 @@ export function missedEventTarget(): Target {
       if (!(WORKLOADS as readonly string[]).includes(o.workload)) throw new Error(`missed-event: unknown workload '${o.workload}' (known: ${WORKLOADS.join(', ')})`);
       const n = count(o.workload, o.load);
       const r = await missedEvent.run({ seed: o.seed, scheduler: o.scheduler, variant: o.variant, workload: o.workload, ...(n !== undefined ? { count: n } : {}) });
-      let h = 0x811c9dc5;
-      for (const s of r.transcript.steps) for (const l of s.lines) h = fnv1a(l, h);
-      const fingerprint = `${r.host.sim.now} ${r.host.sim.steps} ${hex32(h)} ${r.outcome}`;
-      if (r.outcome === 'ok') {
-        if (r.ok) return { ok: true, signature: '', summary: 'no hang', fingerprint };
-        return { ok: false, signature: `check failed: ${r.failures[0]!.replace(/\d+/g, 'N')}`, summary: r.failures.join('; '), fingerprint };
+      try {
+        let h = 0x811c9dc5;
+        for (const s of r.transcript.steps) for (const l of s.lines) h = fnv1a(l, h);
+        const fingerprint = `${r.host.sim.now} ${r.host.sim.steps} ${hex32(h)} ${r.outcome}`;
+        if (r.outcome === 'ok') {
+          if (r.ok) return { ok: true, signature: '', summary: 'no hang', fingerprint };
+          return { ok: false, signature: `check failed: ${r.failures[0]!.replace(/\d+/g, 'N')}`, summary: r.failures.join('; '), fingerprint };
+        }
+        const what = r.explanations.length > 0
+          ? r.explanations.map((e) => `${e.kind} d${e.domid} ports ${e.ports.join(',') || '-'}`)
+          : (r.verdict?.suspects ?? []).map((s) => `${s.kind} d${s.domid} ports ${s.ports.join(',') || '-'}`);
+        const signature = `${r.outcome}${what.length ? ` ${[...new Set(what)].join('; ')}` : ''}`;
+        const summary = `${r.outcome}${r.verdict ? `: ${r.verdict.detail}` : ''}`;
+        const what2 = r.outcome === 'stall' ? 'stalled' : 'hung';
+        const explanation = r.explanations.flatMap((e) => formatExplanation(e, what2).split('\n'));
+        return { ok: false, signature, summary, fingerprint, ...(explanation.length ? { explanation } : {}) };
+      } finally {
+        // The schedule is over: its guests' realms can serve the next one (realm_pool.ts).
+        r.host.releaseGuests();
       }
-      const what = r.explanations.length > 0
-        ? r.explanations.map((e) => `${e.kind} d${e.domid} ports ${e.ports.join(',') || '-'}`)
-        : (r.verdict?.suspects ?? []).map((s) => `${s.kind} d${s.domid} ports ${s.ports.join(',') || '-'}`);
-      const signature = `${r.outcome}${what.length ? ` ${[...new Set(what)].join('; ')}` : ''}`;
-      const summary = `${r.outcome}${r.verdict ? `: ${r.verdict.detail}` : ''}`;
-      const what2 = r.outcome === 'stall' ? 'stalled' : 'hung';
-      const explanation = r.explanations.flatMap((e) => formatExplanation(e, what2).split('\n'));
-      return { ok: false, signature, summary, fingerprint, ...(explanation.length ? { explanation } : {}) };
     },
   };
 }

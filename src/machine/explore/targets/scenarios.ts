@@ -47,21 +47,30 @@ export function xenwatchStallTarget(): Target {
         stopAfter: 'create-next',
       };
       const r = await scenarios['xenwatch-stall']!.run(opts);
-      const next = r.host.hv.domains().find((d) => d.name === 'pv' && !d.dying);
-      const failures = r.failures.filter((f) => !f.startsWith('create-next: xl create fails'));
-      // single: the scenario's check *expects* the failure; the bug is the failure itself.
-      const createFailed = next === undefined;
-      if (!createFailed && failures.length === 0) return { ok: true, signature: '', summary: 'next domain created', fingerprint: fingerprint(r) };
-      const k = r.host.kernel!;
-      const stuck = k.kthreads
-        .list()
-        .filter((t) => t.thread.state === 'D')
-        .map((t) => `[${t.fullName}] D ${t.thread.stack().slice(0, 5).join('<')}`)
-        .sort();
-      const what = createFailed ? 'xl create of the next domain fails' : `check failed: ${blank(failures[0]!)}`;
-      return { ok: false, signature: [what, ...stuck].join('; '), summary: [what, ...stuck].join('; '), fingerprint: fingerprint(r) };
+      try {
+        return stallOutcome(r);
+      } finally {
+        // The schedule is over: its guests' realms can serve the next one (realm_pool.ts).
+        r.host.releaseGuests();
+      }
     },
   };
+}
+
+function stallOutcome(r: ScenarioResult): Outcome {
+  const next = r.host.hv.domains().find((d) => d.name === 'pv' && !d.dying);
+  const failures = r.failures.filter((f) => !f.startsWith('create-next: xl create fails'));
+  // single: the scenario's check *expects* the failure; the bug is the failure itself.
+  const createFailed = next === undefined;
+  if (!createFailed && failures.length === 0) return { ok: true, signature: '', summary: 'next domain created', fingerprint: fingerprint(r) };
+  const k = r.host.kernel!;
+  const stuck = k.kthreads
+    .list()
+    .filter((t) => t.thread.state === 'D')
+    .map((t) => `[${t.fullName}] D ${t.thread.stack().slice(0, 5).join('<')}`)
+    .sort();
+  const what = createFailed ? 'xl create of the next domain fails' : `check failed: ${blank(failures[0]!)}`;
+  return { ok: false, signature: [what, ...stuck].join('; '), summary: [what, ...stuck].join('; '), fingerprint: fingerprint(r) };
 }
 
 /** A scenario whose checks must hold under every schedule. */
@@ -76,8 +85,11 @@ function checkedScenario(name: string, variants: readonly string[], workloads: r
       check(name, variants, 'variant', o.variant);
       check(name, workloads, 'workload', o.workload);
       const r = await scenarios[name]!.run({ seed: o.seed, scheduler: o.scheduler, ...options(o) });
-      if (r.ok) return { ok: true, signature: '', summary: 'all checks hold', fingerprint: fingerprint(r) };
-      return { ok: false, signature: `check failed: ${blank(r.failures[0]!)}`, summary: r.failures.join('; '), fingerprint: fingerprint(r) };
+      const outcome: Outcome = r.ok
+        ? { ok: true, signature: '', summary: 'all checks hold', fingerprint: fingerprint(r) }
+        : { ok: false, signature: `check failed: ${blank(r.failures[0]!)}`, summary: r.failures.join('; '), fingerprint: fingerprint(r) };
+      r.host.releaseGuests();
+      return outcome;
     },
   };
 }
