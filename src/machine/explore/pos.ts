@@ -36,6 +36,7 @@
 // decision sees it running keeps the priority of its previous event.
 import { Choices, type Task } from '../../sim/index.ts';
 import type { Strategy } from './control.ts';
+import { highestAbove } from './priority.ts';
 
 export class PosStrategy implements Strategy {
   private readonly ch: Choices;
@@ -63,29 +64,13 @@ export class PosStrategy implements Strategy {
   point(_step: number, _label: string, current: Task | undefined, cands: readonly Task[], n: number): number {
     // The current task is running: whatever run of it was pending has happened.
     if (current) this.prio.delete(current);
-    let best = this.ch.float();
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const v = this.p(cands[i]!);
-      if (v > best) {
-        best = v;
-        at = i + 1;
-      }
-    }
+    const at = 1 + highestAbove(cands, n, (t) => this.p(t), this.ch.float());
     if (at > 0) this.prio.delete(cands[at - 1]!);
     return at;
   }
 
   pick(_step: number, runq: readonly Task[], n: number): number {
-    let best = -1;
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const v = this.p(runq[i]!);
-      if (v > best) {
-        best = v;
-        at = i;
-      }
-    }
+    const at = Math.max(0, highestAbove(runq, n, (t) => this.p(t), -1));
     this.prio.delete(runq[at]!);
     return at;
   }

@@ -26,6 +26,7 @@
 //           kernels/ring.ts, where PCT's change points gain 3-5x).
 import { Choices, type Task } from '../../sim/index.ts';
 import type { Strategy } from './control.ts';
+import { highestAbove } from './priority.ts';
 import { PosStrategy } from './pos.ts';
 
 export type StrategyName = 'random' | 'pct' | 'swarm' | 'pos';
@@ -96,28 +97,11 @@ export class PctStrategy implements Strategy {
   point(step: number, _label: string, current: Task | undefined, cands: readonly Task[], n: number): number {
     const drop = this.changes.get(step);
     if (drop !== undefined && current) this.prio.set(current, drop);
-    let best = current ? this.p(current) : -1;
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const v = this.p(cands[i]!);
-      if (v > best) {
-        best = v;
-        at = i + 1;
-      }
-    }
-    return at;
+    return 1 + highestAbove(cands, n, (t) => this.p(t), current ? this.p(current) : -1);
   }
 
   pick(step: number, runq: readonly Task[], n: number): number {
-    let best = -1;
-    let at = 0;
-    for (let i = 0; i < n && this.picks === 'priority'; i++) {
-      const v = this.p(runq[i]!);
-      if (v > best) {
-        best = v;
-        at = i;
-      }
-    }
+    const at = this.picks === 'priority' ? Math.max(0, highestAbove(runq, n, (t) => this.p(t), -1)) : 0;
     const drop = this.changes.get(step);
     if (drop !== undefined) this.prio.set(runq[at]!, drop);
     return at;
