@@ -59,8 +59,12 @@ export class Domain {
   readonly vcpus: Vcpu[];
   readonly evtchn: EventChannels;
   readonly gnttab: GrantTable;
-  /** HVM params (u64 values). */
-  readonly params: bigint[] = new Array<bigint>(HVM_NR_PARAMS).fill(0n);
+  /**
+   * HVM params (u64 values). Array.from, not `new Array(n).fill(0n)`: V8's
+   * fill builtin asks whether the array's prototype is the Array.prototype
+   * of any realm, a walk over every guest realm of the host per domain made.
+   */
+  readonly params: bigint[] = Array.from({ length: HVM_NR_PARAMS }, () => 0n);
   /** CALLBACK_IRQ of type VECTOR: the global callback vector (0 = none). */
   callbackVector = 0;
   /** d->poll_mask: vCPUs blocked in SCHEDOP_poll. */
