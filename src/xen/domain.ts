@@ -69,6 +69,8 @@ export class Domain {
   callbackVector = 0;
   /** d->poll_mask: vCPUs blocked in SCHEDOP_poll. */
   pollMask = 0;
+  /** In hv.oracleDirty: the hang oracle looks at this domain again at the next idle step (oracle.ts). */
+  oracleDirty = false;
   paused = false;
   dying = false;
   shutdownReason: number | undefined;
@@ -148,6 +150,17 @@ export class Domain {
   writeConsole(text: string): void {
     this.consoleBuffer.append(text);
     this.onConsole?.(text);
+  }
+
+  /**
+   * What the hang oracle concluded about this domain may be stale: one of its
+   * vCPUs ran, or the hypervisor changed one of its event channels or let it
+   * run again. The oracle looks at touched domains only (oracle.ts).
+   */
+  touch(): void {
+    if (this.oracleDirty) return;
+    this.oracleDirty = true;
+    this.hv.oracleDirty.push(this);
   }
 
   /** evtchn_check_pollers: wake vCPUs polling `port`. */

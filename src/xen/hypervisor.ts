@@ -57,6 +57,8 @@ export class Hypervisor {
   /** Host RAM, KiB. */
   readonly memKiB: number;
   private nextDomid = 1;
+  /** Domains touched since the hang oracle last looked (Domain.touch, oracle.ts). */
+  readonly oracleDirty: Domain[] = [];
   /** Where the next vCPU is placed (pickCpu). */
   private cpuCursor = 0;
   private nextXenFrame = XENHEAP_BASE_MFN;
@@ -89,6 +91,7 @@ export class Hypervisor {
     const d = new Domain(this, id, cfg);
     this.doms[id] = d;
     this.ndoms++;
+    d.touch();
     if (this.trace.enabled) {
       this.trace.processName(id, `d${id} ${cfg.name}`);
       for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
@@ -187,6 +190,7 @@ export class Hypervisor {
     if (!d) return -XEN_E.ESRCH;
     if (d.dying) return -XEN_E.EINVAL;
     d.paused = false;
+    d.touch();
     for (const v of d.vcpus) if (v.state === 'runnable') this.sim.ready(v.task);
     return 0;
   }
