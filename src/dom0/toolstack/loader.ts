@@ -108,11 +108,8 @@ const PRELUDE = `(function (host) {
     if (!new.target) return new RealDate(wallMs()).toString();
     return Reflect.construct(RealDate, a.length === 0 ? [wallMs()] : a, new.target);
   }
-  // VDate's own prototype (constructor VDate) in front of Date.prototype, so
-  // instances have every Date method and \`d.constructor === Date\`. Not a
-  // store of "constructor" on Date.prototype: on a prototype V8 answers that
-  // by walking every realm of the host (LookupIterator::InternalUpdateProtector),
-  // O(domains) per boot (bench/scale.ts).
+  // Its own prototype (constructor VDate) in front of Date.prototype: a store of "constructor" on Date.prototype
+  // makes V8 walk every realm of the host (LookupIterator::InternalUpdateProtector), O(domains) per boot.
   VDate.prototype = Object.create(RealDate.prototype, { constructor: { value: VDate, writable: true, configurable: true } });
   VDate.now = wallMs;
   VDate.UTC = RealDate.UTC;
