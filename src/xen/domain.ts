@@ -158,9 +158,10 @@ export class Domain {
    * run again. The oracle looks at touched domains only (oracle.ts).
    */
   touch(): void {
-    if (this.oracleDirty) return;
+    const dirty = this.hv.oracleDirty;
+    if (this.oracleDirty || !dirty) return;
     this.oracleDirty = true;
-    this.hv.oracleDirty.push(this);
+    dirty.push(this);
   }
 
   /** evtchn_check_pollers: wake vCPUs polling `port`. */

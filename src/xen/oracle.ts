@@ -105,11 +105,10 @@ export function suspects(d: Domain, now = Number.NaN): Suspect[] {
  * full walk made it. XENODE_ORACLE_AUDIT=1 checks every answer against the
  * full walk (the test suites pass under it).
  */
-export function hangOracle(hv: Hypervisor): Oracle {
+export function hangOracle(hv: Hypervisor, dirty: Domain[]): Oracle {
   const audit = typeof process !== 'undefined' && process.env.XENODE_ORACLE_AUDIT === '1';
   return (): Hang | undefined => {
     const now = hv.sim.clock.now;
-    const dirty = hv.oracleDirty;
     let kept = 0;
     for (let i = 0; i < dirty.length; i++) {
       const d = dirty[i]!;

@@ -86,7 +86,7 @@ S('an xs.ts create costs the same dom0 work at domain 103 as at 159; no create l
   const looks = { steps: 0, domains: 0 };
   m.sim.oracles[0] = () => {
     looks.steps++;
-    looks.domains += hv.oracleDirty.length;
+    looks.domains += hv.oracleDirty!.length;
     return oracle();
   };
   let ticking = true;
