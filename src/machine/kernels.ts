@@ -74,6 +74,20 @@ const publicEntries: esbuild.Plugin = {
   },
 };
 
+/**
+ * rxjs's createErrorClass is src/guest/rxjs_error_class.ts: the same class,
+ * made without a store V8 answers by walking every realm of the host (the
+ * module's comment says why that matters with thousands of domains).
+ */
+const RXJS_ERROR_CLASS = path.join(ROOT, 'src/guest/rxjs_error_class.ts');
+const rxjsErrorClass: esbuild.Plugin = {
+  name: 'xenode-rxjs-error-class',
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)createErrorClass(\.js)?$/ }, (args) =>
+      /[\\/]node_modules[\\/]rxjs[\\/]/.test(args.importer) ? { path: RXJS_ERROR_CLASS } : undefined);
+  },
+};
+
 /** Bundles by (absolute entry, variant, minify): a kernel is built once per process. */
 const cache = new Map<string, KernelBundle>();
 
@@ -99,7 +113,7 @@ export async function buildKernel(entry: string, opts: BuildOptions = {}): Promi
     banner: { js: '"use strict";' },
     metafile: true,
     logLevel: 'silent',
-    plugins: [noNode, publicEntries],
+    plugins: [noNode, publicEntries, rxjsErrorClass],
     // rxjs and the runtime's other packages: this package's node_modules, for kernels outside it.
     nodePaths: [path.join(ROOT, 'node_modules')],
     absWorkingDir: ROOT,

@@ -59,12 +59,18 @@ export class Domain {
   readonly vcpus: Vcpu[];
   readonly evtchn: EventChannels;
   readonly gnttab: GrantTable;
-  /** HVM params (u64 values). */
-  readonly params: bigint[] = new Array<bigint>(HVM_NR_PARAMS).fill(0n);
+  /**
+   * HVM params (u64 values). Array.from, not `new Array(n).fill(0n)`: V8's
+   * fill builtin asks whether the array's prototype is the Array.prototype
+   * of any realm, a walk over every guest realm of the host per domain made.
+   */
+  readonly params: bigint[] = Array.from({ length: HVM_NR_PARAMS }, () => 0n);
   /** CALLBACK_IRQ of type VECTOR: the global callback vector (0 = none). */
   callbackVector = 0;
   /** d->poll_mask: vCPUs blocked in SCHEDOP_poll. */
   pollMask = 0;
+  /** In hv.oracleDirty: the hang oracle looks at this domain again at the next idle step (oracle.ts). */
+  oracleDirty = false;
   paused = false;
   dying = false;
   shutdownReason: number | undefined;
@@ -144,6 +150,18 @@ export class Domain {
   writeConsole(text: string): void {
     this.consoleBuffer.append(text);
     this.onConsole?.(text);
+  }
+
+  /**
+   * What the hang oracle concluded about this domain may be stale: one of its
+   * vCPUs ran, or the hypervisor changed one of its event channels or let it
+   * run again. The oracle looks at touched domains only (oracle.ts).
+   */
+  touch(): void {
+    const dirty = this.hv.oracleDirty;
+    if (this.oracleDirty || !dirty) return;
+    this.oracleDirty = true;
+    dirty.push(this);
   }
 
   /** evtchn_check_pollers: wake vCPUs polling `port`. */

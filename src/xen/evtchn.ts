@@ -91,6 +91,7 @@ export class EventChannels extends ChannelTable {
    * wakes pollers.
    */
   setPending(port: number): SetPendingResult {
+    this.dom.touch();
     if (this.state[port]! <= ECS.RESERVED || this.consumer[port] !== 0) return SET_PENDING.dropped;
     if (this.fifo !== undefined) return this.fifo.setPending(this.notify[port]!, port);
     const u32 = this.u32;
@@ -105,12 +106,14 @@ export class EventChannels extends ChannelTable {
   }
 
   clearPending(port: number): void {
+    this.dom.touch();
     if (this.fifo !== undefined) this.fifo.clearPending(port);
     else this.u32[PEND + (port >> 5)]! &= ~(1 << (port & 31));
   }
 
   /** Guest-side write (host domains, tests): set the mask bit (FIFO: MASKED, if the port has a word). */
   mask(port: number): void {
+    this.dom.touch();
     if (this.fifo !== undefined) this.fifo.mask(port);
     else if (validPort(port)) this.u32[MASK + (port >> 5)]! |= 1 << (port & 31);
   }
@@ -140,6 +143,7 @@ export class EventChannels extends ChannelTable {
   }
 
   private claim(port: number, state: number, notify: number): void {
+    this.dom.touch();
     this.state[port] = state;
     this.notify[port] = notify;
     if (port === this.lowestFree) this.lowestFree++;
@@ -207,6 +211,7 @@ export class EventChannels extends ChannelTable {
     this.claim(lport, ECS.INTERDOMAIN, 0);
     this.remoteDom[lport] = rd.id;
     this.remotePort[lport] = rport;
+    rd.touch();
     rc.state[rport] = ECS.INTERDOMAIN;
     rc.remoteDom[rport] = this.dom.id;
     rc.remotePort[rport] = lport;
@@ -317,6 +322,7 @@ export class EventChannels extends ChannelTable {
       if (rd) {
         const rc = rd.evtchn;
         if (rc.state[rport] === ECS.INTERDOMAIN && rc.remoteDom[rport] === this.dom.id && rc.remotePort[rport] === port) {
+          rd.touch();
           rc.state[rport] = ECS.UNBOUND;
           rc.remoteDom[rport] = this.dom.id;
           rc.remotePort[rport] = 0;
@@ -363,6 +369,7 @@ export class EventChannels extends ChannelTable {
     const ok = s === ECS.UNBOUND || s === ECS.INTERDOMAIN || s === ECS.PIRQ ||
       (s === ECS.VIRQ && (VIRQ_IS_GLOBAL[this.virq[port]!] ?? false));
     if (!ok) return -XEN_E.EINVAL;
+    this.dom.touch();
     this.notify[port] = vcpu;
     return 0;
   }
@@ -374,6 +381,7 @@ export class EventChannels extends ChannelTable {
    */
   unmask(port: number, actor?: string): number {
     if (!this.valid(port)) return -XEN_E.EINVAL;
+    this.dom.touch();
     if (this.fifo !== undefined) {
       const raised = this.usable(port) && this.fifo.unmask(port) === SET_PENDING.raised;
       const rec = this.dom.hv.recorder;

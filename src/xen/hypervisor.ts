@@ -57,6 +57,8 @@ export class Hypervisor {
   /** Host RAM, KiB. */
   readonly memKiB: number;
   private nextDomid = 1;
+  /** Domains touched since the hang oracle last looked (Domain.touch, oracle.ts); undefined without the oracle (nothing kept). */
+  readonly oracleDirty: Domain[] | undefined;
   /** Where the next vCPU is placed (pickCpu). */
   private cpuCursor = 0;
   private nextXenFrame = XENHEAP_BASE_MFN;
@@ -70,7 +72,8 @@ export class Hypervisor {
     if (!Number.isInteger(this.nrCpus) || this.nrCpus < 1 || this.nrCpus > 32) throw new Error(`nrCpus must be 1..32, got ${opts.nrCpus}`);
     this.memKiB = opts.memKiB ?? 4 << 20;
     if (!Number.isInteger(this.memKiB) || this.memKiB < 4096) throw new Error(`memKiB must be an integer >= 4096, got ${opts.memKiB}`);
-    if (opts.hangOracle ?? true) sim.oracles.push(hangOracle(this));
+    this.oracleDirty = (opts.hangOracle ?? true) ? [] : undefined;
+    if (this.oracleDirty) sim.oracles.push(hangOracle(this, this.oracleDirty));
   }
 
   /** Create a domain. Throws on a bad config or a taken domid (a host bug, not a guest's). */
@@ -89,6 +92,7 @@ export class Hypervisor {
     const d = new Domain(this, id, cfg);
     this.doms[id] = d;
     this.ndoms++;
+    d.touch();
     if (this.trace.enabled) {
       this.trace.processName(id, `d${id} ${cfg.name}`);
       for (const v of d.vcpus) this.trace.threadName(id, v.vcpuId, `vcpu${v.vcpuId}`);
@@ -187,6 +191,7 @@ export class Hypervisor {
     if (!d) return -XEN_E.ESRCH;
     if (d.dying) return -XEN_E.EINVAL;
     d.paused = false;
+    d.touch();
     for (const v of d.vcpus) if (v.state === 'runnable') this.sim.ready(v.task);
     return 0;
   }

@@ -206,6 +206,7 @@ export class Vcpu implements GuestDoors {
   private runTask(): void {
     if (this.state !== 'runnable' || this.dom.paused) return;
     this.state = 'running';
+    this.dom.touch();
     const entry = this.entry;
     if (!entry) {
       this.halt('no kernel');

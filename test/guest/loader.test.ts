@@ -91,4 +91,24 @@ T('the bundle has no node:* and a guest may not import one', async () => {
   assert.not.match(code, /require\("node:/);
 });
 
+T("the realm's Date runs on virtual time and is still a Date class (its own prototype in front of Date.prototype)", () => {
+  const k = loadKernel(
+    `const d = new Date();
+    class D extends Date {}
+    globalThis.r = {
+      now: d.getTime(), nowFn: Date.now(), zero: new Date(0).getTime(), str: typeof Date(),
+      inst: d instanceof Date, ctor: d.constructor === Date, proto: Object.getPrototypeOf(d) === Date.prototype,
+      protoCtor: Date.prototype.constructor === Date, tag: Object.prototype.toString.call(d),
+      sub: new D(5).getTime(), subInst: new D(5) instanceof D && new D(5) instanceof Date, iso: d.toISOString(),
+    };`,
+    { domid: 1, now: () => 2_100_000_000, wallEpochNs: Date.UTC(2020, 5, 15) * 1e6 },
+  );
+  assert.is(k.crashed, undefined);
+  const epochMs = Date.UTC(2020, 5, 15);
+  assert.equal({ ...(k.context as { r: object }).r }, {
+    now: epochMs + 2100, nowFn: epochMs + 2100, zero: 0, str: 'string', inst: true, ctor: true, proto: true,
+    protoCtor: true, tag: '[object Date]', sub: 5, subInst: true, iso: '2020-06-15T00:00:02.100Z',
+  });
+});
+
 T.run();

@@ -106,13 +106,14 @@ const PRELUDE = `(function (host) {
   const wallMs = () => host.wallMs();
   function VDate(...a) {
     if (!new.target) return new RealDate(wallMs()).toString();
-    return a.length === 0 ? new RealDate(wallMs()) : new RealDate(...a);
+    return Reflect.construct(RealDate, a.length === 0 ? [wallMs()] : a, new.target);
   }
-  VDate.prototype = RealDate.prototype;
+  // Its own prototype (constructor VDate) in front of Date.prototype: a store of "constructor" on Date.prototype
+  // makes V8 walk every realm of the host (LookupIterator::InternalUpdateProtector), O(domains) per boot.
+  VDate.prototype = Object.create(RealDate.prototype, { constructor: { value: VDate, writable: true, configurable: true } });
   VDate.now = wallMs;
   VDate.UTC = RealDate.UTC;
   VDate.parse = RealDate.parse;
-  Object.defineProperty(RealDate.prototype, 'constructor', { value: VDate, writable: true, configurable: true });
   globalThis.Date = VDate;
   // sfc32 seeded by the host.
   let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = host.seed >>> 0;

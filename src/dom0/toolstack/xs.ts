@@ -8,7 +8,7 @@
 // queues); either way the calling libxl thread just waits for its req_id.
 
 import {
-  XS_DIRECTORY, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
+  XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS, XsError,
   encodeArgs, encodeMessage, decodeMessage, splitStrings, latin1, latin1Bytes, errorName,
 } from '../../abi/xs_wire.ts';
@@ -16,6 +16,9 @@ import { WaitQueue, waitEvent, type Co } from '../../sim/index.ts';
 import { xsTransaction } from '../xs_transaction.ts';
 
 export { XsError };
+
+/** Listings of a directory that kept changing under XS_DIRECTORY_PART before giving up with EAGAIN. */
+const DIRECTORY_PART_ATTEMPTS = 10;
 
 /** How frames reach the daemon and come back. */
 export interface XsTransport {
@@ -147,15 +150,58 @@ export class Libxenstore {
     }
   }
 
-  /** Child names, or undefined if the node does not exist. */
+  /**
+   * Child names, or undefined if the node does not exist. A listing that does
+   * not fit one reply (E2BIG: dom0's backend/vif holds one name per vif
+   * domain, 5,000 of them in bench/scale.ts) is read in parts, as xs.c's
+   * xs_directory falls back to xs_directory_part.
+   */
   *directory(tx: number, path: string): Co<string[] | undefined> {
     try {
       const r = yield* this.req(XS_DIRECTORY, tx, [path], 'directory');
       return splitStrings(r) ?? [];
     } catch (e) {
       if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
+      if (e instanceof XsError && e.errno === 'E2BIG') return yield* this.directoryParts(tx, path);
       throw e;
     }
+  }
+
+  /**
+   * xs.c: xs_directory_part: XS_DIRECTORY_PART from byte offset 0 on; each
+   * reply is the node's generation, then whole names (`name\0`...), the last
+   * one with an extra `\0`. A generation that moves between parts (the
+   * directory changed) starts the listing again; after a few restarts the
+   * caller gets EAGAIN (xs.c loops without a bound).
+   */
+  private *directoryParts(tx: number, path: string): Co<string[] | undefined> {
+    for (let attempt = 0; attempt < DIRECTORY_PART_ATTEMPTS; attempt++) {
+      const names: string[] = [];
+      let gen: string | undefined;
+      for (let off = 0; ; ) {
+        let r: Uint8Array;
+        try {
+          r = yield* this.req(XS_DIRECTORY_PART, tx, [path, String(off)], 'directory_part');
+        } catch (e) {
+          if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
+          throw e;
+        }
+        const g = r.indexOf(0);
+        if (g < 0) throw new XsError('EINVAL', 'directory_part', path);
+        const partGen = latin1(r, 0, g);
+        if (gen === undefined) gen = partGen;
+        else if (partGen !== gen) break;
+        const body = r.subarray(g + 1);
+        for (let i = 0, start = 0; i < body.length; i++) {
+          if (body[i] !== 0) continue;
+          if (i > start) names.push(latin1(body, start, i));
+          start = i + 1;
+        }
+        off += body.length;
+        if (body.length <= 1 || body[body.length - 2] === 0) return names;
+      }
+    }
+    throw new XsError('EAGAIN', 'directory_part', path);
   }
 
   /** libxl__xs_mknod: an empty node with these perms. */
