@@ -12,8 +12,9 @@
 //   1. its microtask queue is drained (jobs the last run left: they belong to
 //      the finished machine), then
 //   2. scrubbed: every global the loader or the guest added is deleted, and
-//      what the prelude or the runtime replaced (Date, Math.random,
-//      Date.prototype.constructor, console) is put back, and RegExp's legacy statics
+//      what the prelude or the runtime replaced (Date, Math.random, console)
+//      is put back, and Date.prototype.constructor too (the prelude no longer
+//      stores it, the scale fix; a guest may), and RegExp's legacy statics
 //      ($1…, lastMatch, input: realm state no property holds) are reset by a
 //      match of the empty string;
 //   3. verified: every object reachable from the global object (each builtin,
@@ -42,7 +43,7 @@ import vm from 'node:vm';
 
 export interface Realm {
   readonly ctx: vm.Context;
-  /** The realm's own `Date`, `Math.random` and `Date.prototype.constructor`, before the prelude replaced them. */
+  /** The realm's own `Date` and `Math.random`, before the prelude replaced them (`date` also restores `Date.prototype.constructor`). */
   readonly date: unknown;
   readonly random: unknown;
   /** The global object's own properties as created (the runtime replaces `console`, the prelude `Date`). */
