@@ -30,8 +30,8 @@ import { makeDriver } from './driver.ts';
 const S = 1e9;
 const MS = 1e6;
 /** How much the frontend does before the stall: frames through vif1.0 (one per ms), bios completed (depth 4). */
-const WORK_FRAMES = 16;
-const WORK_BIOS = 64;
+const WORK_FRAMES = 4;
+const WORK_BIOS = 16;
 
 export const STALL_STEPS = ['boot', 'create', 'stall', 'destroy', 'zombie', 'stuck-thread', 'create-next', 'workaround', 'drained', 'after'] as const;
 
