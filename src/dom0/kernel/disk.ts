@@ -19,16 +19,55 @@ import type { Sim } from '../../sim/index.ts';
 
 export const SECTOR = 512;
 
+/**
+ * A `mem:` disk's bytes, allocated a chunk at a time on first write (a sparse
+ * file): a 16 MiB disk that sees a few hundred writes costs those chunks, not
+ * 16 MiB zeroed at every domain create. Unwritten bytes read as zeros.
+ */
+class SparseMemory {
+  static readonly CHUNK = 64 << 10;
+  private readonly chunks = new Map<number, Uint8Array>();
+
+  constructor(readonly length: number) {}
+
+  read(off: number, out: Uint8Array): void {
+    for (let done = 0; done < out.length; ) {
+      const at = off + done;
+      const c = Math.floor(at / SparseMemory.CHUNK);
+      const within = at - c * SparseMemory.CHUNK;
+      const n = Math.min(out.length - done, SparseMemory.CHUNK - within);
+      const chunk = this.chunks.get(c);
+      if (chunk) out.set(chunk.subarray(within, within + n), done);
+      else out.fill(0, done, done + n);
+      done += n;
+    }
+  }
+
+  write(off: number, data: Uint8Array): void {
+    if (off + data.length > this.length) throw new RangeError(`write past the end of a ${this.length}-byte disk`);
+    for (let done = 0; done < data.length; ) {
+      const at = off + done;
+      const c = Math.floor(at / SparseMemory.CHUNK);
+      const within = at - c * SparseMemory.CHUNK;
+      const n = Math.min(data.length - done, SparseMemory.CHUNK - within);
+      let chunk = this.chunks.get(c);
+      if (!chunk) this.chunks.set(c, (chunk = new Uint8Array(SparseMemory.CHUNK)));
+      chunk.set(data.subarray(done, done + n), within);
+      done += n;
+    }
+  }
+}
+
 export class DiskImage {
   readonly sectors: number;
-  private mem: Uint8Array | undefined;
+  private mem: SparseMemory | undefined;
   private fd: number | undefined;
 
   /** `path`: a file (opened read-write unless readonly), or `mem:<MiB>` for an in-memory disk. */
   constructor(readonly path: string, readonly readonly = false) {
     const m = /^mem:(\d+)$/.exec(path);
     if (m) {
-      this.mem = new Uint8Array(Number(m[1]) << 20);
+      this.mem = new SparseMemory(Number(m[1]) << 20);
       this.sectors = this.mem.length / SECTOR;
       return;
     }
@@ -37,12 +76,15 @@ export class DiskImage {
   }
 
   read(sector: number, out: Uint8Array): void {
-    if (this.mem) out.set(this.mem.subarray(sector * SECTOR, sector * SECTOR + out.length));
-    else fs.readSync(this.fd!, out, 0, out.length, sector * SECTOR);
+    if (this.mem) {
+      // As the whole-disk array's subarray did: past the end, `out` keeps its bytes.
+      const off = sector * SECTOR;
+      this.mem.read(off, out.subarray(0, Math.max(0, Math.min(out.length, this.mem.length - off))));
+    } else fs.readSync(this.fd!, out, 0, out.length, sector * SECTOR);
   }
 
   write(sector: number, data: Uint8Array): void {
-    if (this.mem) this.mem.set(data, sector * SECTOR);
+    if (this.mem) this.mem.write(sector * SECTOR, data);
     else fs.writeSync(this.fd!, data, 0, data.length, sector * SECTOR);
   }
 

@@ -29,6 +29,9 @@ import { makeDriver } from './driver.ts';
 
 const S = 1e9;
 const MS = 1e6;
+/** How much the frontend does before the stall: frames through vif1.0 (one per ms), bios completed (depth 4). */
+const WORK_FRAMES = 4;
+const WORK_BIOS = 16;
 
 export const STALL_STEPS = ['boot', 'create', 'stall', 'destroy', 'zombie', 'stuck-thread', 'create-next', 'workaround', 'drained', 'after'] as const;
 
@@ -104,11 +107,18 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
   const feKernel = backend === 'netback' ? kernels.netfront : kernels.blkfront;
   await host.buildKernelFile(feKernel);
   await host.buildKernelFile(kernels.next);
-  const { tr, xl, sh, stop, runFor, runUntil } = makeDriver(host, opts);
+  const { tr, xl, sh, stop, runFor, runUntil: runUntilSliced } = makeDriver(host, opts);
+  // Conditions are looked at every 1 ms of virtual time, not the driver's 10:
+  // the frontends run flat out (a frame per ms, bios as fast as the disk
+  // answers), so every slice past the condition is work nobody looks at.
+  const runUntil = (cond: () => boolean, limitNs: number) => runUntilSliced(cond, limitNs, { sliceNs: 1 * MS });
   const bePath = backend === 'netback' ? '/local/domain/0/backend/vif/1/0' : '/local/domain/0/backend/vbd/1/51712';
+  // The operator's look at a backend's state, polled every slice: a peek at
+  // xenstored's tree, not a xenstore-read process (one would be a dom0 task
+  // in the schedule at every poll, and the polls are not part of the system).
   const beState = (p: string) => {
-    const r = host.xenstoreRead(`${p}/state`);
-    return r.code === 0 ? Number(r.stdout.trim()) : -1;
+    const node = host.xsd.store.get(`${p}/state`);
+    return node ? Number(new TextDecoder().decode(node.value)) : -1;
   };
   const stuckName = mode === 'single' ? 'xenwatch' : 'xen-mtwatch-1';
   const stuckThread = () => k.kthreads.list().find((t) => t.fullName === stuckName);
@@ -131,14 +141,20 @@ async function runStall(opts: ScenarioOptions, kernels: StallKernels): Promise<S
     tr.check('xl create succeeds', c1.code === 0, c1.stderr);
     const connected = runUntil(() => beState(bePath) === XenbusState.Connected, 5 * S);
     tr.check('backend reaches Connected (4)', connected, `state ${beState(bePath)}`);
-    runFor(200 * MS);
+    // Until the frontend's traffic has gone through the backend (the stall
+    // needs a backend with work in hand, not a given amount of it): waiting
+    // for the condition instead of a fixed 200 ms keeps the run short, the
+    // frontends keep the backend as busy as the disk or the vif allows.
+    tr.check(fault.workName, runUntil(fault.working, 200 * MS), fault.detail());
     xl(`console ${backend === 'netback' ? 'netfront-1' : 'blkfront-1'}`);
     fault.traffic(tr);
     stop('create');
 
     tr.step('stall', fault.title);
     fault.inject(tr);
-    runFor(500 * MS);
+    // The fault shows at the backend's next request (netback: the next frame
+    // the NIC keeps); nothing after that changes what destroy runs into.
+    runUntil(fault.stalled, 500 * MS);
     fault.show(tr);
     tr.check(fault.checkName, fault.stalled(), fault.detail());
     stop('stall');
@@ -246,6 +262,9 @@ interface Fault {
   title: string;
   fixTitle: string;
   checkName: string;
+  workName: string;
+  /** The frontend's traffic has reached the backend (enough to stall it). */
+  working(): boolean;
   traffic(tr: Transcript): void;
   inject(tr: Transcript): void;
   show(tr: Transcript): void;
@@ -262,6 +281,8 @@ function stallFault(host: Machine, backend: Backend): Fault {
       title: 'the NIC keeps one zerocopy skb from vif1.0 (the xwstall hook)',
       fixTitle: 'the 2016 workaround: ifconfig eth0 down; ifconfig eth0 up',
       checkName: 'one skb held, inflight > 0',
+      workName: `vif1.0 has sent ${WORK_FRAMES} frames`,
+      working: () => (k.netback.vifs.get('vif1.0')?.stats.tx_packets ?? 0) >= WORK_FRAMES,
       traffic: (tr) => sh(tr, 'ethtool -S vif1.0', k.ethtool('vif1.0') ?? 'no such device\n'),
       inject: (tr) => {
         k.nic.hold('vif1.0');
@@ -292,6 +313,8 @@ function stallFault(host: Machine, backend: Backend): Fault {
       title: 'the disk under blkback stops answering (a hung NFS/iSCSI store): I/O stays in flight',
       fixTitle: 'the backing store comes back: the held bios complete',
       checkName: 'bios in flight, none completing',
+      workName: `blkback has completed ${WORK_BIOS} bios`,
+      working: () => k.blkback.queue.completed >= WORK_BIOS,
       traffic: (tr) => sh(tr, 'cat /sys/block/loop0/inflight  # blkback', stats()),
       inject: (tr) => {
         k.blkback.queue.stall();
@@ -310,6 +333,8 @@ function stallFault(host: Machine, backend: Backend): Fault {
     title: 'the block layer keeps a reference on a page of a persistent grant (page_count > 1)',
     fixTitle: 'the block layer drops its page reference: the unmap retry succeeds',
     checkName: 'a persistent grant page is held',
+    workName: `blkback has completed ${WORK_BIOS} bios over persistent grants`,
+    working: () => k.blkback.queue.completed >= WORK_BIOS && pgnts() > 0,
     traffic: (tr) => sh(tr, 'cat /sys/block/loop0/inflight  # blkback', stats()),
     inject: (tr) => {
       k.blkback.holdPersistentGrant();
