@@ -52,7 +52,8 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   await rate({ target: 'kernels/ring.ts', variant: 'fixed', workload: 'default', strategy: 'random', params: {} }, 5, 1);
   const pctSpec: Spec = { target: 'kernels/ring.ts', variant: 'fixed', workload: 'default', strategy: 'pct', params: {} };
   pctSpec.params = { depth: 3, expectedSteps: await measureExpectedSteps(ring, pctSpec, 1) };
-  for (const spec of [{ ...pctSpec, strategy: 'random', params: {} } as Spec, pctSpec]) {
+  const posSpec: Spec = { ...pctSpec, strategy: 'pos', params: {} };
+  for (const spec of [{ ...pctSpec, strategy: 'random', params: {} } as Spec, pctSpec, posSpec]) {
     const xs: number[] = [];
     for (let i = 0; i < reps; i++) xs.push(await rate(spec, n, 1 + i * n));
     rows.push({
