@@ -31,28 +31,30 @@ class SparseMemory {
   constructor(readonly length: number) {}
 
   read(off: number, out: Uint8Array): void {
-    for (let done = 0; done < out.length; ) {
-      const at = off + done;
-      const c = Math.floor(at / SparseMemory.CHUNK);
-      const within = at - c * SparseMemory.CHUNK;
-      const n = Math.min(out.length - done, SparseMemory.CHUNK - within);
+    this.spans(off, out.length, (c, within, done, n) => {
       const chunk = this.chunks.get(c);
       if (chunk) out.set(chunk.subarray(within, within + n), done);
       else out.fill(0, done, done + n);
-      done += n;
-    }
+    });
   }
 
   write(off: number, data: Uint8Array): void {
     if (off + data.length > this.length) throw new RangeError(`write past the end of a ${this.length}-byte disk`);
-    for (let done = 0; done < data.length; ) {
-      const at = off + done;
-      const c = Math.floor(at / SparseMemory.CHUNK);
-      const within = at - c * SparseMemory.CHUNK;
-      const n = Math.min(data.length - done, SparseMemory.CHUNK - within);
+    this.spans(off, data.length, (c, within, done, n) => {
       let chunk = this.chunks.get(c);
       if (!chunk) this.chunks.set(c, (chunk = new Uint8Array(SparseMemory.CHUNK)));
       chunk.set(data.subarray(done, done + n), within);
+    });
+  }
+
+  /** Splits [off, off+len) at chunk boundaries: chunk index, offset in it, offset in the caller's buffer, length. */
+  private spans(off: number, len: number, fn: (c: number, within: number, done: number, n: number) => void): void {
+    for (let done = 0; done < len; ) {
+      const at = off + done;
+      const c = Math.floor(at / SparseMemory.CHUNK);
+      const within = at - c * SparseMemory.CHUNK;
+      const n = Math.min(len - done, SparseMemory.CHUNK - within);
+      fn(c, within, done, n);
       done += n;
     }
   }
