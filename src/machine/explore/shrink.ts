@@ -11,6 +11,15 @@
 // replayed it: a deviation whose decision no longer exists, or whose answer
 // is out of range there, has become a default answer and is gone.
 //
+// Before ddmin, two cheap steps that usually leave it nothing to do (a
+// random schedule of missed-event carries ~100 deviations, and ddmin then
+// the one-deviation search spent up to ~1,400 runs on one): the deviations
+// after the failure are cut (a binary search for the shortest prefix that
+// still fails: ~log2 n runs), then the one-deviation search (below) runs on
+// the last two deviations of that prefix with a small budget (the bugs here
+// are depth 1, and the deviation that ends the shortest failing prefix is
+// the one the failure needed, at its own or a nearby occurrence).
+//
 // The result is 1-minimal: the last pass re-ran the target with each single
 // remaining deviation removed, and every one of those runs passed (or failed
 // differently). That is what "dropping any one remaining preemption makes the
@@ -46,6 +55,8 @@ export interface ShrinkOptions {
   maxRuns?: number;
   /** After ddmin, look for one deviation alone at another occurrence (default true; see oneDeviation). */
   oneDeviation?: boolean;
+  /** Before ddmin, cut to the shortest failing prefix and try its last deviations alone (default true; see probe). */
+  probe?: boolean;
 }
 
 export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOptions = {}): Promise<ShrinkResult> {
@@ -65,6 +76,11 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
   const first = await attempt(input.deviations);
   if (!first) throw new Error(`shrink: the schedule does not fail with '${input.signature}' when replayed (nondeterminism?)`);
   let cur: Deviation[] = first.deviations.slice();
+  if (opts.probe ?? true) {
+    const p = await probe(target, input, cur, attempt, () => runs < ddminRuns);
+    runs += p.runs; // the one-deviation search's default run (the attempts counted themselves)
+    if (p.best) cur = p.best.deviations.slice();
+  }
   let n = 2;
   for (;;) {
     if (cur.length === 0) {
@@ -125,6 +141,43 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
   const final = await replay(target, input.spec, input.seed, input.load, cur, true);
   runs++;
   return { deviations: cur, final, runs, from: input.deviations.length, minimal };
+}
+
+/** The probe's one-deviation search: the shortest failing prefix's last deviations, and a bound on its runs. */
+const PROBE_LAST = 2;
+const PROBE_RUNS = 60;
+
+/**
+ * The shortest failing prefix of `cur` (binary search: a prefix is kept only
+ * when its run failed with the signature, so the answer fails even where
+ * failing is not monotone in the prefix length), then the one-deviation
+ * search (below) over its last PROBE_LAST deviations, in at most PROBE_RUNS
+ * runs. Returns the smallest failing run found, or undefined when no
+ * candidate failed.
+ */
+async function probe(
+  target: Target,
+  input: ShrinkInput,
+  cur: readonly Deviation[],
+  attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
+  budgetLeft: () => boolean,
+): Promise<{ best: Replayed | undefined; runs: number }> {
+  let best: Replayed | undefined;
+  let lo = 0;
+  let hi = cur.length;
+  let prefix = cur;
+  while (hi - lo > 1 && budgetLeft()) {
+    const mid = (lo + hi) >> 1;
+    const r = await attempt(cur.slice(0, mid));
+    if (r) {
+      hi = mid;
+      best = r;
+      prefix = cur.slice(0, mid);
+    } else lo = mid;
+  }
+  if (prefix.length <= 1 || !budgetLeft()) return { best, runs: 0 };
+  const one = await oneDeviation(target, input, prefix.slice(-PROBE_LAST), PROBE_RUNS, attempt);
+  return { best: one ?? best, runs: 1 };
 }
 
 /** Bound on the runs of the one-deviation search (missed-event ping-flood: ~80 ms a run). */
