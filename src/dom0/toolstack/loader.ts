@@ -30,7 +30,7 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
-import { acquireRealm, dropRealm, releaseRealm } from './realm_pool.ts';
+import { acquireRealm, dropRealm, realmStats, releaseRealm } from './realm_pool.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
@@ -167,9 +167,14 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     release() {
       if (released) return;
       released = true;
-      // Not a crashed guest's realm, nor one whose runtime saw native promises (continuations may be queued): dropped.
+      // A guest whose runtime saw native promises may have left jobs queued:
+      // drained first, under a bound (see drainBounded); one that keeps
+      // queueing is forgotten, its context never entered again. (When the
+      // flags say none was seen, releaseRealm's drain finds nothing to run.)
       const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
-      if (k.crashed === undefined && flags !== undefined && flags.seen === false) releaseRealm(realm);
+      if (flags?.seen !== false && !drainBounded(ctx)) return forgetRealm(ctx);
+      // A crashed guest's realm is dropped (a throw or a terminated script may have stopped it anywhere).
+      if (k.crashed === undefined) releaseRealm(realm);
       else dropRealm(realm);
     },
   };
@@ -303,6 +308,54 @@ function ignoreBudgetRejections(): void {
 
 /** Runs nothing: returning from it drains the context's microtask queue (microtaskMode 'afterEvaluate'). Compiled once: a Script is not bound to a context. */
 const drainScript = new vm.Script('void 0');
+
+/** Wall-clock bound on the drain of a finished guest's microtask queue, ms. */
+export const RELEASE_DRAIN_MS = 250;
+
+/**
+ * Drain a finished guest's microtask queue, within RELEASE_DRAIN_MS; false if
+ * it did not empty. Why a realm whose runtime saw native promises can be
+ * pooled once its queue is empty (realm_pool.ts then scrubs and verifies the
+ * graph):
+ *   - its jobs are drained here, before anything of the next run exists;
+ *   - what stays suspended (an `await` on a guest Lwt the run never resolved,
+ *     the kernel's `await stop`) waits on guest objects no longer reachable
+ *     from the scrubbed globals: only the old guest could resolve them, and
+ *     every entry into it is a no-op after release(). No host promise ever
+ *     reaches a guest (the doors are synchronous), so the host cannot resolve
+ *     one later either; the guest's timers are its own heap on the virtual
+ *     clock, run from its main loop, never host timers;
+ *   - a job that queues another forever would keep the drain from returning:
+ *     the step budget does not bound it (a cycle of builtins, e.g. a bound
+ *     `Promise.prototype.then` fed with itself, runs no guest code), so the
+ *     bound is vm's timeout, which covers the microtasks of an 'afterEvaluate'
+ *     realm. A wall-clock bound decides only whether the realm is pooled, and
+ *     a pooled realm runs the next schedule as a fresh one would: outcomes do
+ *     not depend on it;
+ *   - FinalizationRegistry callbacks run whenever the host's GC decides, and
+ *     could run old guest code in a reused realm; a guest that uses them is
+ *     not deterministic in a fresh realm either (no kernel here does).
+ * The timeout costs a watchdog thread (~0.1 ms), against ~1 ms for a context.
+ */
+function drainBounded(ctx: vm.Context): boolean {
+  try {
+    drainScript.runInContext(ctx, { timeout: RELEASE_DRAIN_MS });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A realm whose queue did not empty: never entered again (each run of a
+ * script in it would resume the jobs). Only what was set on the context
+ * object from outside, or as a plain global from inside, is deleted (the
+ * runtime's entries, which hold the machine), from the host side.
+ */
+function forgetRealm(ctx: vm.Context): void {
+  realmStats.dropped++;
+  for (const key of Reflect.ownKeys(ctx)) Reflect.deleteProperty(ctx, key);
+}
 
 /** `__xenode_entry_N.resume()` per vCPU slot (a Script is not bound to a context). */
 const resumeScripts: Record<string, vm.Script> = {};
