@@ -168,11 +168,19 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
       if (released) return;
       released = true;
       // A guest whose runtime saw native promises may have left jobs queued:
-      // drained first, under a bound (see drainBounded); one that keeps
-      // queueing is forgotten, its context never entered again. (When the
-      // flags say none was seen, releaseRealm's drain finds nothing to run.)
+      // drained first, under a bound (see "Releasing a realm" below). (When
+      // the flags say none was seen, releaseRealm's drain finds nothing to run.)
       const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
-      if (flags?.seen !== false && !drainBounded(ctx)) return forgetRealm(ctx);
+      if (flags?.seen !== false) {
+        if (cell === undefined) {
+          if (!drainWithin(ctx, RELEASE_DRAIN_MS)) return forgetRealm(ctx);
+        } else {
+          cell[0] = budget;
+          drain();
+          // The jobs ran out of steps: a guest that keeps queueing (its queue is empty now, all the same).
+          if (cell[0]! < 0) return dropRealm(realm);
+        }
+      }
       // A crashed guest's realm is dropped (a throw or a terminated script may have stopped it anywhere).
       if (k.crashed === undefined) releaseRealm(realm);
       else dropRealm(realm);
@@ -309,37 +317,39 @@ function ignoreBudgetRejections(): void {
 /** Runs nothing: returning from it drains the context's microtask queue (microtaskMode 'afterEvaluate'). Compiled once: a Script is not bound to a context. */
 const drainScript = new vm.Script('void 0');
 
-/** Wall-clock bound on the drain of a finished guest's microtask queue, ms. */
+// Releasing a realm whose runtime saw native promises. It can be pooled once
+// its microtask queue is empty (realm_pool.ts then scrubs and verifies the
+// object graph), because nothing else of the finished run can run in it:
+//   - what stays suspended (an `await` on a guest Lwt the run never resolved,
+//     the kernel's `await stop`) waits on guest objects no longer reachable
+//     from the scrubbed globals: only the old guest could resolve them, and
+//     every entry into it is a no-op after release(). No host promise ever
+//     reaches a guest (the doors are synchronous), so the host cannot resolve
+//     one later either; the guest's timers are its own heap on the virtual
+//     clock, run from its main loop, never host timers;
+//   - the jobs still queued are run by the drain in release(), before
+//     anything of the next run exists (as dropRealm's scrub ran them before);
+//   - FinalizationRegistry callbacks run whenever the host's GC decides, and
+//     could run old guest code in a reused realm; a guest that uses them is
+//     not deterministic in a fresh realm either (no kernel here does).
+// That drain is bounded as every slice is: by the step budget, refilled
+// first, so a guest whose jobs queue more jobs forever runs out of steps
+// (every check then throws, its jobs end) and its realm is dropped; where it
+// stops is a step count, not a wall-clock time. A bundle without the budget
+// is drained under vm's timeout instead (it covers the microtasks of an
+// 'afterEvaluate' realm, but costs a watchdog thread, ~0.1 ms CPU and more
+// wall time on a loaded host) and forgotten if its queue did not empty. What
+// neither bounds, here as in every drain during the run: a cycle of builtins
+// alone (a bound `Promise.prototype.then` fed with itself), which runs no
+// guest code.
+
+/** Wall-clock bound on the release drain of a bundle without the step budget, ms. */
 export const RELEASE_DRAIN_MS = 250;
 
-/**
- * Drain a finished guest's microtask queue, within RELEASE_DRAIN_MS; false if
- * it did not empty. Why a realm whose runtime saw native promises can be
- * pooled once its queue is empty (realm_pool.ts then scrubs and verifies the
- * graph):
- *   - its jobs are drained here, before anything of the next run exists;
- *   - what stays suspended (an `await` on a guest Lwt the run never resolved,
- *     the kernel's `await stop`) waits on guest objects no longer reachable
- *     from the scrubbed globals: only the old guest could resolve them, and
- *     every entry into it is a no-op after release(). No host promise ever
- *     reaches a guest (the doors are synchronous), so the host cannot resolve
- *     one later either; the guest's timers are its own heap on the virtual
- *     clock, run from its main loop, never host timers;
- *   - a job that queues another forever would keep the drain from returning:
- *     the step budget does not bound it (a cycle of builtins, e.g. a bound
- *     `Promise.prototype.then` fed with itself, runs no guest code), so the
- *     bound is vm's timeout, which covers the microtasks of an 'afterEvaluate'
- *     realm. A wall-clock bound decides only whether the realm is pooled, and
- *     a pooled realm runs the next schedule as a fresh one would: outcomes do
- *     not depend on it;
- *   - FinalizationRegistry callbacks run whenever the host's GC decides, and
- *     could run old guest code in a reused realm; a guest that uses them is
- *     not deterministic in a fresh realm either (no kernel here does).
- * The timeout costs a watchdog thread (~0.1 ms), against ~1 ms for a context.
- */
-function drainBounded(ctx: vm.Context): boolean {
+/** Drain `ctx`'s microtask queue within `ms`; false if it did not empty. */
+function drainWithin(ctx: vm.Context, ms: number): boolean {
   try {
-    drainScript.runInContext(ctx, { timeout: RELEASE_DRAIN_MS });
+    drainScript.runInContext(ctx, { timeout: ms });
     return true;
   } catch {
     return false;
