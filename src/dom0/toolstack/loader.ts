@@ -339,9 +339,9 @@ const drainScript = new vm.Script('void 0');
 // is drained under vm's timeout instead (it covers the microtasks of an
 // 'afterEvaluate' realm, but costs a watchdog thread, ~0.1 ms CPU and more
 // wall time on a loaded host) and forgotten if its queue did not empty. What
-// neither bounds, here as in every drain during the run: a cycle of builtins
-// alone (a bound `Promise.prototype.then` fed with itself), which runs no
-// guest code.
+// the budget does not bound, here as in every drain during the run: a cycle
+// of builtins alone (a bound `Promise.prototype.then` fed with itself), which
+// runs no guest code.
 
 /** Wall-clock bound on the release drain of a bundle without the step budget, ms. */
 export const RELEASE_DRAIN_MS = 250;
