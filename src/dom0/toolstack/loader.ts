@@ -30,7 +30,8 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
-import { acquireRealm, dropRealm, realmStats, releaseRealm } from './realm_pool.ts';
+import { acquireRealm } from './realm_pool.ts';
+import { releaseGuestRealm } from './realm_release.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
@@ -96,7 +97,7 @@ export interface LoadedKernel {
   drain(): void;
   /** `text` with every `<name>.js:L:C` of this bundle replaced by its .ts position (unchanged without a source map). */
   mapStack(text: string): string;
-  /** The run is over: the realm goes back to the pool if it scrubs back to a fresh one (realm_pool.ts); entries do nothing after. */
+  /** The run is over: its microtasks drained (bounded), the realm goes back to the pool if it scrubs back to a fresh one (realm_release.ts, realm_pool.ts); entries do nothing after. */
   release(): void;
 }
 
@@ -167,23 +168,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     release() {
       if (released) return;
       released = true;
-      // A guest whose runtime saw native promises may have left jobs queued:
-      // drained first, under a bound (see "Releasing a realm" below). (When
-      // the flags say none was seen, releaseRealm's drain finds nothing to run.)
-      const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
-      if (flags?.seen !== false) {
-        if (cell === undefined) {
-          if (!drainWithin(ctx, RELEASE_DRAIN_MS)) return forgetRealm(ctx);
-        } else {
-          cell[0] = budget;
-          drain();
-          // The jobs ran out of steps: a guest that keeps queueing (its queue is empty now, all the same).
-          if (cell[0]! < 0) return dropRealm(realm);
-        }
-      }
-      // A crashed guest's realm is dropped (a throw or a terminated script may have stopped it anywhere).
-      if (k.crashed === undefined) releaseRealm(realm);
-      else dropRealm(realm);
+      releaseGuestRealm({ realm, crashed: k.crashed !== undefined, cell, budget, drain });
     },
   };
   const crash = (e: unknown) => {
@@ -316,56 +301,6 @@ function ignoreBudgetRejections(): void {
 
 /** Runs nothing: returning from it drains the context's microtask queue (microtaskMode 'afterEvaluate'). Compiled once: a Script is not bound to a context. */
 const drainScript = new vm.Script('void 0');
-
-// Releasing a realm whose runtime saw native promises. It can be pooled once
-// its microtask queue is empty (realm_pool.ts then scrubs and verifies the
-// object graph), because nothing else of the finished run can run in it:
-//   - what stays suspended (an `await` on a guest Lwt the run never resolved,
-//     the kernel's `await stop`) waits on guest objects no longer reachable
-//     from the scrubbed globals: only the old guest could resolve them, and
-//     every entry into it is a no-op after release(). No host promise ever
-//     reaches a guest (the doors are synchronous), so the host cannot resolve
-//     one later either; the guest's timers are its own heap on the virtual
-//     clock, run from its main loop, never host timers;
-//   - the jobs still queued are run by the drain in release(), before
-//     anything of the next run exists (as dropRealm's scrub ran them before);
-//   - FinalizationRegistry callbacks run whenever the host's GC decides, and
-//     could run old guest code in a reused realm; a guest that uses them is
-//     not deterministic in a fresh realm either (no kernel here does).
-// That drain is bounded as every slice is: by the step budget, refilled
-// first, so a guest whose jobs queue more jobs forever runs out of steps
-// (every check then throws, its jobs end) and its realm is dropped; where it
-// stops is a step count, not a wall-clock time. A bundle without the budget
-// is drained under vm's timeout instead (it covers the microtasks of an
-// 'afterEvaluate' realm, but costs a watchdog thread, ~0.1 ms CPU and more
-// wall time on a loaded host) and forgotten if its queue did not empty. What
-// the budget does not bound, here as in every drain during the run: a cycle
-// of builtins alone (a bound `Promise.prototype.then` fed with itself), which
-// runs no guest code.
-
-/** Wall-clock bound on the release drain of a bundle without the step budget, ms. */
-export const RELEASE_DRAIN_MS = 250;
-
-/** Drain `ctx`'s microtask queue within `ms`; false if it did not empty. */
-function drainWithin(ctx: vm.Context, ms: number): boolean {
-  try {
-    drainScript.runInContext(ctx, { timeout: ms });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A realm whose queue did not empty: never entered again (each run of a
- * script in it would resume the jobs). Only what was set on the context
- * object from outside, or as a plain global from inside, is deleted (the
- * runtime's entries, which hold the machine), from the host side.
- */
-function forgetRealm(ctx: vm.Context): void {
-  realmStats.dropped++;
-  for (const key of Reflect.ownKeys(ctx)) Reflect.deleteProperty(ctx, key);
-}
 
 /** `__xenode_entry_N.resume()` per vCPU slot (a Script is not bound to a context). */
 const resumeScripts: Record<string, vm.Script> = {};

@@ -1,4 +1,4 @@
-// loader.ts release(): a guest whose runtime saw native promises goes back to
+// loader.ts release() (realm_release.ts): a guest whose runtime saw native promises goes back to
 // the realm pool once its microtask queue is drained (the next run in that
 // realm sees nothing of it); one whose jobs keep queueing jobs is stopped by
 // the step budget (a bundle without it: by the drain's timeout) and its realm
@@ -7,7 +7,8 @@ import vm from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { GuestDoors } from '../../../src/abi/doors.ts';
-import { loadKernel, RELEASE_DRAIN_MS } from '../../../src/dom0/toolstack/loader.ts';
+import { loadKernel } from '../../../src/dom0/toolstack/loader.ts';
+import { RELEASE_DRAIN_MS } from '../../../src/dom0/toolstack/realm_release.ts';
 import { insertBudget } from '../../../src/machine/budget.ts';
 import { acquireRealm, realmStats, releaseRealm, setRealmPooling } from '../../../src/dom0/toolstack/realm_pool.ts';
 
