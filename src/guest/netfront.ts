@@ -99,7 +99,9 @@ export class Netfront {
     this.rxRing = this.page();
     this.tx = FrontRing.init(Memory.frame(this.txRing.gpfn), NETIF_TX_ENTRY, Memory.point);
     this.rx = FrontRing.init(Memory.frame(this.rxRing.gpfn), NETIF_RX_ENTRY, Memory.point);
-    this.txFreeIds = Array.from({ length: this.tx.nr_ents }, (_, i) => this.tx!.nr_ents - 1 - i);
+    const ids: number[] = [];
+    for (let i = this.tx.nr_ents - 1; i >= 0; i--) ids.push(i);
+    this.txFreeIds = ids;
     this.port = Eventchn.alloc_unbound(this.backendId);
     for (let id = 0; id < this.nrRx; id++) this.postRx(id);
     // Publish them now (Mini-OS netfront.c: init_rx_buffers pushes before

@@ -13,6 +13,13 @@
 // Pure code with no imports: dom0 and the guest runtime both use it.
 
 export const SLAB_BYTES = 64 * 1024;
+/**
+ * The first slab's size; each next one is twice the last, up to SLAB_BYTES.
+ * Most owners (a guest's netfront, a short explore schedule) carve a handful
+ * of frames in their life: a full slab each, zeroed and counted as external
+ * memory, was the guest runtime's costliest allocation per schedule.
+ */
+export const FIRST_SLAB_BYTES = 4 * 1024;
 
 export class Slab {
   private buf = new ArrayBuffer(0);
@@ -22,7 +29,9 @@ export class Slab {
   alloc(n: number): Uint8Array {
     if (n > SLAB_BYTES / 4) return new Uint8Array(n);
     if (this.off + n > this.buf.byteLength) {
-      this.buf = new ArrayBuffer(SLAB_BYTES);
+      let size = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.buf.byteLength * 2));
+      while (size < n) size *= 2;
+      this.buf = new ArrayBuffer(size);
       this.off = 0;
     }
     const v = new Uint8Array(this.buf, this.off, n);

@@ -97,7 +97,8 @@ export class Xenbus {
     const req = this.pending.get(m.reqId);
     if (!req) return; // a reply nobody waits for (cannot happen with unique ids)
     this.pending.delete(m.reqId);
-    req.reply = { ...m, payload: m.payload.slice() };
+    // The payload views `frame`, our own copy (onMessage), which nothing else holds or writes.
+    req.reply = m;
     this.replies++;
     req.wq.wakeAll();
   }
@@ -116,18 +117,29 @@ export class Xenbus {
 
   /** xs_talkv(): send one request, sleep (D) until its reply; XS_ERROR throws. */
   *talk(type: number, opName: string, payload: Uint8Array, tx: XbtT = XBT_NIL, path = ''): Co<XsMessage> {
+    const r = yield* this.talkRaw(type, payload, tx);
+    if (r.type === XS_ERROR) throw this.error(r, opName, path);
+    return r;
+  }
+
+  /**
+   * talk() without the throw: the reply as it came, XS_ERROR included. The
+   * *_opt readers take it, so an absent key (ENOENT, routine while a backend
+   * probes optional features) costs no XenbusError, whose stack capture
+   * through the sim coroutines' frames cost more than the round trip.
+   */
+  private *talkRaw(type: number, payload: Uint8Array, tx: XbtT): Co<XsMessage> {
     // xs_request_id: unique among requests in flight (u32 wrap is harmless).
     const id = (this.reqId = (this.reqId + 1) >>> 0);
     const req: PendingReq = { reply: undefined, wq: new WaitQueue() };
     this.pending.set(id, req);
     this.conn.send(encodeMessage(type, id, tx, payload));
     yield* call('read_reply', waitEvent(req.wq, () => req.reply !== undefined, 'D'));
-    const r = req.reply!;
-    if (r.type === XS_ERROR) {
-      const name = splitStrings(r.payload)?.[0] ?? text(r.payload);
-      throw new XenbusError(name, opName, path);
-    }
-    return r;
+    return req.reply!;
+  }
+
+  private error(r: XsMessage, opName: string, path: string): XenbusError {
+    return new XenbusError(splitStrings(r.payload)?.[0] ?? text(r.payload), opName, path);
   }
 
   private static args(...parts: string[]): Uint8Array {
@@ -140,14 +152,10 @@ export class Xenbus {
     return text(r.payload);
   }
 
-  /** xs_read that answers undefined instead of throwing (xenbus_exists / optional keys). */
+  /** xs_read that answers undefined instead of throwing (xenbus_exists / optional keys): any XS_ERROR reply. */
   *xs_read_opt(path: string, tx: XbtT = XBT_NIL): Co<string | undefined> {
-    try {
-      return yield* this.xs_read(path, tx);
-    } catch (e) {
-      if (e instanceof XenbusError) return undefined;
-      throw e;
-    }
+    const r = yield* call('xs_read', this.talkRaw(XS_READ, Xenbus.args(path), tx));
+    return r.type === XS_ERROR ? undefined : text(r.payload);
   }
 
   *xs_write(path: string, value: string, tx: XbtT = XBT_NIL): Co {
@@ -167,14 +175,10 @@ export class Xenbus {
     return splitStrings(r.payload) ?? [];
   }
 
-  /** xs_directory that answers [] for a missing node. */
+  /** xs_directory that answers [] for a missing node (any XS_ERROR reply). */
   *xs_directory_opt(path: string, tx: XbtT = XBT_NIL): Co<string[]> {
-    try {
-      return yield* this.xs_directory(path, tx);
-    } catch (e) {
-      if (e instanceof XenbusError) return [];
-      throw e;
-    }
+    const r = yield* call('xs_directory', this.talkRaw(XS_DIRECTORY, Xenbus.args(path), tx));
+    return r.type === XS_ERROR ? [] : (splitStrings(r.payload) ?? []);
   }
 
   *xs_transaction_start(): Co<XbtT> {

@@ -30,7 +30,8 @@ import { SourceMap } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { GuestDoors, GuestEntry } from '../../abi/doors.ts';
-import { acquireRealm, dropRealm, releaseRealm } from './realm_pool.ts';
+import { acquireRealm } from './realm_pool.ts';
+import { releaseGuestRealm } from './realm_release.ts';
 
 /** Wall clock at system time 0: the day of the xen-devel report (2020-06-15T00:00:00Z). */
 export const DEFAULT_WALL_EPOCH_NS = Date.UTC(2020, 5, 15) * 1e6;
@@ -96,7 +97,7 @@ export interface LoadedKernel {
   drain(): void;
   /** `text` with every `<name>.js:L:C` of this bundle replaced by its .ts position (unchanged without a source map). */
   mapStack(text: string): string;
-  /** The run is over: the realm goes back to the pool if it scrubs back to a fresh one (realm_pool.ts); entries do nothing after. */
+  /** The run is over: its microtasks drained (bounded), the realm goes back to the pool if it scrubs back to a fresh one (realm_release.ts, realm_pool.ts); entries do nothing after. */
   release(): void;
 }
 
@@ -167,10 +168,7 @@ export function loadKernel(code: string, opts: LoadOptions): LoadedKernel {
     release() {
       if (released) return;
       released = true;
-      // Not a crashed guest's realm, nor one whose runtime saw native promises (continuations may be queued): dropped.
-      const flags = ctx.__xenode_native as { seen?: boolean } | undefined;
-      if (k.crashed === undefined && flags !== undefined && flags.seen === false) releaseRealm(realm);
-      else dropRealm(realm);
+      releaseGuestRealm({ realm, crashed: k.crashed !== undefined, cell, budget, drain });
     },
   };
   const crash = (e: unknown) => {
