@@ -166,11 +166,28 @@ export function encodeMessage(type: number, reqId: number, txId: number, payload
 
 /** Decodes exactly one whole frame (no trailing bytes allowed). */
 export function decodeMessage(frame: Uint8Array): XsMessage {
+  const h = checkedHeader(frame);
+  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
+}
+
+/**
+ * decodeMessage with a copy of the payload: for a reader that keeps the
+ * payload beyond the frame's life. One copy instead of a view plus a copy:
+ * a view of a short frame (V8 keeps arrays of up to 64 bytes on its heap)
+ * first moves the frame's bytes into a buffer of their own.
+ */
+export function decodeMessageCopy(frame: Uint8Array): XsMessage {
+  const h = checkedHeader(frame);
+  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.slice(XS_HEADER_SIZE) };
+}
+
+/** The header of exactly one whole frame; throws XsProtocolError otherwise. */
+function checkedHeader(frame: Uint8Array): XsHeader {
   if (frame.length < XS_HEADER_SIZE) throw new XsProtocolError('short xenstore frame');
   const h = decodeHeader(frame);
   if (h.len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore len ${h.len} > ${XENSTORE_PAYLOAD_MAX}`);
   if (frame.length !== XS_HEADER_SIZE + h.len) throw new XsProtocolError('xenstore frame length mismatch');
-  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
+  return h;
 }
 
 /**
@@ -186,6 +203,26 @@ export function encodeArgs(args: readonly string[], value?: Uint8Array): Uint8Ar
   for (const a of args) len += a.length + 1;
   const out = new Uint8Array(len);
   let o = 0;
+  for (const a of args) {
+    for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
+    out[o++] = 0;
+  }
+  if (value !== undefined) out.set(value, o);
+  return out;
+}
+
+/**
+ * encodeMessage(type, reqId, txId, encodeArgs(args, value)) written straight
+ * into the frame (one array, no payload copy); the same XsProtocolError past
+ * 4096 bytes.
+ */
+export function encodeArgsMessage(type: number, reqId: number, txId: number, args: readonly string[], value?: Uint8Array): Uint8Array {
+  let len = value === undefined ? 0 : value.length;
+  for (const a of args) len += a.length + 1;
+  if (len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore payload of ${len} bytes > ${XENSTORE_PAYLOAD_MAX}`);
+  const out = new Uint8Array(XS_HEADER_SIZE + len);
+  writeHeader(out, 0, type >>> 0, reqId >>> 0, txId >>> 0, len);
+  let o = XS_HEADER_SIZE;
   for (const a of args) {
     for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
     out[o++] = 0;

@@ -10,7 +10,7 @@
 import {
   XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS, XsError,
-  encodeArgs, encodeMessage, decodeMessage, splitStrings, latin1, latin1Bytes, errorName,
+  encodeArgsMessage, encodeMessage, decodeMessageCopy, splitStrings, latin1, latin1Bytes, errorName,
 } from '../../abi/xs_wire.ts';
 import { WaitQueue, waitEvent, type Co } from '../../sim/index.ts';
 import { xsTransaction } from '../xs_transaction.ts';
@@ -29,6 +29,9 @@ export interface XsTransport {
 }
 
 export type WatchCb = (path: string, token: string) => void;
+
+/** A pending request's payload until its reply comes (never read before). */
+const NO_PAYLOAD = new Uint8Array(0);
 
 interface Pending {
   type: number;
@@ -49,7 +52,8 @@ export class Libxenstore {
   }
 
   private deliver(frame: Uint8Array): void {
-    const m = decodeMessage(frame);
+    // A copy: the transport may reuse its frame once this returns.
+    const m = decodeMessageCopy(frame);
     if (m.type === XS_WATCH_EVENT) {
       const parts = splitStrings(m.payload) ?? [];
       const cb = this.watchCbs.get(parts[1] ?? '');
@@ -59,7 +63,7 @@ export class Libxenstore {
     const p = this.pending.get(m.reqId);
     if (!p) return;
     p.type = m.type;
-    p.payload = m.payload.slice();
+    p.payload = m.payload;
     p.done = true;
     this.wq.wakeAll();
   }
@@ -77,13 +81,14 @@ export class Libxenstore {
    * Error captures a stack, a cost per request that the callers which expect
    * the error would pay only to drop it.
    */
-  private *exchange(type: number, tx: number, payload: Uint8Array): Co<Uint8Array | string> {
+  private *exchange(type: number, tx: number, payload: Uint8Array | readonly string[], value?: Uint8Array): Co<Uint8Array | string> {
     const reqId = this.nextReq++ >>> 0;
-    const p: Pending = { type: 0, payload: new Uint8Array(0), done: false };
+    const p: Pending = { type: 0, payload: NO_PAYLOAD, done: false };
     this.pending.set(reqId, p);
     this.requests++;
     try {
-      this.transport.send(encodeMessage(type, reqId, tx, payload));
+      // Arguments are encoded straight into the frame (encodeArgsMessage: one array per request).
+      this.transport.send(payload instanceof Uint8Array ? encodeMessage(type, reqId, tx, payload) : encodeArgsMessage(type, reqId, tx, payload, value));
       yield* waitEvent(this.wq, () => p.done);
     } finally {
       this.pending.delete(reqId);
@@ -94,7 +99,7 @@ export class Libxenstore {
 
   /** A request by name; XS_ERROR's errno name comes back, for the callers that expect one. */
   private call(type: number, tx: number, args: string[], value?: Uint8Array): Co<Uint8Array | string> {
-    return this.exchange(type, tx, encodeArgs(args, value));
+    return this.exchange(type, tx, args, value);
   }
 
   private *req(type: number, tx: number, args: string[], op: string, value?: Uint8Array): Co<Uint8Array> {
