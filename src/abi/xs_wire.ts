@@ -315,7 +315,9 @@ export class XsFrameReader {
 
   /**
    * Next whole frame, or undefined if incomplete or broken. The returned
-   * message's payload is a view valid until the next push().
+   * message's payload is its own copy (a payload is at most 4096 bytes; a
+   * view of a short chunk would first make V8 move the chunk's bytes off its
+   * heap, see decodeMessageCopy, which costs more than the copy).
    */
   next(): XsMessage | undefined {
     if (this.broken) return undefined;
@@ -335,7 +337,7 @@ export class XsFrameReader {
     const reqId = u32le(b, o + 4);
     const txId = u32le(b, o + 8);
     this.start = o + XS_HEADER_SIZE + len;
-    return { type, reqId, txId, payload: b.subarray(o + XS_HEADER_SIZE, o + XS_HEADER_SIZE + len) };
+    return { type, reqId, txId, payload: b.slice(o + XS_HEADER_SIZE, o + XS_HEADER_SIZE + len) };
   }
 
   /** Bytes buffered but not yet returned as a frame. */
