@@ -157,10 +157,21 @@ function scrub(r: Realm): void {
     else if (!sameDescriptor(Reflect.getOwnPropertyDescriptor(g, k), was)) Reflect.defineProperty(g, k, was);
   }
   const math = Reflect.getOwnPropertyDescriptor(g, 'Math')?.value as object;
-  Reflect.defineProperty(math, 'random', { value: r.random, writable: true, enumerable: false, configurable: true });
+  putBack(math, 'random', r.random);
   const proto = Reflect.getOwnPropertyDescriptor(r.date as object, 'prototype')?.value as object;
-  Reflect.defineProperty(proto, 'constructor', { value: r.date, writable: true, enumerable: false, configurable: true });
+  putBack(proto, 'constructor', r.date);
   regexpResetScript.runInContext(r.ctx);
+}
+
+/**
+ * Make `o[k]` the builtin's own method `value` again, as created (writable,
+ * configurable, not enumerable), if it is not: Math.random is always replaced
+ * (the prelude), Date.prototype.constructor hardly ever, and a store of
+ * "constructor" on a prototype makes V8 check its protectors in every realm.
+ */
+function putBack(o: object, k: string, value: unknown): void {
+  const want = { value, writable: true, enumerable: false, configurable: true };
+  if (!sameDescriptor(Reflect.getOwnPropertyDescriptor(o, k), want)) Reflect.defineProperty(o, k, want);
 }
 
 function sameDescriptor(a: PropertyDescriptor | undefined, b: PropertyDescriptor): boolean {
