@@ -66,26 +66,13 @@ export const XENSTORE_REL_PATH_MAX = 2048;
 export const XS_WATCH_PATH = 0;
 export const XS_WATCH_TOKEN = 1;
 
-// struct xenstore_domain_interface (io/xs_wire.h), one 4 KiB page.
-export const XENSTORE_RING_SIZE = 1024;
-export const XS_RING_REQ = 0;
-export const XS_RING_RSP = 1024;
-export const XS_RING_REQ_CONS = 2048;
-export const XS_RING_REQ_PROD = 2052;
-export const XS_RING_RSP_CONS = 2056;
-export const XS_RING_RSP_PROD = 2060;
-export const XS_RING_SERVER_FEATURES = 2064;
-export const XS_RING_CONNECTION = 2068;
-export const XS_RING_ERROR = 2072;
-export const XENSTORE_SERVER_FEATURE_RECONNECTION = 1;
-export const XENSTORE_SERVER_FEATURE_ERROR = 2;
-export const XENSTORE_CONNECTED = 0;
-export const XENSTORE_RECONNECT = 1;
-export const XENSTORE_ERROR_NONE = 0;
-export const XENSTORE_ERROR_COMM = 1;
-export const XENSTORE_ERROR_RINGIDX = 2;
-export const XENSTORE_ERROR_PROTO = 3;
-export const MASK_XENSTORE_IDX = (idx: number): number => idx & (XENSTORE_RING_SIZE - 1);
+// The ring page (struct xenstore_domain_interface) and its reader/writer: xs_ring.ts.
+export {
+  XENSTORE_RING_SIZE, XS_RING_REQ, XS_RING_RSP, XS_RING_REQ_CONS, XS_RING_REQ_PROD, XS_RING_RSP_CONS, XS_RING_RSP_PROD,
+  XS_RING_SERVER_FEATURES, XS_RING_CONNECTION, XS_RING_ERROR, XENSTORE_SERVER_FEATURE_RECONNECTION,
+  XENSTORE_SERVER_FEATURE_ERROR, XENSTORE_CONNECTED, XENSTORE_RECONNECT, XENSTORE_ERROR_NONE, XENSTORE_ERROR_COMM,
+  XENSTORE_ERROR_RINGIDX, XENSTORE_ERROR_PROTO, MASK_XENSTORE_IDX, XsRing,
+} from './xs_ring.ts';
 
 export interface XsHeader {
   type: number;
@@ -119,8 +106,13 @@ export function text(b: Uint8Array): string {
 
 /** Reads a header at `off`; the caller guarantees 16 bytes are there. */
 export function decodeHeader(buf: Uint8Array, off = 0): XsHeader {
-  const dv = new DataView(buf.buffer, buf.byteOffset + off, XS_HEADER_SIZE);
-  return { type: dv.getUint32(0, true), reqId: dv.getUint32(4, true), txId: dv.getUint32(8, true), len: dv.getUint32(12, true) };
+  // Plain byte loads, as XsFrameReader.next: a DataView per message was most of a decode.
+  return { type: u32le(buf, off), reqId: u32le(buf, off + 4), txId: u32le(buf, off + 8), len: u32le(buf, off + 12) };
+}
+
+/** The little-endian u32 at `o` (the caller checked the bounds). */
+function u32le(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
 
 /** Writes a header into `out` at `off`. */
@@ -174,11 +166,28 @@ export function encodeMessage(type: number, reqId: number, txId: number, payload
 
 /** Decodes exactly one whole frame (no trailing bytes allowed). */
 export function decodeMessage(frame: Uint8Array): XsMessage {
+  const h = checkedHeader(frame);
+  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
+}
+
+/**
+ * decodeMessage with a copy of the payload: for a reader that keeps the
+ * payload beyond the frame's life. One copy instead of a view plus a copy:
+ * a view of a short frame (V8 keeps arrays of up to 64 bytes on its heap)
+ * first moves the frame's bytes into a buffer of their own.
+ */
+export function decodeMessageCopy(frame: Uint8Array): XsMessage {
+  const h = checkedHeader(frame);
+  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.slice(XS_HEADER_SIZE) };
+}
+
+/** The header of exactly one whole frame; throws XsProtocolError otherwise. */
+function checkedHeader(frame: Uint8Array): XsHeader {
   if (frame.length < XS_HEADER_SIZE) throw new XsProtocolError('short xenstore frame');
   const h = decodeHeader(frame);
   if (h.len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore len ${h.len} > ${XENSTORE_PAYLOAD_MAX}`);
   if (frame.length !== XS_HEADER_SIZE + h.len) throw new XsProtocolError('xenstore frame length mismatch');
-  return { type: h.type, reqId: h.reqId, txId: h.txId, payload: frame.subarray(XS_HEADER_SIZE) };
+  return h;
 }
 
 /**
@@ -194,6 +203,26 @@ export function encodeArgs(args: readonly string[], value?: Uint8Array): Uint8Ar
   for (const a of args) len += a.length + 1;
   const out = new Uint8Array(len);
   let o = 0;
+  for (const a of args) {
+    for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
+    out[o++] = 0;
+  }
+  if (value !== undefined) out.set(value, o);
+  return out;
+}
+
+/**
+ * encodeMessage(type, reqId, txId, encodeArgs(args, value)) written straight
+ * into the frame (one array, no payload copy); the same XsProtocolError past
+ * 4096 bytes.
+ */
+export function encodeArgsMessage(type: number, reqId: number, txId: number, args: readonly string[], value?: Uint8Array): Uint8Array {
+  let len = value === undefined ? 0 : value.length;
+  for (const a of args) len += a.length + 1;
+  if (len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore payload of ${len} bytes > ${XENSTORE_PAYLOAD_MAX}`);
+  const out = new Uint8Array(XS_HEADER_SIZE + len);
+  writeHeader(out, 0, type >>> 0, reqId >>> 0, txId >>> 0, len);
+  let o = XS_HEADER_SIZE;
   for (const a of args) {
     for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
     out[o++] = 0;
@@ -250,6 +279,9 @@ export function errorName(m: XsMessage): string | undefined {
   return s?.[0] ?? text(m.payload);
 }
 
+/** What a drained reader holds: one empty buffer for all (nothing reads or writes a byte of it). */
+const EMPTY = new Uint8Array(0);
+
 /**
  * Streaming frame reader: feed arbitrary chunks, get whole frames back.
  * Never throws on garbage; a header with len > 4096 puts the reader into the
@@ -257,7 +289,7 @@ export function errorName(m: XsMessage): string | undefined {
  * is ignored.
  */
 export class XsFrameReader {
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   private start = 0;
   private end = 0;
   broken = false;
@@ -283,7 +315,9 @@ export class XsFrameReader {
 
   /**
    * Next whole frame, or undefined if incomplete or broken. The returned
-   * message's payload is a view valid until the next push().
+   * message's payload is its own copy (a payload is at most 4096 bytes; a
+   * view of a short chunk would first make V8 move the chunk's bytes off its
+   * heap, see decodeMessageCopy, which costs more than the copy).
    */
   next(): XsMessage | undefined {
     if (this.broken) return undefined;
@@ -291,19 +325,19 @@ export class XsFrameReader {
     if (avail < XS_HEADER_SIZE) return this.compact();
     const b = this.buf;
     const o = this.start;
-    const len = (b[o + 12]! | (b[o + 13]! << 8) | (b[o + 14]! << 16) | (b[o + 15]! << 24)) >>> 0;
+    const len = u32le(b, o + 12);
     if (len > XENSTORE_PAYLOAD_MAX) {
       this.broken = true;
-      this.buf = new Uint8Array(0);
+      this.buf = EMPTY;
       this.start = this.end = 0;
       return undefined;
     }
     if (avail < XS_HEADER_SIZE + len) return this.compact();
-    const type = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-    const reqId = (b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24)) >>> 0;
-    const txId = (b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24)) >>> 0;
+    const type = u32le(b, o);
+    const reqId = u32le(b, o + 4);
+    const txId = u32le(b, o + 8);
     this.start = o + XS_HEADER_SIZE + len;
-    return { type, reqId, txId, payload: b.subarray(o + XS_HEADER_SIZE, o + XS_HEADER_SIZE + len) };
+    return { type, reqId, txId, payload: b.slice(o + XS_HEADER_SIZE, o + XS_HEADER_SIZE + len) };
   }
 
   /** Bytes buffered but not yet returned as a frame. */
@@ -317,7 +351,7 @@ export class XsFrameReader {
     if (avail < XS_HEADER_SIZE) return XS_HEADER_SIZE - avail;
     const b = this.buf;
     const o = this.start;
-    const len = (b[o + 12]! | (b[o + 13]! << 8) | (b[o + 14]! << 16) | (b[o + 15]! << 24)) >>> 0;
+    const len = u32le(b, o + 12);
     if (len > XENSTORE_PAYLOAD_MAX) return 0;
     return Math.max(0, XS_HEADER_SIZE + len - avail);
   }
@@ -330,68 +364,9 @@ export class XsFrameReader {
       this.end -= this.start;
       this.start = 0;
     } else if (this.start === this.end) {
-      this.buf = new Uint8Array(0);
+      this.buf = EMPTY;
       this.start = this.end = 0;
     }
     return undefined;
-  }
-}
-
-/**
- * Ring side of `struct xenstore_domain_interface`, for whichever end writes
- * one direction and reads the other. Free-running u32 indices; an index pair
- * with `prod - cons > 1024` is corrupt (check_indexes in cxenstored).
- */
-export class XsRing {
-  readonly u8: Uint8Array;
-  readonly dv: DataView;
-  constructor(page: ArrayBuffer | Uint8Array) {
-    this.u8 = page instanceof Uint8Array ? page : new Uint8Array(page);
-    this.dv = new DataView(this.u8.buffer, this.u8.byteOffset, 4096);
-  }
-  get(off: number): number {
-    return this.dv.getUint32(off, true);
-  }
-  set(off: number, v: number): void {
-    this.dv.setUint32(off, v >>> 0, true);
-  }
-
-  /** Copies up to `data.length` bytes into the ring at `base` (XS_RING_REQ or XS_RING_RSP). Returns bytes written, or -1 if indices are corrupt. */
-  write(base: number, prodOff: number, consOff: number, data: Uint8Array): number {
-    const prod = this.get(prodOff);
-    const cons = this.get(consOff);
-    const used = (prod - cons) >>> 0;
-    if (used > XENSTORE_RING_SIZE) return -1;
-    let n = Math.min(XENSTORE_RING_SIZE - used, data.length);
-    let p = prod;
-    for (let i = 0; i < n; ) {
-      const idx = MASK_XENSTORE_IDX(p);
-      const chunk = Math.min(n - i, XENSTORE_RING_SIZE - idx);
-      this.u8.set(data.subarray(i, i + chunk), base + idx);
-      i += chunk;
-      p = (p + chunk) >>> 0;
-    }
-    this.set(prodOff, p);
-    return n;
-  }
-
-  /** Reads everything available from the ring at `base`. Returns undefined if indices are corrupt. */
-  read(base: number, prodOff: number, consOff: number, max = XENSTORE_RING_SIZE): Uint8Array | undefined {
-    const prod = this.get(prodOff);
-    const cons = this.get(consOff);
-    const avail = (prod - cons) >>> 0;
-    if (avail > XENSTORE_RING_SIZE) return undefined;
-    const n = Math.min(avail, max);
-    const out = new Uint8Array(n);
-    let c = cons;
-    for (let i = 0; i < n; ) {
-      const idx = MASK_XENSTORE_IDX(c);
-      const chunk = Math.min(n - i, XENSTORE_RING_SIZE - idx);
-      out.set(this.u8.subarray(base + idx, base + idx + chunk), i);
-      i += chunk;
-      c = (c + chunk) >>> 0;
-    }
-    this.set(consOff, c);
-    return out;
   }
 }

@@ -73,14 +73,29 @@ export function kernelCfgLines(source: string): string[] {
   return [...source.matchAll(/^\/\/xl:\s*(.+)$/gm)].map((m) => m[1]!.trim());
 }
 
+/**
+ * A kernel file's `//xl:` lines by absolute path, read once per process as
+ * kernels.ts builds its bundle once (`xenode explore` makes a config per
+ * schedule; the source does not change under a running campaign).
+ */
+const cfgLinesCache = new Map<string, readonly string[]>();
+
+function ownCfgLines(kernel: string): readonly string[] {
+  const abs = path.resolve(kernel);
+  let own = cfgLinesCache.get(abs);
+  if (own) return own;
+  try {
+    own = kernelCfgLines(readFileSync(abs, 'utf8'));
+  } catch {
+    return []; // a missing file is reported by the build (not cached: it may appear)
+  }
+  cfgLinesCache.set(abs, own);
+  return own;
+}
+
 /** An xl config for a kernel file (see the header). */
 export function kernelConfig(kernel: string, name: string, cmdline: string): string {
-  let own: string[] = [];
-  try {
-    own = kernelCfgLines(readFileSync(kernel, 'utf8'));
-  } catch {
-    // a missing file is reported by the build
-  }
+  const own = ownCfgLines(kernel);
   // A kernel's own `extra` (its default command line) yields to --cmdline.
   const cmd = cmdline ? [`cmdline = "${cmdline.replace(/["\\]/g, '\\$&')}"`] : [];
   return [`name = "${name}"`, `kernel = "${kernel}"`, 'memory = 32', ...own, ...cmd].join('\n') + '\n';

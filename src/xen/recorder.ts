@@ -67,6 +67,11 @@ export interface Step {
   upcallPending: number;
 }
 
+/** A vCPU's actor name (`d1v0`): the one its Vcpu made, not a new string per step. */
+function actorOf(d: Domain, vcpu: number): string {
+  return d.vcpus[vcpu]?.actor ?? `d${d.id}v${vcpu}`;
+}
+
 export class Recorder {
   private readonly ring: Step[];
   private next = 0;
@@ -122,13 +127,13 @@ export class Recorder {
   }
 
   door(t: number, d: Domain, vcpu: number, label: string, port: number): void {
-    const s = this.slot(t, 'door', `d${d.id}v${vcpu}`, d, port);
+    const s = this.slot(t, 'door', actorOf(d, vcpu), d, port);
     s.label = label;
     if (port <= 0) s.upcallPending = d.vcpus[vcpu]?.upcallPending ? 1 : 0;
   }
 
   irq(t: number, d: Domain, vcpu: number, vector: number): void {
-    const s = this.slot(t, 'irq', `d${d.id}v${vcpu}`, d, -1);
+    const s = this.slot(t, 'irq', actorOf(d, vcpu), d, -1);
     s.value = vector;
     s.upcallPending = d.vcpus[vcpu]?.upcallPending ? 1 : 0;
   }
@@ -173,12 +178,12 @@ export class Recorder {
   }
 
   timer(t: number, d: Domain, vcpu: number, deadline: number): void {
-    const s = this.slot(t, 'timer', `d${d.id}v${vcpu}`, d, -1);
+    const s = this.slot(t, 'timer', actorOf(d, vcpu), d, -1);
     s.value = deadline;
   }
 
   halt(t: number, d: Domain, vcpu: number, why: string): void {
-    const s = this.slot(t, 'halt', `d${d.id}v${vcpu}`, d, -1);
+    const s = this.slot(t, 'halt', actorOf(d, vcpu), d, -1);
     s.label = why;
     s.upcallPending = d.vcpus[vcpu]?.upcallPending ? 1 : 0;
   }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import {
   XENSTORE_PAYLOAD_MAX, XSD_ERRORS, XS_DIRECTORY_PART, XS_READ, XS_RING_REQ, XS_RING_REQ_CONS, XS_RING_REQ_PROD,
   XS_TYPE_COUNT, XS_WATCH_EVENT, XsFrameReader, XsProtocolError, XsRing, decodeHeader, decodeMessage, encodeMessage,
-  splitStrings,
+  splitStrings, encodeArgs, encodeArgsMessage, decodeMessageCopy,
 } from '../../src/abi/xs_wire.ts';
 
 test('message numbers and error order are Xen 4.17', () => {
@@ -35,6 +35,23 @@ test('encode rejects > 4096, decode rejects bad lengths', () => {
   const big = new Uint8Array(16);
   big[12] = 0x01; big[13] = 0x10; // 4097
   assert.throws(() => decodeMessage(big));
+});
+
+test('encodeArgsMessage is encodeMessage of encodeArgs, in one array; decodeMessageCopy is decodeMessage with a copy', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ maxLength: 40 }), { maxLength: 4 }), fc.option(fc.uint8Array({ maxLength: 40 }), { nil: undefined }), fc.nat(0xffffffff), fc.nat(0xffffffff), (args, value, reqId, txId) => {
+      const one = encodeArgsMessage(XS_READ, reqId, txId, args, value);
+      assert.equal(one, encodeMessage(XS_READ, reqId, txId, encodeArgs(args, value)));
+      const m = decodeMessageCopy(one);
+      assert.equal(m, decodeMessage(one));
+      one.fill(0xff);
+      assert.equal(m.payload, encodeArgs(args, value), 'the payload is a copy');
+    }),
+  );
+  const long = ['/'.repeat(XENSTORE_PAYLOAD_MAX)];
+  assert.throws(() => encodeArgsMessage(XS_READ, 0, 0, long), (e: unknown) => e instanceof XsProtocolError && e.message === 'xenstore payload of 4097 bytes > 4096');
+  assert.throws(() => encodeMessage(XS_READ, 0, 0, encodeArgs(long)), (e: unknown) => e instanceof XsProtocolError && e.message === 'xenstore payload of 4097 bytes > 4096');
+  assert.throws(() => decodeMessageCopy(new Uint8Array(15)), (e: unknown) => e instanceof XsProtocolError);
 });
 
 test('splitStrings', () => {

@@ -157,10 +157,21 @@ function scrub(r: Realm): void {
     else if (!sameDescriptor(Reflect.getOwnPropertyDescriptor(g, k), was)) Reflect.defineProperty(g, k, was);
   }
   const math = Reflect.getOwnPropertyDescriptor(g, 'Math')?.value as object;
-  Reflect.defineProperty(math, 'random', { value: r.random, writable: true, enumerable: false, configurable: true });
+  putBack(math, 'random', r.random);
   const proto = Reflect.getOwnPropertyDescriptor(r.date as object, 'prototype')?.value as object;
-  Reflect.defineProperty(proto, 'constructor', { value: r.date, writable: true, enumerable: false, configurable: true });
+  putBack(proto, 'constructor', r.date);
   regexpResetScript.runInContext(r.ctx);
+}
+
+/**
+ * Make `o[k]` the builtin's own method `value` again, as created (writable,
+ * configurable, not enumerable), if it is not: Math.random is always replaced
+ * (the prelude), Date.prototype.constructor hardly ever, and a store of
+ * "constructor" on a prototype makes V8 check its protectors in every realm.
+ */
+function putBack(o: object, k: string, value: unknown): void {
+  const want = { value, writable: true, enumerable: false, configurable: true };
+  if (!sameDescriptor(Reflect.getOwnPropertyDescriptor(o, k), want)) Reflect.defineProperty(o, k, want);
 }
 
 function sameDescriptor(a: PropertyDescriptor | undefined, b: PropertyDescriptor): boolean {
@@ -251,14 +262,36 @@ interface Snap {
   readonly keys: PropertyKey[][];
   /** Per object, per key: value, get, set, flags. */
   readonly props: unknown[][];
+  /** Per object, the indices (into its keys) of the properties whose descriptor is read again: not the frozen ones (see fixedProp). */
+  readonly recheck: number[][];
 }
 
+/**
+ * A property no run can change, so its descriptor need not be read again: a
+ * non-configurable, non-writable data property of an ordinary object (ES
+ * invariant: its value and attributes stay, and it cannot be deleted; its
+ * place in the key order then stays too). Not on the global object, whose
+ * properties the vm module serves through interceptors. ~130 of the ~2,100
+ * properties (prototype of each constructor, Math's and Number's constants,
+ * the well-known symbols), among them the own `arguments` and `caller` of the
+ * WebAssembly constructors and of the global's constructor (API functions),
+ * whose descriptor's value V8 computes by walking the caller's stack (each
+ * read ~2 us, against ~0.15 us for a plain one; more under a deep stack).
+ */
+function fixedProp(isGlobal: boolean, flags: number): boolean {
+  return !isGlobal && (flags & (FLAG_WRITABLE | FLAG_CONFIGURABLE | FLAG_DATA)) === FLAG_DATA;
+}
+
+const FLAG_WRITABLE = 1;
+const FLAG_CONFIGURABLE = 4;
+const FLAG_DATA = 8;
+
 function flagsOf(d: PropertyDescriptor): number {
-  return (d.writable ? 1 : 0) | (d.enumerable ? 2 : 0) | (d.configurable ? 4 : 0) | ('value' in d ? 8 : 0);
+  return (d.writable ? FLAG_WRITABLE : 0) | (d.enumerable ? 2 : 0) | (d.configurable ? FLAG_CONFIGURABLE : 0) | ('value' in d ? FLAG_DATA : 0);
 }
 
 function snapOf(g: object): Snap {
-  const s: Snap = { objs: [], protos: [], ext: [], keys: [], props: [] };
+  const s: Snap = { objs: [], protos: [], ext: [], keys: [], props: [], recheck: [] };
   const seen = new Set<object>([g]);
   const add = (v: unknown) => {
     if (OBJ(v) && !seen.has(v)) {
@@ -272,9 +305,12 @@ function snapOf(g: object): Snap {
     const proto = Reflect.getPrototypeOf(o);
     const keys = Reflect.ownKeys(o);
     const props: unknown[] = [];
+    const recheck: number[] = [];
     for (const k of keys) {
       const d = Reflect.getOwnPropertyDescriptor(o, k)!;
-      props.push(d.value, d.get, d.set, flagsOf(d));
+      const flags = flagsOf(d);
+      if (!fixedProp(o === g, flags)) recheck.push(props.length / 4);
+      props.push(d.value, d.get, d.set, flags);
       add(d.value);
       add(d.get);
       add(d.set);
@@ -284,22 +320,23 @@ function snapOf(g: object): Snap {
     s.ext.push(Reflect.isExtensible(o));
     s.keys.push(keys);
     s.props.push(props);
+    s.recheck.push(recheck);
   }
   return s;
 }
 
-/** Every recorded object still has its recorded [[Prototype]], extensibility, keys (in order) and descriptors. */
+/** Every recorded object still has its recorded [[Prototype]], extensibility, keys (in order) and descriptors (those a run can change: fixedProp). */
 function unchanged(s: Snap): boolean {
   for (let i = 0; i < s.objs.length; i++) {
     const o = s.objs[i]!;
     if (Reflect.getPrototypeOf(o) !== s.protos[i] || Reflect.isExtensible(o) !== s.ext[i]) return false;
     const keys = Reflect.ownKeys(o);
     const want = s.keys[i]!;
-    const p = s.props[i]!;
     if (keys.length !== want.length) return false;
-    for (let j = 0; j < keys.length; j++) {
-      if (keys[j] !== want[j]) return false;
-      const d = Reflect.getOwnPropertyDescriptor(o, keys[j]!)!;
+    for (let j = 0; j < keys.length; j++) if (keys[j] !== want[j]) return false;
+    const p = s.props[i]!;
+    for (const j of s.recheck[i]!) {
+      const d = Reflect.getOwnPropertyDescriptor(o, want[j]!)!;
       if (!Object.is(d.value, p[4 * j]) || d.get !== p[4 * j + 1] || d.set !== p[4 * j + 2] || flagsOf(d) !== p[4 * j + 3]) return false;
     }
   }

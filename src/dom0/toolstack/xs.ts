@@ -10,7 +10,7 @@
 import {
   XS_DIRECTORY, XS_DIRECTORY_PART, XS_ERROR, XS_INTRODUCE, XS_MKDIR, XS_READ, XS_RELEASE, XS_RM, XS_SET_PERMS, XS_TRANSACTION_END,
   XS_TRANSACTION_START, XS_UNWATCH, XS_WATCH, XS_WATCH_EVENT, XS_WRITE, XS_GET_PERMS, XsError,
-  encodeArgs, encodeMessage, decodeMessage, splitStrings, latin1, latin1Bytes, errorName,
+  encodeArgsMessage, encodeMessage, decodeMessageCopy, splitStrings, latin1, latin1Bytes, errorName,
 } from '../../abi/xs_wire.ts';
 import { WaitQueue, waitEvent, type Co } from '../../sim/index.ts';
 import { xsTransaction } from '../xs_transaction.ts';
@@ -29,6 +29,9 @@ export interface XsTransport {
 }
 
 export type WatchCb = (path: string, token: string) => void;
+
+/** A pending request's payload until its reply comes (never read before). */
+const NO_PAYLOAD = new Uint8Array(0);
 
 interface Pending {
   type: number;
@@ -49,7 +52,8 @@ export class Libxenstore {
   }
 
   private deliver(frame: Uint8Array): void {
-    const m = decodeMessage(frame);
+    // A copy: the transport may reuse its frame once this returns.
+    const m = decodeMessageCopy(frame);
     if (m.type === XS_WATCH_EVENT) {
       const parts = splitStrings(m.payload) ?? [];
       const cb = this.watchCbs.get(parts[1] ?? '');
@@ -59,34 +63,49 @@ export class Libxenstore {
     const p = this.pending.get(m.reqId);
     if (!p) return;
     p.type = m.type;
-    p.payload = m.payload.slice();
+    p.payload = m.payload;
     p.done = true;
     this.wq.wakeAll();
   }
 
   /** One request; returns the reply payload or throws XsError. */
   *request(type: number, tx: number, payload: Uint8Array, what: string): Co<Uint8Array> {
+    const r = yield* this.exchange(type, tx, payload);
+    if (typeof r === 'string') throw new XsError(r, what, '');
+    return r;
+  }
+
+  /**
+   * One request; the reply payload, or XS_ERROR's errno name. Routine errors
+   * (ENOENT from read and rm, EAGAIN from a commit) come back as a value: an
+   * Error captures a stack, a cost per request that the callers which expect
+   * the error would pay only to drop it.
+   */
+  private *exchange(type: number, tx: number, payload: Uint8Array | readonly string[], value?: Uint8Array): Co<Uint8Array | string> {
     const reqId = this.nextReq++ >>> 0;
-    const p: Pending = { type: 0, payload: new Uint8Array(0), done: false };
+    const p: Pending = { type: 0, payload: NO_PAYLOAD, done: false };
     this.pending.set(reqId, p);
     this.requests++;
     try {
-      this.transport.send(encodeMessage(type, reqId, tx, payload));
+      // Arguments are encoded straight into the frame (encodeArgsMessage: one array per request).
+      this.transport.send(payload instanceof Uint8Array ? encodeMessage(type, reqId, tx, payload) : encodeArgsMessage(type, reqId, tx, payload, value));
       yield* waitEvent(this.wq, () => p.done);
     } finally {
       this.pending.delete(reqId);
     }
-    if (p.type === XS_ERROR) throw new XsError(errorName({ type: p.type, reqId, txId: tx, payload: p.payload }) ?? 'EINVAL', what, '');
+    if (p.type === XS_ERROR) return errorName({ type: p.type, reqId, txId: tx, payload: p.payload }) ?? 'EINVAL';
     return p.payload;
   }
 
+  /** A request by name; XS_ERROR's errno name comes back, for the callers that expect one. */
+  private call(type: number, tx: number, args: string[], value?: Uint8Array): Co<Uint8Array | string> {
+    return this.exchange(type, tx, args, value);
+  }
+
   private *req(type: number, tx: number, args: string[], op: string, value?: Uint8Array): Co<Uint8Array> {
-    try {
-      return yield* this.request(type, tx, encodeArgs(args, value), op);
-    } catch (e) {
-      if (e instanceof XsError) throw new XsError(e.errno, op, args[0] ?? '');
-      throw e;
-    }
+    const r = yield* this.call(type, tx, args, value);
+    if (typeof r === 'string') throw new XsError(r, op, args[0] ?? '');
+    return r;
   }
 
   *transactionStart(): Co<number> {
@@ -96,24 +115,18 @@ export class Libxenstore {
 
   /** false when the commit failed with EAGAIN (retry the transaction). */
   *transactionEnd(tx: number, commit: boolean): Co<boolean> {
-    try {
-      yield* this.req(XS_TRANSACTION_END, tx, [commit ? 'T' : 'F'], 'transaction_end');
-      return true;
-    } catch (e) {
-      if (e instanceof XsError && e.errno === 'EAGAIN') return false;
-      throw e;
-    }
+    const r = yield* this.call(XS_TRANSACTION_END, tx, [commit ? 'T' : 'F']);
+    if (r === 'EAGAIN') return false;
+    if (typeof r === 'string') throw new XsError(r, 'transaction_end', commit ? 'T' : 'F');
+    return true;
   }
 
   /** The value, or undefined if the node does not exist. */
   *read(tx: number, path: string): Co<string | undefined> {
-    try {
-      const r = yield* this.req(XS_READ, tx, [path], 'read');
-      return latin1(r, 0, r.length);
-    } catch (e) {
-      if (e instanceof XsError && (e.errno === 'ENOENT' || e.errno === 'EACCES')) return undefined;
-      throw e;
-    }
+    const r = yield* this.call(XS_READ, tx, [path]);
+    if (r === 'ENOENT' || r === 'EACCES') return undefined;
+    if (typeof r === 'string') throw new XsError(r, 'read', path);
+    return latin1(r, 0, r.length);
   }
 
   /** XS_WRITE; the value is sent latin1 (one byte per char), as the toolstack's values are. */
@@ -127,12 +140,8 @@ export class Libxenstore {
 
   /** rm; a missing node is not an error (libxl's xs_rm use ignores ENOENT). */
   *rm(tx: number, path: string): Co {
-    try {
-      yield* this.req(XS_RM, tx, [path], 'rm');
-    } catch (e) {
-      if (e instanceof XsError && e.errno === 'ENOENT') return;
-      throw e;
-    }
+    const r = yield* this.call(XS_RM, tx, [path]);
+    if (typeof r === 'string' && r !== 'ENOENT') throw new XsError(r, 'rm', path);
   }
 
   /** perms like ['n0', 'r5']. */
@@ -141,13 +150,10 @@ export class Libxenstore {
   }
 
   *getPerms(tx: number, path: string): Co<string[] | undefined> {
-    try {
-      const r = yield* this.req(XS_GET_PERMS, tx, [path], 'get_perms');
-      return splitStrings(r) ?? [];
-    } catch (e) {
-      if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
-      throw e;
-    }
+    const r = yield* this.call(XS_GET_PERMS, tx, [path]);
+    if (r === 'ENOENT') return undefined;
+    if (typeof r === 'string') throw new XsError(r, 'get_perms', path);
+    return splitStrings(r) ?? [];
   }
 
   /**
@@ -157,14 +163,11 @@ export class Libxenstore {
    * xs_directory falls back to xs_directory_part.
    */
   *directory(tx: number, path: string): Co<string[] | undefined> {
-    try {
-      const r = yield* this.req(XS_DIRECTORY, tx, [path], 'directory');
-      return splitStrings(r) ?? [];
-    } catch (e) {
-      if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
-      if (e instanceof XsError && e.errno === 'E2BIG') return yield* this.directoryParts(tx, path);
-      throw e;
-    }
+    const r = yield* this.call(XS_DIRECTORY, tx, [path]);
+    if (r === 'ENOENT') return undefined;
+    if (r === 'E2BIG') return yield* this.directoryParts(tx, path);
+    if (typeof r === 'string') throw new XsError(r, 'directory', path);
+    return splitStrings(r) ?? [];
   }
 
   /**
@@ -179,13 +182,9 @@ export class Libxenstore {
       const names: string[] = [];
       let gen: string | undefined;
       for (let off = 0; ; ) {
-        let r: Uint8Array;
-        try {
-          r = yield* this.req(XS_DIRECTORY_PART, tx, [path, String(off)], 'directory_part');
-        } catch (e) {
-          if (e instanceof XsError && e.errno === 'ENOENT') return undefined;
-          throw e;
-        }
+        const r = yield* this.call(XS_DIRECTORY_PART, tx, [path, String(off)]);
+        if (r === 'ENOENT') return undefined;
+        if (typeof r === 'string') throw new XsError(r, 'directory_part', path);
         const g = r.indexOf(0);
         if (g < 0) throw new XsError('EINVAL', 'directory_part', path);
         const partGen = latin1(r, 0, g);
@@ -222,11 +221,8 @@ export class Libxenstore {
 
   *unwatch(path: string, token: string): Co {
     this.watchCbs.delete(token);
-    try {
-      yield* this.req(XS_UNWATCH, 0, [path, token], 'unwatch');
-    } catch (e) {
-      if (!(e instanceof XsError && e.errno === 'ENOENT')) throw e;
-    }
+    const r = yield* this.call(XS_UNWATCH, 0, [path, token]);
+    if (typeof r === 'string' && r !== 'ENOENT') throw new XsError(r, 'unwatch', path);
   }
 
   *introduce(domid: number, gfn: number, port: number): Co {

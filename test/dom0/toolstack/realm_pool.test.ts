@@ -39,6 +39,10 @@ R('a builtin the run changed for good: the realm is dropped, the next run gets a
     'Object.setPrototypeOf(Set.prototype, null)',
     'Object.defineProperty(JSON.stringify, "name", { value: "x" })',
     'var v = 1', // a non-configurable global: cannot be deleted
+    // objects whose frozen properties (Math.PI, a constructor's arguments/caller) are not read again: the others still are
+    'delete Math.max',
+    'WebAssembly.Instance.extra = 3',
+    'Object.defineProperty(WebAssembly.Module, "name", { value: "M" })',
   ]) {
     const r = acquireRealm('changed');
     run(r, code);
