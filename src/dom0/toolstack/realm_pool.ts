@@ -28,9 +28,10 @@
 //      context). One difference (a guest wrote `Array.prototype.x`, froze
 //      `Object`, replaced a method) and the realm is dropped, not pooled.
 // The loader gives back only a realm whose guest did not crash and whose
-// runtime had no native promise continuation pending (its Lwt flags): the
-// others are dropped (dropRealm), scrubbed only so that they no longer hold
-// the finished machine.
+// microtask queue emptied within the step budget (realm_release.ts: a
+// runtime that saw native promises is drained first): the others are
+// dropped (dropRealm), scrubbed only so that they no longer hold the
+// finished machine.
 // The walk runs on the host side with the host's own builtins (Reflect of the
 // main realm), so a guest that replaced the realm's Reflect or a prototype
 // method cannot steer it; descriptors are read, never getters called.
@@ -133,8 +134,8 @@ export function releaseRealm(r: Realm): boolean {
 }
 
 /**
- * A realm that is not to be reused (its guest crashed, or native promise jobs
- * may be queued): only its globals are scrubbed, so that the finished guest
+ * A realm that is not to be reused (its guest crashed, or its jobs kept
+ * queueing more until the budget ran out): only its globals are scrubbed, so that the finished guest
  * (and through its doors the whole machine) is no longer reachable from the
  * context, which lives on until a full GC.
  */
