@@ -97,13 +97,8 @@ export class Libxenstore {
     return p.payload;
   }
 
-  /** A request by name; XS_ERROR's errno name comes back, for the callers that expect one. */
-  private call(type: number, tx: number, args: string[], value?: Uint8Array): Co<Uint8Array | string> {
-    return this.exchange(type, tx, args, value);
-  }
-
   private *req(type: number, tx: number, args: string[], op: string, value?: Uint8Array): Co<Uint8Array> {
-    const r = yield* this.call(type, tx, args, value);
+    const r = yield* this.exchange(type, tx, args, value);
     if (typeof r === 'string') throw new XsError(r, op, args[0] ?? '');
     return r;
   }
@@ -115,7 +110,7 @@ export class Libxenstore {
 
   /** false when the commit failed with EAGAIN (retry the transaction). */
   *transactionEnd(tx: number, commit: boolean): Co<boolean> {
-    const r = yield* this.call(XS_TRANSACTION_END, tx, [commit ? 'T' : 'F']);
+    const r = yield* this.exchange(XS_TRANSACTION_END, tx, [commit ? 'T' : 'F']);
     if (r === 'EAGAIN') return false;
     if (typeof r === 'string') throw new XsError(r, 'transaction_end', commit ? 'T' : 'F');
     return true;
@@ -123,7 +118,7 @@ export class Libxenstore {
 
   /** The value, or undefined if the node does not exist. */
   *read(tx: number, path: string): Co<string | undefined> {
-    const r = yield* this.call(XS_READ, tx, [path]);
+    const r = yield* this.exchange(XS_READ, tx, [path]);
     if (r === 'ENOENT' || r === 'EACCES') return undefined;
     if (typeof r === 'string') throw new XsError(r, 'read', path);
     return latin1(r, 0, r.length);
@@ -140,7 +135,7 @@ export class Libxenstore {
 
   /** rm; a missing node is not an error (libxl's xs_rm use ignores ENOENT). */
   *rm(tx: number, path: string): Co {
-    const r = yield* this.call(XS_RM, tx, [path]);
+    const r = yield* this.exchange(XS_RM, tx, [path]);
     if (typeof r === 'string' && r !== 'ENOENT') throw new XsError(r, 'rm', path);
   }
 
@@ -150,7 +145,7 @@ export class Libxenstore {
   }
 
   *getPerms(tx: number, path: string): Co<string[] | undefined> {
-    const r = yield* this.call(XS_GET_PERMS, tx, [path]);
+    const r = yield* this.exchange(XS_GET_PERMS, tx, [path]);
     if (r === 'ENOENT') return undefined;
     if (typeof r === 'string') throw new XsError(r, 'get_perms', path);
     return splitStrings(r) ?? [];
@@ -163,7 +158,7 @@ export class Libxenstore {
    * xs_directory falls back to xs_directory_part.
    */
   *directory(tx: number, path: string): Co<string[] | undefined> {
-    const r = yield* this.call(XS_DIRECTORY, tx, [path]);
+    const r = yield* this.exchange(XS_DIRECTORY, tx, [path]);
     if (r === 'ENOENT') return undefined;
     if (r === 'E2BIG') return yield* this.directoryParts(tx, path);
     if (typeof r === 'string') throw new XsError(r, 'directory', path);
@@ -182,7 +177,7 @@ export class Libxenstore {
       const names: string[] = [];
       let gen: string | undefined;
       for (let off = 0; ; ) {
-        const r = yield* this.call(XS_DIRECTORY_PART, tx, [path, String(off)]);
+        const r = yield* this.exchange(XS_DIRECTORY_PART, tx, [path, String(off)]);
         if (r === 'ENOENT') return undefined;
         if (typeof r === 'string') throw new XsError(r, 'directory_part', path);
         const g = r.indexOf(0);
@@ -221,7 +216,7 @@ export class Libxenstore {
 
   *unwatch(path: string, token: string): Co {
     this.watchCbs.delete(token);
-    const r = yield* this.call(XS_UNWATCH, 0, [path, token]);
+    const r = yield* this.exchange(XS_UNWATCH, 0, [path, token]);
     if (typeof r === 'string' && r !== 'ENOENT') throw new XsError(r, 'unwatch', path);
   }
 
