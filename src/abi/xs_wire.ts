@@ -199,16 +199,25 @@ function checkedHeader(frame: Uint8Array): XsHeader {
  * (UTF-8 text or raw). No length check here: encodeMessage() refuses > 4096.
  */
 export function encodeArgs(args: readonly string[], value?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(argsLength(args, value));
+  writeArgs(out, 0, args, value);
+  return out;
+}
+
+/** The payload length of encodeArgs(args, value). */
+function argsLength(args: readonly string[], value: Uint8Array | undefined): number {
   let len = value === undefined ? 0 : value.length;
   for (const a of args) len += a.length + 1;
-  const out = new Uint8Array(len);
-  let o = 0;
+  return len;
+}
+
+/** encodeArgs's bytes written into `out` at `o`. */
+function writeArgs(out: Uint8Array, o: number, args: readonly string[], value: Uint8Array | undefined): void {
   for (const a of args) {
     for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
     out[o++] = 0;
   }
   if (value !== undefined) out.set(value, o);
-  return out;
 }
 
 /**
@@ -217,17 +226,11 @@ export function encodeArgs(args: readonly string[], value?: Uint8Array): Uint8Ar
  * 4096 bytes.
  */
 export function encodeArgsMessage(type: number, reqId: number, txId: number, args: readonly string[], value?: Uint8Array): Uint8Array {
-  let len = value === undefined ? 0 : value.length;
-  for (const a of args) len += a.length + 1;
+  const len = argsLength(args, value);
   if (len > XENSTORE_PAYLOAD_MAX) throw new XsProtocolError(`xenstore payload of ${len} bytes > ${XENSTORE_PAYLOAD_MAX}`);
   const out = new Uint8Array(XS_HEADER_SIZE + len);
   writeHeader(out, 0, type >>> 0, reqId >>> 0, txId >>> 0, len);
-  let o = XS_HEADER_SIZE;
-  for (const a of args) {
-    for (let i = 0; i < a.length; i++) out[o++] = a.charCodeAt(i) & 0xff;
-    out[o++] = 0;
-  }
-  if (value !== undefined) out.set(value, o);
+  writeArgs(out, XS_HEADER_SIZE, args, value);
   return out;
 }
 
