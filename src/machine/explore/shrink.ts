@@ -73,13 +73,21 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
     const r = await replay(target, input.spec, input.seed, input.load, devs, false);
     return !r.outcome.ok && r.outcome.signature === input.signature ? r : undefined;
   };
+  // The default schedule, recorded: the one-deviation search's map of boundaries (the probe's and the last one's share it).
+  let base: Replayed | undefined;
+  const defaultRun = async (): Promise<Replayed> => {
+    if (!base) {
+      runs++;
+      base = await replay(target, input.spec, input.seed, input.load, [], true);
+    }
+    return base;
+  };
   const first = await attempt(input.deviations);
   if (!first) throw new Error(`shrink: the schedule does not fail with '${input.signature}' when replayed (nondeterminism?)`);
   let cur: Deviation[] = first.deviations.slice();
   if (opts.probe ?? true) {
-    const p = await probe(target, input, cur, attempt, () => runs < ddminRuns);
-    runs += p.runs; // the one-deviation search's default run (the attempts counted themselves)
-    if (p.best) cur = p.best.deviations.slice();
+    const best = await probe(input, cur, attempt, defaultRun, () => runs < ddminRuns);
+    if (best) cur = best.deviations.slice();
   }
   let n = 2;
   for (;;) {
@@ -131,8 +139,7 @@ export async function shrink(target: Target, input: ShrinkInput, opts: ShrinkOpt
     n = Math.min(n * 2, cur.length);
   }
   if (oneDev && cur.length > 1 && runs < maxRuns) {
-    const one = await oneDeviation(target, input, cur, Math.min(maxRuns - runs, MAX_ONE_RUNS), attempt);
-    runs++; // its default run (the attempts counted themselves)
+    const one = await oneDeviation(input, cur, Math.min(maxRuns - runs, MAX_ONE_RUNS), attempt, defaultRun);
     if (one) {
       cur = one.deviations.slice();
       minimal = true;
@@ -156,12 +163,12 @@ const PROBE_RUNS = 60;
  * candidate failed.
  */
 async function probe(
-  target: Target,
   input: ShrinkInput,
   cur: readonly Deviation[],
   attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
+  defaultRun: () => Promise<Replayed>,
   budgetLeft: () => boolean,
-): Promise<{ best: Replayed | undefined; runs: number }> {
+): Promise<Replayed | undefined> {
   let best: Replayed | undefined;
   let lo = 0;
   let hi = cur.length;
@@ -175,9 +182,8 @@ async function probe(
       prefix = cur.slice(0, mid);
     } else lo = mid;
   }
-  if (prefix.length <= 1 || !budgetLeft()) return { best, runs: 0 };
-  const one = await oneDeviation(target, input, prefix.slice(-PROBE_LAST), PROBE_RUNS, attempt);
-  return { best: one ?? best, runs: 1 };
+  if (prefix.length <= 1 || !budgetLeft()) return best;
+  return (await oneDeviation(input, prefix.slice(-PROBE_LAST), PROBE_RUNS, attempt, defaultRun)) ?? best;
 }
 
 /** Bound on the runs of the one-deviation search (missed-event ping-flood: ~80 ms a run). */
@@ -196,13 +202,13 @@ const MAX_ONE_RUNS = 600;
  * schedule itself fails so, that (no deviation) is the answer.
  */
 async function oneDeviation(
-  target: Target,
   input: ShrinkInput,
   cur: readonly Deviation[],
   budget: number,
   attempt: (devs: readonly Deviation[]) => Promise<Replayed | undefined>,
+  defaultRun: () => Promise<Replayed>,
 ): Promise<Replayed | undefined> {
-  const base = await replay(target, input.spec, input.seed, input.load, [], true);
+  const base = await defaultRun();
   if (!base.outcome.ok && base.outcome.signature === input.signature) return base;
   let runs = 1;
   // (boundary, who) -> per occurrence in the default run, who could have run instead.
